@@ -1,0 +1,47 @@
+# Shared by scripts/test and scripts/demo: install what is missing, build.
+# Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${BUILD:-$ROOT/build}"
+
+# Debian packages hostless needs to build and to test against real peers.
+BUILD_PACKAGES=(
+  meson ninja-build pkg-config g++ clang-format
+  libtorrent-rasterbar-dev libsodium-dev libsqlite3-dev libboost-filesystem-dev
+  libcpp-httplib-dev nlohmann-json3-dev libcli11-dev catch2
+)
+TEST_PACKAGES=(
+  python3 python3-libtorrent curl qbittorrent-nox chromium
+)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# install_packages PKG...: installs the ones not yet installed, non-interactively.
+install_packages() {
+  local missing=()
+  for p in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build DIR [MESON_ARGS...]: configures (once) and builds.
+build() {
+  local dir="$1"; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    log "configuring $dir"
+    meson setup "$dir" "$ROOT" "$@" >/dev/null
+  fi
+  log "building $dir"
+  ninja -C "$dir" >/dev/null
+}

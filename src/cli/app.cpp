@@ -1,0 +1,59 @@
+#include "cli/app.hpp"
+
+#include <iostream>
+
+#include "cli/context.hpp"
+#include "core/home.hpp"
+
+namespace hostless::cli {
+
+int fail(const std::string& message) {
+  std::cerr << "hostless: " << message << "\n";
+  return kExitFailure;
+}
+
+std::optional<std::filesystem::path> open_home(const Globals& g) {
+  auto home = resolve_home(g.home_flag);
+  if (!home) {
+    fail(home.error().message);
+    return std::nullopt;
+  }
+  if (auto s = ensure_home(*home); !s) {
+    fail(s.error().message);
+    return std::nullopt;
+  }
+  return *home;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"hostless: publish and browse websites with no server, over BitTorrent"};
+  app.set_version_flag("--version", "hostless 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough();
+  Globals g;
+  app.add_option("--home", g.home_flag,
+                 "State directory (default: $HOSTLESS_HOME, else $XDG_DATA_HOME/hostless)");
+  app.footer(
+      "Examples:\n"
+      "  hostless keys list\n"
+      "Run `hostless COMMAND --help` for a command's options.");
+
+  int result = kExitOk;
+  add_keys_commands(app, g, result);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  return result;
+}
+
+}  // namespace hostless::cli

@@ -1,0 +1,29 @@
+// What every command shares: the resolved home and output options.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace hostless::cli {
+
+struct Globals {
+  std::optional<std::string> home_flag;
+};
+
+// Exit codes (DESIGN.md): 0 success, 1 failure, 2 usage.
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// Prints "hostless: <message>" to stderr and returns kExitFailure.
+int fail(const std::string& message);
+
+// Resolves and creates <home>; on failure prints the error and returns nullopt.
+std::optional<std::filesystem::path> open_home(const Globals& g);
+
+// Registers `hostless keys ...` on `app`. `result` receives the exit code.
+void add_keys_commands(CLI::App& app, const Globals& g, int& result);
+
+}  // namespace hostless::cli

@@ -1,0 +1,27 @@
+// Byte-string encodings used in addresses and records: hex and z-base32.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hostless {
+
+// Lowercase hex of `bytes`.
+std::string to_hex(std::span<const std::uint8_t> bytes);
+// Decodes hex (either case); nullopt on odd length or a non-hex character.
+std::optional<std::vector<std::uint8_t>> from_hex(std::string_view text);
+
+// z-base32 (alphabet "ybndrfg8ejkmcpqxot1uwisza345h769", as Tahoe-LAFS, pkarr),
+// most significant bit first, no padding. 32 bytes encode to 52 characters.
+std::string to_zbase32(std::span<const std::uint8_t> bytes);
+// Decodes lowercase z-base32 of exactly `byte_count` bytes; nullopt on a bad
+// character, a wrong length, or non-zero trailing bits (so every byte string
+// has exactly one accepted spelling).
+std::optional<std::vector<std::uint8_t>> from_zbase32(std::string_view text,
+                                                      std::size_t byte_count);
+
+}  // namespace hostless

@@ -1,0 +1,657 @@
+#include "core/node.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <libtorrent/alert_types.hpp>
+#include <libtorrent/bdecode.hpp>
+#include <libtorrent/bencode.hpp>
+#include <libtorrent/entry.hpp>
+#include <libtorrent/read_resume_data.hpp>
+#include <libtorrent/session.hpp>
+#include <libtorrent/session_params.hpp>
+#include <libtorrent/settings_pack.hpp>
+#include <libtorrent/write_resume_data.hpp>
+
+#include "core/encoding.hpp"
+
+namespace hostless {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::optional<std::vector<char>> read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+}
+
+// Writes `data` to `p` through a temporary file and rename, so a crash leaves
+// either the old or the new file.
+bool write_file_atomic(const fs::path& p, const std::vector<char>& data) {
+  fs::path tmp = p;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    out.flush();
+    if (!out) return false;
+  }
+  std::error_code ec;
+  fs::rename(tmp, p, ec);
+  return !ec;
+}
+
+std::string ih_hex(const lt::sha1_hash& h) {
+  return to_hex(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(h.data()), h.size()));
+}
+
+std::string ih_key(const lt::info_hash_t& ih) {
+  return ih.has_v1() ? ih_hex(ih.v1) : ih_hex(ih.get_best());
+}
+
+}  // namespace
+
+Result<std::vector<std::pair<std::string, int>>> parse_endpoints(const std::string& text) {
+  std::vector<std::pair<std::string, int>> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    std::size_t colon = item.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == item.size()) {
+      return make_error("bad endpoint '" + item + "': expected HOST:PORT");
+    }
+    std::string host = item.substr(0, colon);
+    if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    int port = 0;
+    for (char c : item.substr(colon + 1)) {
+      if (c < '0' || c > '9' || port > 65535) {
+        return make_error("bad port in '" + item + "': expected a number 1-65535");
+      }
+      port = port * 10 + (c - '0');
+    }
+    if (port < 1 || port > 65535) return make_error("bad port in '" + item + "': 1-65535");
+    out.emplace_back(host, port);
+  }
+  if (out.empty()) return make_error("no endpoints given: expected HOST:PORT[,HOST:PORT...]");
+  return out;
+}
+
+struct Node::Impl {
+  NodeOptions options;
+  std::unique_ptr<lt::session> session;
+  std::thread thread;
+
+  std::mutex mutex;  // guards everything below
+  std::condition_variable wake;
+  bool alerts_pending = false;
+  bool stopping = false;
+  std::deque<std::function<void()>> tasks;
+
+  struct GetLookup {
+    std::optional<SignedPointer> best;
+    Clock::time_point deadline;
+    std::vector<std::promise<Result<SignedPointer>>> waiters;
+  };
+  std::map<PublicKey, GetLookup> gets;
+
+  struct PutRequest {
+    SignedPointer pointer;
+    Clock::time_point deadline;
+    std::vector<std::promise<Result<int>>> waiters;
+  };
+  std::map<PublicKey, PutRequest> puts;
+
+  struct TorrentWait {
+    lt::torrent_handle handle;
+    TorrentCheck check;
+    Clock::time_point deadline;
+    std::promise<Status> promise;
+  };
+  std::vector<std::unique_ptr<TorrentWait>> torrent_waits;
+
+  struct Periodic {
+    std::chrono::milliseconds interval;
+    Clock::time_point next;
+    std::function<void()> fn;
+  };
+  std::vector<Periodic> periodics;
+
+  // Resume-data bookkeeping, touched only on the node thread.
+  int outstanding_resume = 0;
+  std::condition_variable resume_done;
+
+  std::atomic<int> dht_nodes{0};
+  std::atomic<int> listen_port{0};
+  std::map<std::string, std::string> torrent_errors;  // by info-hash hex
+
+  fs::path resume_dir() const { return options.home / "resume"; }
+  fs::path session_file() const { return options.home / "session.dat"; }
+
+  void post(std::function<void()> fn) {
+    {
+      std::lock_guard lock(mutex);
+      tasks.push_back(std::move(fn));
+    }
+    wake.notify_all();
+  }
+
+  void run();
+  void handle_alert(lt::alert* a);
+  void check_deadlines();
+  void save_dht_state();
+  void request_resume_data(bool all);
+};
+
+void Node::Impl::run() {
+  auto next_save = Clock::now() + options.save_interval;
+  while (true) {
+    std::deque<std::function<void()>> todo;
+    {
+      std::unique_lock lock(mutex);
+      wake.wait_for(lock, std::chrono::milliseconds(250),
+                    [&] { return alerts_pending || !tasks.empty() || stopping; });
+      if (stopping && tasks.empty()) break;
+      alerts_pending = false;
+      todo.swap(tasks);
+    }
+    for (auto& t : todo) t();
+    std::vector<lt::alert*> alerts;
+    session->pop_alerts(&alerts);
+    for (lt::alert* a : alerts) {
+      try {
+        handle_alert(a);
+      } catch (const std::exception& e) {
+        std::cerr << "hostless: error handling " << a->what() << ": " << e.what() << "\n";
+      }
+    }
+    check_deadlines();
+    auto now = Clock::now();
+    for (auto& p : periodics) {
+      if (now >= p.next) {
+        p.next = now + p.interval;
+        try {
+          p.fn();
+        } catch (const std::exception& e) {
+          std::cerr << "hostless: periodic task failed: " << e.what() << "\n";
+        }
+      }
+    }
+    if (now >= next_save) {
+      next_save = now + options.save_interval;
+      request_resume_data(false);
+      save_dht_state();
+    }
+    session->post_torrent_updates();
+    session->post_dht_stats();
+  }
+}
+
+void Node::Impl::handle_alert(lt::alert* a) {
+  if (auto* m = lt::alert_cast<lt::dht_mutable_item_alert>(a)) {
+    PublicKey::Bytes kb;
+    std::memcpy(kb.data(), m->key.data(), kb.size());
+    PublicKey key(kb);
+    std::lock_guard lock(mutex);
+    auto it = gets.find(key);
+    if (it == gets.end()) return;
+    if (m->salt.empty() && m->item.type() != lt::entry::undefined_t) {
+      std::string value;
+      lt::bencode(std::back_inserter(value), m->item);
+      auto pv = PointerValue::decode(value);
+      if (pv) {
+        SignedPointer sp;
+        sp.key = key;
+        sp.seq = m->seq;
+        sp.value = *pv;
+        std::memcpy(sp.signature.data(), m->signature.data(), sp.signature.size());
+        // libtorrent verified the signature over the bytes it received;
+        // verify again over our canonical re-encoding so what we keep is
+        // exactly what we can re-put and check later.
+        if (sp.verify() && (!it->second.best || sp.seq > it->second.best->seq)) {
+          it->second.best = sp;
+        }
+      }
+    }
+    if (m->authoritative) {
+      for (auto& w : it->second.waiters) {
+        if (it->second.best) {
+          w.set_value(*it->second.best);
+        } else {
+          w.set_value(make_error("no valid pointer found for this address in the DHT"));
+        }
+      }
+      gets.erase(it);
+    }
+    return;
+  }
+  if (auto* p = lt::alert_cast<lt::dht_put_alert>(a)) {
+    PublicKey::Bytes kb;
+    std::memcpy(kb.data(), p->public_key.data(), kb.size());
+    std::lock_guard lock(mutex);
+    auto it = puts.find(PublicKey(kb));
+    if (it == puts.end()) return;
+    for (auto& w : it->second.waiters) {
+      if (p->num_success > 0) {
+        w.set_value(p->num_success);
+      } else {
+        w.set_value(
+            make_error("no DHT node accepted the pointer (is the node connected to "
+                       "the DHT? check `hostless status`)"));
+      }
+    }
+    puts.erase(it);
+    return;
+  }
+  if (auto* s = lt::alert_cast<lt::dht_stats_alert>(a)) {
+    int n = 0;
+    for (const auto& b : s->routing_table) n += b.num_nodes;
+    dht_nodes = n;
+    return;
+  }
+  if (auto* l = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
+    if (l->socket_type == lt::socket_type_t::tcp) listen_port = l->port;
+    return;
+  }
+  if (auto* r = lt::alert_cast<lt::save_resume_data_alert>(a)) {
+    auto buf = lt::write_resume_data_buf(r->params);
+    std::error_code ec;
+    fs::create_directories(resume_dir(), ec);
+    write_file_atomic(resume_dir() / (ih_key(r->params.info_hashes) + ".resume"), buf);
+    std::lock_guard lock(mutex);
+    --outstanding_resume;
+    resume_done.notify_all();
+    return;
+  }
+  if (lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
+    std::lock_guard lock(mutex);
+    --outstanding_resume;
+    resume_done.notify_all();
+    return;
+  }
+  if (auto* e = lt::alert_cast<lt::torrent_error_alert>(a)) {
+    std::lock_guard lock(mutex);
+    torrent_errors[ih_key(e->handle.info_hashes())] =
+        e->error.message() + " (" + e->filename() + ")";
+    return;
+  }
+  if (auto* e = lt::alert_cast<lt::file_error_alert>(a)) {
+    std::lock_guard lock(mutex);
+    torrent_errors[ih_key(e->handle.info_hashes())] =
+        e->error.message() + " (" + e->filename() + ")";
+    return;
+  }
+  if (auto* u = lt::alert_cast<lt::state_update_alert>(a)) {
+    std::lock_guard lock(mutex);
+    for (auto& w : torrent_waits) {
+      if (!w) continue;
+      for (const auto& st : u->status) {
+        if (st.handle != w->handle) continue;
+        if (auto r = w->check(st)) {
+          w->promise.set_value(*r);
+          w.reset();
+        }
+        break;
+      }
+    }
+    std::erase(torrent_waits, nullptr);
+    return;
+  }
+}
+
+void Node::Impl::check_deadlines() {
+  auto now = Clock::now();
+  std::lock_guard lock(mutex);
+  for (auto it = gets.begin(); it != gets.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    for (auto& w : it->second.waiters) {
+      if (it->second.best) {
+        w.set_value(*it->second.best);
+      } else {
+        w.set_value(make_error("no pointer found in the DHT for this address"));
+      }
+    }
+    it = gets.erase(it);
+  }
+  for (auto it = puts.begin(); it != puts.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    for (auto& w : it->second.waiters) {
+      w.set_value(make_error("storing the pointer in the DHT timed out"));
+    }
+    it = puts.erase(it);
+  }
+  for (auto& w : torrent_waits) {
+    if (w && now >= w->deadline) {
+      // One last look at the torrent before giving up.
+      lt::torrent_status st = w->handle.is_valid() ? w->handle.status() : lt::torrent_status{};
+      std::optional<Status> r = w->handle.is_valid() ? w->check(st) : std::nullopt;
+      w->promise.set_value(r ? *r : Status(make_error("timed out")));
+      w.reset();
+    }
+  }
+  std::erase(torrent_waits, nullptr);
+}
+
+void Node::Impl::save_dht_state() {
+  lt::session_params params = session->session_state(lt::session::save_dht_state);
+  auto buf = lt::write_session_params_buf(params, lt::session::save_dht_state);
+  write_file_atomic(session_file(), buf);
+}
+
+void Node::Impl::request_resume_data(bool all) {
+  for (const auto& h : session->get_torrents()) {
+    if (!h.is_valid()) continue;
+    lt::torrent_status st = h.status({});
+    if (!st.has_metadata) continue;
+    if (!all && !h.need_save_resume_data()) continue;
+    {
+      std::lock_guard lock(mutex);
+      ++outstanding_resume;
+    }
+    h.save_resume_data(lt::torrent_handle::save_info_dict);
+  }
+}
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  const NodeOptions& o = impl->options;
+
+  lt::session_params params;
+  if (auto buf = read_file(impl->session_file())) {
+    try {
+      params = lt::read_session_params(*buf, lt::session::save_dht_state);
+    } catch (const std::exception&) {
+      params = lt::session_params();  // a damaged state file only costs a re-bootstrap
+    }
+  }
+  lt::settings_pack& s = params.settings;
+  s.set_str(lt::settings_pack::user_agent, "hostless/0.1.0");
+  s.set_str(lt::settings_pack::peer_fingerprint, "-HL0010-");
+  s.set_str(lt::settings_pack::listen_interfaces, o.listen);
+  s.set_bool(lt::settings_pack::enable_dht, true);
+  s.set_bool(lt::settings_pack::enable_lsd, o.local_discovery);
+  s.set_bool(lt::settings_pack::enable_upnp, !o.lan);
+  s.set_bool(lt::settings_pack::enable_natpmp, !o.lan);
+  s.set_int(lt::settings_pack::alert_mask,
+            lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
+                lt::alert_category::dht | lt::alert_category::dht_operation |
+                lt::alert_category::port_mapping);
+  s.set_int(lt::settings_pack::alert_queue_size, 10000);
+  std::string bootstrap;
+  for (const auto& [host, port] : o.bootstrap) {
+    if (!bootstrap.empty()) bootstrap += ",";
+    bootstrap += (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                 std::to_string(port);
+  }
+  if (o.lan) {
+    s.set_str(lt::settings_pack::dht_bootstrap_nodes, bootstrap);
+    s.set_bool(lt::settings_pack::dht_restrict_routing_ips, false);
+    s.set_bool(lt::settings_pack::dht_restrict_search_ips, false);
+    s.set_bool(lt::settings_pack::dht_ignore_dark_internet, false);
+    s.set_bool(lt::settings_pack::dht_prefer_verified_node_ids, false);
+    s.set_bool(lt::settings_pack::allow_multiple_connections_per_ip, true);
+    // Peers on a LAN or one machine: no need to wait between DHT announces.
+    s.set_int(lt::settings_pack::min_announce_interval, 5);
+  } else if (!bootstrap.empty()) {
+    std::string defaults = s.get_str(lt::settings_pack::dht_bootstrap_nodes);
+    s.set_str(lt::settings_pack::dht_bootstrap_nodes, bootstrap + "," + defaults);
+  }
+  if (o.dht_item_lifetime_s > 0) {
+    s.set_int(lt::settings_pack::dht_item_lifetime, o.dht_item_lifetime_s);
+  }
+
+  try {
+    impl->session = std::make_unique<lt::session>(std::move(params));
+  } catch (const std::exception& e) {
+    return make_error(std::string("cannot start the BitTorrent session: ") + e.what());
+  }
+  for (const auto& ep : o.bootstrap) impl->session->add_dht_node(ep);
+
+  // Wait for the listen sockets: a port in use must be an error at start-up,
+  // not a silent node that nobody can reach.
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  std::string listen_error;
+  bool listening = false;
+  while (!listening && listen_error.empty() && Clock::now() < deadline) {
+    impl->session->wait_for_alert(std::chrono::milliseconds(200));
+    std::vector<lt::alert*> alerts;
+    impl->session->pop_alerts(&alerts);
+    for (lt::alert* a : alerts) {
+      if (auto* l = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
+        if (l->socket_type == lt::socket_type_t::tcp) {
+          impl->listen_port = l->port;
+          listening = true;
+        }
+      } else if (auto* f = lt::alert_cast<lt::listen_failed_alert>(a)) {
+        if (f->socket_type == lt::socket_type_t::tcp && listen_error.empty()) {
+          listen_error = "cannot listen for peers on " + f->address.to_string() + ":" +
+                         std::to_string(f->port) + ": " + f->error.message() +
+                         "; pick another port with --listen HOST:PORT";
+        }
+      }
+    }
+  }
+  if (!listening) {
+    if (listen_error.empty()) listen_error = "the BitTorrent session did not start listening";
+    return make_error(listen_error);
+  }
+
+  // Re-add every torrent saved by an earlier run, from its resume data, so
+  // complete data is not re-checked.
+  std::error_code ec;
+  if (fs::is_directory(impl->resume_dir(), ec)) {
+    for (const auto& e : fs::directory_iterator(impl->resume_dir(), ec)) {
+      if (e.path().extension() != ".resume") continue;
+      auto buf = read_file(e.path());
+      if (!buf) continue;
+      lt::error_code lec;
+      lt::add_torrent_params atp = lt::read_resume_data(*buf, lec);
+      if (lec) {
+        std::cerr << "hostless: ignoring damaged resume file " << e.path() << ": " << lec.message()
+                  << "\n";
+        continue;
+      }
+      impl->session->add_torrent(std::move(atp), lec);
+      if (lec) {
+        std::cerr << "hostless: cannot restore " << e.path() << ": " << lec.message() << "\n";
+      }
+    }
+  }
+
+  Impl* raw = impl.get();
+  impl->session->set_alert_notify([raw] {
+    // Called from libtorrent's thread: only flag and wake, never block.
+    {
+      std::lock_guard lock(raw->mutex);
+      raw->alerts_pending = true;
+    }
+    raw->wake.notify_all();
+  });
+  impl->thread = std::thread([raw] { raw->run(); });
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+Node::~Node() {
+  save_state();
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  impl_->thread.join();
+  impl_->session->set_alert_notify([] {});
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (auto& [k, g] : impl_->gets) {
+      for (auto& w : g.waiters) w.set_value(make_error("the node is shutting down"));
+    }
+    for (auto& [k, p] : impl_->puts) {
+      for (auto& w : p.waiters) w.set_value(make_error("the node is shutting down"));
+    }
+    for (auto& w : impl_->torrent_waits) {
+      if (w) w->promise.set_value(make_error("the node is shutting down"));
+    }
+  }
+  impl_->session.reset();
+}
+
+void Node::save_state() {
+  std::promise<void> requested;
+  impl_->post([this, &requested] {
+    impl_->request_resume_data(false);
+    impl_->save_dht_state();
+    requested.set_value();
+  });
+  requested.get_future().wait();
+  std::unique_lock lock(impl_->mutex);
+  impl_->resume_done.wait_for(lock, std::chrono::seconds(10),
+                              [&] { return impl_->outstanding_resume <= 0; });
+}
+
+std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
+                                                     std::chrono::milliseconds timeout) {
+  std::promise<Result<SignedPointer>> promise;
+  auto future = promise.get_future();
+  bool start = false;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto [it, inserted] = impl_->gets.try_emplace(key);
+    auto deadline = Clock::now() + timeout;
+    if (inserted) {
+      it->second.deadline = deadline;
+      start = true;
+    } else {
+      it->second.deadline = std::max(it->second.deadline, deadline);
+    }
+    it->second.waiters.push_back(std::move(promise));
+  }
+  if (start) {
+    std::array<char, 32> k;
+    std::memcpy(k.data(), key.bytes().data(), k.size());
+    impl_->session->dht_get_item(k, std::string());
+  }
+  return future;
+}
+
+std::future<Result<int>> Node::put_pointer(const SignedPointer& pointer,
+                                           std::chrono::milliseconds timeout) {
+  std::promise<Result<int>> promise;
+  auto future = promise.get_future();
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto& req = impl_->puts[pointer.key];
+    req.pointer = pointer;
+    req.deadline = Clock::now() + timeout;
+    req.waiters.push_back(std::move(promise));
+  }
+  std::array<char, 32> k;
+  std::memcpy(k.data(), pointer.key.bytes().data(), k.size());
+  std::string value = pointer.value.encode();
+  SignedPointer sp = pointer;
+  // Runs on libtorrent's DHT thread with what the network holds now. We never
+  // overwrite a newer item than ours; otherwise we store our own signed item
+  // (libtorrent cannot sign with libsodium keys, so we sign ourselves).
+  impl_->session->dht_put_item(
+      k,
+      [sp, value](lt::entry& v, std::array<char, 64>& sig, std::int64_t& seq, std::string const&) {
+        if (seq > sp.seq && v.type() != lt::entry::undefined_t) return;
+        v = lt::bdecode(value);
+        std::memcpy(sig.data(), sp.signature.data(), sig.size());
+        seq = sp.seq;
+      },
+      std::string());
+  return future;
+}
+
+Result<lt::torrent_handle> Node::add_torrent(lt::add_torrent_params params) {
+  lt::error_code ec;
+  lt::torrent_handle h = impl_->session->add_torrent(std::move(params), ec);
+  if (ec) return make_error("cannot add torrent: " + ec.message());
+  // Save resume data right away so a crash after adding still restores it.
+  impl_->post([this, h] {
+    if (h.is_valid() && h.status({}).has_metadata) {
+      {
+        std::lock_guard lock(impl_->mutex);
+        ++impl_->outstanding_resume;
+      }
+      h.save_resume_data(lt::torrent_handle::save_info_dict);
+    }
+  });
+  return h;
+}
+
+void Node::remove_torrent(const lt::torrent_handle& handle, bool delete_files) {
+  if (!handle.is_valid()) return;
+  std::string key = ih_key(handle.info_hashes());
+  std::error_code ec;
+  fs::remove(impl_->resume_dir() / (key + ".resume"), ec);
+  impl_->session->remove_torrent(handle,
+                                 delete_files ? lt::session::delete_files : lt::remove_flags_t{});
+}
+
+lt::torrent_handle Node::find_torrent(const InfoHash& ih) const {
+  lt::sha1_hash h(reinterpret_cast<const char*>(ih.bytes().data()));
+  return impl_->session->find_torrent(h);
+}
+
+std::future<Status> Node::wait_torrent(const lt::torrent_handle& handle, TorrentCheck check,
+                                       std::chrono::milliseconds timeout) {
+  auto w = std::make_unique<Impl::TorrentWait>();
+  w->handle = handle;
+  w->check = std::move(check);
+  w->deadline = Clock::now() + timeout;
+  auto future = w->promise.get_future();
+  std::lock_guard lock(impl_->mutex);
+  impl_->torrent_waits.push_back(std::move(w));
+  return future;
+}
+
+void Node::every(std::chrono::milliseconds interval, std::function<void()> fn) {
+  impl_->post([this, interval, fn = std::move(fn)]() mutable {
+    impl_->periodics.push_back({interval, Clock::now() + interval, std::move(fn)});
+  });
+}
+
+NodeStats Node::stats() const {
+  NodeStats s;
+  s.dht_nodes = impl_->dht_nodes;
+  s.listen_port = impl_->listen_port;
+  auto torrents = impl_->session->get_torrents();
+  s.torrents = static_cast<int>(torrents.size());
+  for (const auto& h : torrents) {
+    auto st = h.status({});
+    s.total_download += st.total_payload_download;
+    s.total_upload += st.total_payload_upload;
+  }
+  return s;
+}
+
+const NodeOptions& Node::options() const {
+  return impl_->options;
+}
+
+}  // namespace hostless

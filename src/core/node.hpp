@@ -1,0 +1,101 @@
+// The node: owns the libtorrent session (DHT + swarms) and the one thread that
+// pumps its alerts. Everything else talks to it through thread-safe calls
+// that return futures; nothing blocks inside libtorrent callbacks.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <libtorrent/add_torrent_params.hpp>
+#include <libtorrent/torrent_handle.hpp>
+#include <libtorrent/torrent_status.hpp>
+
+#include "core/pointer.hpp"
+#include "core/result.hpp"
+
+namespace hostless {
+
+struct NodeOptions {
+  std::filesystem::path home;
+  // libtorrent listen_interfaces, e.g. "0.0.0.0:6881,[::]:6881".
+  std::string listen = "0.0.0.0:6881,[::]:6881";
+  // --lan: no public bootstrap nodes, DHT rules relaxed for many nodes on one
+  // IP, no UPnP/NAT-PMP.
+  bool lan = false;
+  std::vector<std::pair<std::string, int>> bootstrap;
+  bool local_discovery = true;
+  // Lifetime of items this node stores for others; 0 = libtorrent's default.
+  int dht_item_lifetime_s = 0;
+  // How often resume data and the DHT state are saved while running.
+  std::chrono::seconds save_interval{300};
+};
+
+struct NodeStats {
+  int dht_nodes = 0;
+  int listen_port = 0;
+  int torrents = 0;
+  std::int64_t total_download = 0;  // payload bytes since start
+  std::int64_t total_upload = 0;
+};
+
+// Thread-safe. Construct with Node::start; destroying it saves resume data and
+// the DHT state, then stops the session.
+class Node {
+ public:
+  static Result<std::unique_ptr<Node>> start(NodeOptions options);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Looks up the BEP 44 item of `key` (empty salt). Resolves with the
+  // highest-seq item whose signature and BEP 46 value are valid once the
+  // lookup is authoritative, or with the best seen at `timeout`; with an
+  // error when nothing valid was found by then.
+  std::future<Result<SignedPointer>> get_pointer(const PublicKey& key,
+                                                 std::chrono::milliseconds timeout);
+
+  // Stores `pointer` (already signed) in the DHT. Resolves with the number of
+  // nodes that accepted it; an error when none did within `timeout`.
+  std::future<Result<int>> put_pointer(const SignedPointer& pointer,
+                                       std::chrono::milliseconds timeout);
+
+  // Adds a torrent (synchronously, on the calling thread; libtorrent's
+  // session calls are thread-safe). Its resume data is then saved by the node.
+  Result<lt::torrent_handle> add_torrent(lt::add_torrent_params params);
+  // Removes a torrent and its resume data; `delete_files` also deletes data.
+  void remove_torrent(const lt::torrent_handle& handle, bool delete_files);
+  lt::torrent_handle find_torrent(const InfoHash& ih) const;
+
+  // Resolves when `check(status)` returns a value (checked on every status
+  // update of `handle`, about 4 times a second), or with a timeout error.
+  using TorrentCheck = std::function<std::optional<Status>(const lt::torrent_status&)>;
+  std::future<Status> wait_torrent(const lt::torrent_handle& handle, TorrentCheck check,
+                                   std::chrono::milliseconds timeout);
+
+  // Runs `fn` on the node thread every `interval` (first run after one
+  // interval). `fn` must not block.
+  void every(std::chrono::milliseconds interval, std::function<void()> fn);
+
+  NodeStats stats() const;
+  const NodeOptions& options() const;
+  // Saves resume data of every torrent that needs it and the DHT state;
+  // returns when written.
+  void save_state();
+
+ private:
+  struct Impl;
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses "HOST:PORT[,HOST:PORT...]" ("[v6]:port" too).
+Result<std::vector<std::pair<std::string, int>>> parse_endpoints(const std::string& text);
+
+}  // namespace hostless

@@ -1,0 +1,91 @@
+// The content of a site version: a deterministic hybrid (BitTorrent v1 + v2)
+// torrent of a folder snapshot, built from per-file hashes so that a caller
+// can cache FileHashes and re-hash only the files that changed.
+//
+// Layout (what libtorrent 2.0.8 produces for a hybrid torrent, and what
+// build_site_torrent relies on): files sorted path component by path
+// component (the order of BEP 52's "file tree"), each non-empty file followed
+// by a pad file up to the next piece boundary unless the torrent has a single
+// file. So every v1 piece lies within one file, and a file's hashes do not
+// depend on its neighbours; only the last piece's v1 hash depends on whether
+// a pad file follows (see FileHashes::v1_last_unpadded).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <libtorrent/sha1_hash.hpp>
+
+#include "core/result.hpp"
+
+namespace hostless {
+
+// One file's hashes at one piece size. A value type, cheap to keep in a cache
+// keyed by whatever identifies unchanged content (path, size, mtime, inode).
+struct FileHashes {
+  std::uint64_t piece_size = 0;
+  std::uint64_t size = 0;
+  // SHA-1 of each piece of the file; the last piece is zero-padded to
+  // piece_size, as the pad file that follows it in a multi-file torrent is.
+  std::vector<lt::sha1_hash> v1;
+  // SHA-1 of the last piece without padding: the v1 hash a torrent needs when
+  // no pad file follows this file (a torrent's only file). Equals v1.back()
+  // when size is a multiple of piece_size; zero for empty files.
+  lt::sha1_hash v1_last_unpadded;
+  // BEP 52 piece layer: one hash per piece, the merkle root of the piece's
+  // piece_size / 16 KiB block hashes, leaves past the end of the file being
+  // zero hashes. A file smaller than one piece has a single entry: the root
+  // over its block hashes padded with zero hashes to the next power of two
+  // only. This is exactly what create_torrent::set_hash2 expects.
+  std::vector<lt::sha256_hash> v2;
+  // The file's v2 merkle root ("pieces root"), independent of piece_size.
+  // Zero for empty files.
+  lt::sha256_hash root;
+};
+
+// Smallest piece size accepted by v2 torrents: one 16 KiB merkle leaf.
+constexpr std::uint64_t kMinPieceSize = 16 * 1024;
+// Largest piece size choose_piece_size picks and hash_file accepts.
+constexpr std::uint64_t kMaxPieceSize = 16 * 1024 * 1024;
+
+// Deterministic piece size for a site of `total_bytes`: the smallest power of
+// two >= kMinPieceSize giving at most 2048 pieces, capped at kMaxPieceSize.
+// Sites up to 32 MiB get 16 KiB pieces (small pieces suit on-demand serving).
+std::uint64_t choose_piece_size(std::uint64_t total_bytes);
+
+// Hashes one regular file (symlinks followed) in the calling thread.
+// `piece_size` must be a power of two in [kMinPieceSize, kMaxPieceSize].
+// `progress(bytes)` (may be empty) is called with the number of file bytes
+// just hashed, about once per MiB. Fails if the file cannot be read or
+// changes size while being hashed.
+Result<FileHashes> hash_file(const std::filesystem::path& file, std::uint64_t piece_size,
+                             const std::function<void(std::uint64_t)>& progress);
+
+// Hashes several files on `threads` worker threads (0: one per core). Large
+// files are split into piece ranges so even one big file uses every thread.
+// Results are in input order. `progress` (may be empty) is called from the
+// worker threads but never concurrently. On failure, the first error found
+// is returned and the remaining work is abandoned.
+Result<std::vector<FileHashes>> hash_files(const std::vector<std::filesystem::path>& files,
+                                           std::uint64_t piece_size, unsigned threads,
+                                           const std::function<void(std::uint64_t)>& progress);
+
+struct SiteFile {
+  std::string path;  // relative, '/'-separated UTF-8, e.g. "css/site.css"
+  FileHashes hashes;
+};
+
+// Builds the bencoded .torrent of a site: always multi-file (a directory
+// named `name` holding the files, even for a one-file site), hybrid v1+v2,
+// with no creation date, creator, mtimes, file attributes or trackers, so the
+// same name and files give the same bytes and info-hashes whatever order the
+// files come in. All hashes must share one piece size.
+// Rejects: no files, only empty files, an invalid name, duplicate paths, a
+// path that is also a directory of another path, and paths that are absolute
+// or have empty, "." or ".." components, backslashes, NUL or invalid UTF-8.
+Result<std::vector<char>> build_site_torrent(const std::string& name, std::vector<SiteFile> files);
+
+}  // namespace hostless
