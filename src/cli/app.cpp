@@ -35,10 +35,14 @@ int run(int argc, char** argv) {
                  "State directory (default: $HOSTLESS_HOME, else $XDG_DATA_HOME/hostless)");
   app.footer(
       "Examples:\n"
-      "  hostless keys list\n"
+      "  hostless daemon &\n"
+      "  hostless publish ./mysite\n"
+      "  hostless get <address> ./copy\n"
       "Run `hostless COMMAND --help` for a command's options.");
 
   int result = kExitOk;
+  add_daemon_command(app, g, result);
+  add_site_commands(app, g, result);
   add_keys_commands(app, g, result);
 
   try {

@@ -25,5 +25,7 @@ std::optional<std::filesystem::path> open_home(const Globals& g);
 
 // Registers `hostless keys ...` on `app`. `result` receives the exit code.
 void add_keys_commands(CLI::App& app, const Globals& g, int& result);
+void add_daemon_command(CLI::App& app, const Globals& g, int& result);
+void add_site_commands(CLI::App& app, const Globals& g, int& result);
 
 }  // namespace hostless::cli

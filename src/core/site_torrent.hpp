@@ -84,8 +84,10 @@ struct SiteFile {
 // same name and files give the same bytes and info-hashes whatever order the
 // files come in. All hashes must share one piece size.
 // Rejects: no files, only empty files, an invalid name, duplicate paths, a
-// path that is also a directory of another path, and paths that are absolute
-// or have empty, "." or ".." components, backslashes, NUL or invalid UTF-8.
+// path that is also a directory of another path, paths that are absolute or
+// have empty, "." or ".." components, backslashes, NUL or invalid UTF-8, and
+// a path equal to another file or directory path but for ASCII letter case
+// (libtorrent renames such a file when it loads the torrent).
 Result<std::vector<char>> build_site_torrent(const std::string& name, std::vector<SiteFile> files);
 
 }  // namespace hostless

@@ -1,0 +1,217 @@
+// hostless daemon: runs the node (libtorrent session) and the gateway
+// (control API + sites) in one process until SIGINT/SIGTERM.
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/context.hpp"
+#include "core/catalog.hpp"
+#include "core/encoding.hpp"
+#include "core/node.hpp"
+#include "core/sites.hpp"
+#include "gateway/server.hpp"
+
+namespace hostless::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct DaemonArgs {
+  std::string gateway = "127.0.0.1:8420";
+  std::string listen = "0.0.0.0:6881,[::]:6881";
+  std::string bootstrap;
+  bool lan = false;
+  bool no_lsd = false;
+  int gateway_timeout_s = 30;
+  int republish_interval_s = 1800;
+  int dht_item_lifetime_s = 0;
+};
+
+// Holds <home>/daemon.lock for the life of the process: one daemon per home.
+Result<int> lock_home(const fs::path& home) {
+  fs::path lock = home / "daemon.lock";
+  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error("cannot open " + lock.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    std::string who;
+    std::ifstream in(home / "daemon.json");
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (!j.is_discarded() && j.contains("pid"))
+      who = " (pid " + std::to_string(j.value("pid", 0)) + ")";
+    return make_error("another daemon" + who + " is already running for " + home.string() +
+                      "; stop it first, or use another --home");
+  }
+  return fd;
+}
+
+Result<std::string> ensure_token(const fs::path& home) {
+  fs::path file = home / "api-token";
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      return make_error("permissions of " + file.string() +
+                        " are too open: other users could control this node; fix with `chmod "
+                        "600 " +
+                        file.string() + "`");
+    }
+    std::ifstream in(file);
+    std::string token;
+    std::getline(in, token);
+    if (token.size() >= 32) return token;
+  }
+  std::uint8_t raw[32];
+  randombytes_buf(raw, sizeof raw);
+  std::string token = to_hex(raw);
+  fs::path tmp = home / "api-token.tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error("cannot write " + file.string() + ": " + std::strerror(errno));
+  ::fchmod(fd, 0600);
+  std::string line = token + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!ok) return make_error("cannot write " + file.string());
+  fs::rename(tmp, file, ec);
+  if (ec) return make_error("cannot write " + file.string() + ": " + ec.message());
+  return token;
+}
+
+std::string listen_interfaces(const std::string& arg) {
+  // "HOST:PORT[,...]" as libtorrent wants it: IPv6 hosts bracketed.
+  auto eps = parse_endpoints(arg);
+  if (!eps) return arg;
+  std::string out;
+  for (const auto& [host, port] : *eps) {
+    if (!out.empty()) out += ",";
+    out += (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+           std::to_string(port);
+  }
+  return out;
+}
+
+int run_daemon(const Globals& g, const DaemonArgs& a) {
+  auto home = open_home(g);
+  if (!home) return kExitFailure;
+  auto gw = parse_endpoints(a.gateway);
+  if (!gw || gw->size() != 1) {
+    return fail("bad --gateway '" + a.gateway + "': expected HOST:PORT, e.g. 127.0.0.1:8420");
+  }
+  if (auto l = parse_endpoints(a.listen); !l) return fail("bad --listen: " + l.error().message);
+  NodeOptions nopt;
+  nopt.home = *home;
+  nopt.listen = listen_interfaces(a.listen);
+  nopt.lan = a.lan;
+  nopt.local_discovery = !a.no_lsd;
+  nopt.dht_item_lifetime_s = a.dht_item_lifetime_s;
+  if (!a.bootstrap.empty()) {
+    auto b = parse_endpoints(a.bootstrap);
+    if (!b) return fail("bad --bootstrap: " + b.error().message);
+    nopt.bootstrap = *b;
+  }
+
+  auto lock = lock_home(*home);
+  if (!lock) return fail(lock.error().message);
+  auto token = ensure_token(*home);
+  if (!token) return fail(token.error().message);
+
+  // Signals are taken synchronously by this thread (sigwait), so block them
+  // before any other thread starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto catalog = Catalog::open(*home / "catalog.sqlite");
+  if (!catalog) return fail(catalog.error().message);
+  auto node = Node::start(nopt);
+  if (!node) return fail(node.error().message);
+
+  const auto& [gw_host, gw_port] = gw->front();
+  SitesOptions sopt;
+  sopt.home = *home;
+  sopt.gateway_base = "http://{address}.localhost:" + std::to_string(gw_port) + "/";
+  sopt.resolve_timeout = std::chrono::seconds(a.gateway_timeout_s);
+  sopt.republish_interval = std::chrono::seconds(std::max(1, a.republish_interval_s));
+  auto sites = std::make_unique<SiteManager>(**node, **catalog, sopt);
+  if (auto s = sites->start(); !s) return fail(s.error().message);
+
+  GatewayOptions gopt;
+  gopt.host = gw_host;
+  gopt.port = gw_port;
+  gopt.api_token = *token;
+  gopt.timeout = std::chrono::seconds(a.gateway_timeout_s);
+  Gateway gateway(*sites, gopt);
+  if (auto s = gateway.start(); !s) return fail(s.error().message);
+
+  std::string api_host = gw_host == "0.0.0.0" ? "127.0.0.1" : gw_host == "::" ? "::1" : gw_host;
+  nlohmann::json info = {{"pid", ::getpid()},
+                         {"gateway", a.gateway},
+                         {"api_host", api_host},
+                         {"api_port", gw_port},
+                         {"api", "http://" + api_host + ":" + std::to_string(gw_port) + "/api/v1/"},
+                         {"listen_port", (*node)->stats().listen_port}};
+  {
+    fs::path tmp = *home / "daemon.json.tmp";
+    std::ofstream(tmp) << info.dump(2) << "\n";
+    std::error_code ec;
+    fs::rename(tmp, *home / "daemon.json", ec);
+  }
+  std::cerr << "hostless daemon running (pid " << ::getpid() << ")\n"
+            << "  home:    " << home->string() << "\n"
+            << "  gateway: http://localhost:" << gw_port << "/\n"
+            << "  peers:   port " << (*node)->stats().listen_port << "\n"
+            << "Stop it with Ctrl-C.\n";
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  std::cerr << "hostless: stopping (" << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ")\n";
+  std::error_code ec;
+  fs::remove(*home / "daemon.json", ec);
+  gateway.stop();
+  sites.reset();
+  node->reset();  // saves resume data and the DHT state
+  ::close(*lock);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_daemon_command(CLI::App& app, const Globals& g, int& result) {
+  auto args = std::make_shared<DaemonArgs>();
+  auto* cmd = app.add_subcommand("daemon", "Run the node: DHT, swarms and the gateway");
+  cmd->add_option("--gateway", args->gateway, "Gateway and API address HOST:PORT")
+      ->capture_default_str();
+  cmd->add_option("--listen", args->listen, "BitTorrent listen address(es) HOST:PORT[,...]")
+      ->capture_default_str();
+  cmd->add_option("--bootstrap", args->bootstrap, "DHT bootstrap nodes HOST:PORT[,...]");
+  cmd->add_flag("--lan", args->lan,
+                "No public bootstrap nodes, no UPnP/NAT-PMP; DHT rules relaxed for many nodes "
+                "on one IP (LANs and tests)");
+  cmd->add_flag("--no-lsd", args->no_lsd, "Disable local service discovery (multicast)");
+  cmd->add_option("--gateway-timeout", args->gateway_timeout_s,
+                  "Seconds to wait for a name or content before giving up")
+      ->capture_default_str();
+  cmd->add_option("--republish-interval", args->republish_interval_s,
+                  "Seconds between re-puts of published pointers (BEP 44 items expire)")
+      ->capture_default_str();
+  cmd->add_option("--dht-item-lifetime", args->dht_item_lifetime_s,
+                  "Seconds this node keeps DHT items for others (0: libtorrent default)");
+  cmd->footer(
+      "Examples:\n"
+      "  hostless daemon\n"
+      "  hostless --home /tmp/n2 daemon --lan --listen 127.0.0.1:7002 --gateway "
+      "127.0.0.1:8422 --bootstrap 127.0.0.1:7001");
+  cmd->callback([&g, &result, args] { result = run_daemon(g, *args); });
+}
+
+}  // namespace hostless::cli

@@ -1,0 +1,215 @@
+// hostless publish | resolve | get | torrent | status | sites: thin API calls.
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/client.hpp"
+#include "cli/context.hpp"
+#include "core/address.hpp"
+
+namespace hostless::cli {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::optional<ApiClient> connect(const Globals& g) {
+  auto home = open_home(g);
+  if (!home) return std::nullopt;
+  auto info = find_daemon(*home);
+  if (!info) {
+    fail(info.error().message);
+    return std::nullopt;
+  }
+  return ApiClient(*info);
+}
+
+// Validates an address locally first, so a typo gets the parser's message
+// without needing a daemon.
+std::optional<std::string> check_address(const std::string& text) {
+  auto a = SiteAddress::parse(text);
+  if (!a) {
+    fail(a.error().message);
+    return std::nullopt;
+  }
+  return a->str();
+}
+
+}  // namespace
+
+void add_site_commands(CLI::App& app, const Globals& g, int& result) {
+  {
+    struct Args {
+      std::string dir, key;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd =
+        app.add_subcommand("publish", "Publish a folder as a site (a new version each time)");
+    cmd->add_option("DIR", a->dir, "Folder holding the site (index.html at its top)")->required();
+    cmd->add_option("--key", a->key, "Publish with this named key (see `hostless keys list`)");
+    cmd->add_flag("--json", a->json, "Print the result as JSON");
+    cmd->footer(
+        "Prints the address, then the gateway URL and the BEP 46 magnet.\n"
+        "Example:\n  hostless publish ./mysite");
+    cmd->callback([&g, &result, a] {
+      auto api = connect(g);
+      if (!api) return void(result = kExitFailure);
+      std::error_code ec;
+      fs::path dir = fs::absolute(a->dir, ec);
+      auto started = api->post("/api/v1/publish", {{"folder", dir.string()}, {"key", a->key}},
+                               std::chrono::seconds(30));
+      if (!started) return void(result = fail(started.error().message));
+      auto r = api->wait_job((*started)["job"], !a->json);
+      if (!r) return void(result = fail(r.error().message));
+      if (a->json) {
+        std::cout << r->dump(2) << "\n";
+      } else {
+        std::cout << (*r)["address"].get<std::string>() << "\n"
+                  << (*r)["url"].get<std::string>() << "\n"
+                  << (*r)["magnet"].get<std::string>() << "\n";
+        if (r->value("unchanged", false)) {
+          std::cerr << "unchanged: still version " << (*r)["seq"] << "\n";
+        } else {
+          std::cerr << "published version " << (*r)["seq"] << " (" << (*r)["files"]
+                    << " files, info-hash " << (*r)["info_hash"].get<std::string>() << ")\n";
+        }
+        if (r->contains("warning"))
+          std::cerr << "warning: " << (*r)["warning"].get<std::string>() << "\n";
+      }
+      result = kExitOk;
+    });
+  }
+  {
+    struct Args {
+      std::string address;
+      int timeout = 30;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("resolve", "Look up a site's current version in the DHT");
+    cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
+    cmd->add_option("--timeout", a->timeout, "Seconds to search")->capture_default_str();
+    cmd->add_flag("--json", a->json, "Print JSON");
+    cmd->footer("Example:\n  hostless resolve hostless://<address>");
+    cmd->callback([&g, &result, a] {
+      auto addr = check_address(a->address);
+      if (!addr) return void(result = kExitFailure);
+      auto api = connect(g);
+      if (!api) return void(result = kExitFailure);
+      auto r = api->get(
+          "/api/v1/resolve?address=" + *addr + "&timeout_ms=" + std::to_string(a->timeout * 1000),
+          std::chrono::seconds(a->timeout + 10));
+      if (!r) return void(result = fail(r.error().message));
+      if (a->json) {
+        std::cout << r->dump(2) << "\n";
+      } else {
+        std::cout << "seq        " << (*r)["seq"] << "\n"
+                  << "info-hash  " << (*r)["info_hash"].get<std::string>() << "\n"
+                  << "magnet     " << (*r)["torrent_magnet"].get<std::string>() << "\n";
+      }
+      result = kExitOk;
+    });
+  }
+  {
+    struct Args {
+      std::string address, outdir;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("get", "Download a site's current version into a folder");
+    cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
+    cmd->add_option("OUTDIR", a->outdir, "New or empty folder to write the site to")->required();
+    cmd->add_flag("--json", a->json, "Print the result as JSON");
+    cmd->footer("Example:\n  hostless get <address> ./copy");
+    cmd->callback([&g, &result, a] {
+      auto addr = check_address(a->address);
+      if (!addr) return void(result = kExitFailure);
+      auto api = connect(g);
+      if (!api) return void(result = kExitFailure);
+      std::error_code ec;
+      fs::path out = fs::absolute(a->outdir, ec);
+      auto started = api->post("/api/v1/get", {{"address", *addr}, {"outdir", out.string()}},
+                               std::chrono::seconds(30));
+      if (!started) return void(result = fail(started.error().message));
+      auto r = api->wait_job((*started)["job"], !a->json);
+      if (!r) return void(result = fail(r.error().message));
+      if (a->json) {
+        std::cout << r->dump(2) << "\n";
+      } else {
+        std::cout << "wrote " << (*r)["files"] << " files (" << (*r)["bytes"] << " bytes) of "
+                  << "version " << (*r)["seq"] << " to " << out.string() << "\n";
+      }
+      result = kExitOk;
+    });
+  }
+  {
+    struct Args {
+      std::string address, out;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("torrent", "Save the current version's .torrent file");
+    cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
+    cmd->add_option("-o,--output", a->out, "File to write")->required();
+    cmd->footer(
+        "The .torrent opens in any v2-capable BitTorrent client (qBittorrent >= 4.4).\n"
+        "Example:\n  hostless torrent <address> -o site.torrent");
+    cmd->callback([&g, &result, a] {
+      auto addr = check_address(a->address);
+      if (!addr) return void(result = kExitFailure);
+      auto api = connect(g);
+      if (!api) return void(result = kExitFailure);
+      auto r = api->get_raw("/api/v1/torrent?address=" + *addr, std::chrono::seconds(700));
+      if (!r) return void(result = fail(r.error().message));
+      std::ofstream out(a->out, std::ios::binary | std::ios::trunc);
+      out.write(r->data(), static_cast<std::streamsize>(r->size()));
+      if (!out) return void(result = fail("cannot write " + a->out));
+      std::cerr << "wrote " << a->out << " (" << r->size() << " bytes)\n";
+      result = kExitOk;
+    });
+  }
+  {
+    auto json_flag = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("status", "Show the daemon's state (DHT, ports, totals)");
+    cmd->add_flag("--json", *json_flag, "Print JSON");
+    cmd->footer("Example:\n  hostless status --json");
+    cmd->callback([&g, &result, json_flag] {
+      auto api = connect(g);
+      if (!api) return void(result = kExitFailure);
+      auto r = api->get("/api/v1/status", std::chrono::seconds(10));
+      if (!r) return void(result = fail(r.error().message));
+      if (*json_flag) {
+        std::cout << r->dump(2) << "\n";
+      } else {
+        for (auto& [k, v] : r->items()) std::cout << k << ": " << v.dump() << "\n";
+      }
+      result = kExitOk;
+    });
+  }
+  {
+    auto json_flag = std::make_shared<bool>(false);
+    auto* cmd =
+        app.add_subcommand("sites", "List the sites this node publishes, mirrors or visited");
+    cmd->add_flag("--json", *json_flag, "Print JSON");
+    cmd->footer("Example:\n  hostless sites --json");
+    cmd->callback([&g, &result, json_flag] {
+      auto api = connect(g);
+      if (!api) return void(result = kExitFailure);
+      auto r = api->get("/api/v1/sites", std::chrono::seconds(10));
+      if (!r) return void(result = fail(r.error().message));
+      if (*json_flag) {
+        std::cout << r->dump(2) << "\n";
+      } else if (r->empty()) {
+        std::cout << "no sites yet\n";
+      } else {
+        for (const auto& s : *r) {
+          std::cout << s["address"].get<std::string>() << "  " << s["role"].get<std::string>()
+                    << "  seq " << s["seq"] << "\n";
+        }
+      }
+      result = kExitOk;
+    });
+  }
+}
+
+}  // namespace hostless::cli

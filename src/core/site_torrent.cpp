@@ -1,0 +1,591 @@
+// Hybrid torrents of site snapshots: per-file v1/v2 hashing (SHA-1 over
+// zero-padded pieces, SHA-256 merkle trees over 16 KiB blocks) on worker
+// threads, and a deterministic create_torrent wrapper that takes cached
+// hashes instead of reading the files again.
+#include "core/site_torrent.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include <libtorrent/create_torrent.hpp>
+#include <libtorrent/error_code.hpp>
+#include <libtorrent/file_storage.hpp>
+#include <libtorrent/hasher.hpp>
+#include <libtorrent/torrent_info.hpp>
+
+namespace hostless {
+
+namespace {
+
+// BEP 52's merkle leaf size.
+constexpr std::uint64_t kBlockSize = 16 * 1024;
+// Read size: big enough to amortise syscalls, small enough to stay in L2
+// while both hashes run over it.
+constexpr std::size_t kReadSize = 1024 * 1024;
+// A big file is split into jobs of about this many bytes (whole pieces) so
+// that several threads can hash it.
+constexpr std::uint64_t kJobBytes = 16 * 1024 * 1024;
+// choose_piece_size aims at no more pieces than this.
+constexpr std::uint64_t kTargetPieces = 2048;
+
+bool valid_piece_size(std::uint64_t piece_size) {
+  return piece_size >= kMinPieceSize && piece_size <= kMaxPieceSize &&
+         (piece_size & (piece_size - 1)) == 0;
+}
+
+std::uint64_t next_pow2(std::uint64_t n) {
+  std::uint64_t p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+lt::sha256_hash hash_pair(const lt::sha256_hash& left, const lt::sha256_hash& right) {
+  lt::hasher256 h;
+  h.update(left);
+  h.update(right);
+  return h.final();
+}
+
+// Root of a complete binary tree over `width` leaves (a power of two) whose
+// first nodes.size() leaves are given and the rest equal `pad`. `nodes` is
+// used as scratch space.
+lt::sha256_hash merkle_root(std::vector<lt::sha256_hash> nodes, std::uint64_t width,
+                            lt::sha256_hash pad) {
+  while (width > 1) {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < nodes.size(); i += 2) {
+      nodes[out++] = hash_pair(nodes[i], i + 1 < nodes.size() ? nodes[i + 1] : pad);
+    }
+    nodes.resize(out);
+    pad = hash_pair(pad, pad);
+    width /= 2;
+  }
+  return nodes.front();
+}
+
+// Root of a subtree of `leaves` zero leaves: what a piece entirely past the
+// end of a file contributes to the file's tree.
+lt::sha256_hash zero_subtree_root(std::uint64_t leaves) {
+  lt::sha256_hash h;
+  for (std::uint64_t n = 1; n < leaves; n *= 2) h = hash_pair(h, h);
+  return h;
+}
+
+std::string errno_text(int err) {
+  return std::system_category().message(err);
+}
+
+// A short, printable rendering of a path for error messages.
+std::string shown(std::string_view s) {
+  constexpr std::size_t kMaxShown = 200;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < kMaxShown; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  if (s.size() > kMaxShown) out += "...";
+  out += '"';
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Hashing
+
+// One unit of work: pieces [first_piece, end_piece) of one file.
+struct Job {
+  std::size_t file = 0;
+  std::uint64_t first_piece = 0;
+  std::uint64_t end_piece = 0;
+};
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Shared state of one hash_files call. Jobs write disjoint elements of
+// results_, so only the error slot and the progress callback need the mutex.
+class HashRun {
+ public:
+  HashRun(const std::vector<std::filesystem::path>& files, std::uint64_t piece_size,
+          const std::function<void(std::uint64_t)>& progress)
+      : files_(files), piece_size_(piece_size), progress_(progress) {}
+
+  // Stats every file, sizes the results and splits the work into jobs.
+  Status plan() {
+    results_.resize(files_.size());
+    const std::uint64_t pieces_per_job = std::max<std::uint64_t>(1, kJobBytes / piece_size_);
+    for (std::size_t i = 0; i < files_.size(); ++i) {
+      std::error_code ec;
+      const auto status = std::filesystem::status(files_[i], ec);
+      if (ec) {
+        return make_error("cannot read " + shown(files_[i].string()) + ": " + ec.message());
+      }
+      if (!std::filesystem::is_regular_file(status)) {
+        return make_error("cannot hash " + shown(files_[i].string()) + ": not a regular file");
+      }
+      const std::uint64_t size = std::filesystem::file_size(files_[i], ec);
+      if (ec) {
+        return make_error("cannot read " + shown(files_[i].string()) + ": " + ec.message());
+      }
+      FileHashes& r = results_[i];
+      r.piece_size = piece_size_;
+      r.size = size;
+      const std::uint64_t pieces = (size + piece_size_ - 1) / piece_size_;
+      r.v1.resize(pieces);
+      r.v2.resize(pieces);
+      for (std::uint64_t p = 0; p < pieces; p += pieces_per_job) {
+        jobs_.push_back(Job{i, p, std::min(pieces, p + pieces_per_job)});
+      }
+    }
+    return {};
+  }
+
+  std::size_t job_count() const { return jobs_.size(); }
+
+  // Runs jobs until none are left or one has failed. Never throws.
+  void work() {
+    std::vector<char> buffer(kReadSize);
+    while (!failed_.load(std::memory_order_relaxed)) {
+      const std::size_t j = next_job_.fetch_add(1);
+      if (j >= jobs_.size()) return;
+      Status s = make_error("unknown failure while hashing");
+      try {
+        s = run(jobs_[j], buffer);
+      } catch (const std::exception& e) {
+        s = make_error("while hashing " + shown(files_[jobs_[j].file].string()) + ": " + e.what());
+      }
+      if (!s) fail(s.error());
+    }
+  }
+
+  Result<std::vector<FileHashes>> finish() {
+    if (failed_) return *error_;
+    const lt::sha256_hash pad = zero_subtree_root(piece_size_ / kBlockSize);
+    for (FileHashes& r : results_) {
+      if (!r.v2.empty()) r.root = merkle_root(r.v2, next_pow2(r.v2.size()), pad);
+    }
+    return std::move(results_);
+  }
+
+ private:
+  void fail(Error e) {
+    std::lock_guard lock(mutex_);
+    if (!error_) error_ = std::move(e);
+    failed_ = true;
+  }
+
+  void report(std::uint64_t bytes) {
+    if (!progress_) return;
+    std::lock_guard lock(mutex_);
+    progress_(bytes);
+  }
+
+  Status run(const Job& job, std::vector<char>& buffer) {
+    const std::filesystem::path& path = files_[job.file];
+    FileHashes& out = results_[job.file];
+    auto changed = [&] {
+      return make_error(shown(path.string()) + " changed while it was being hashed");
+    };
+
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+      return make_error("cannot open " + shown(path.string()) + ": " + errno_text(errno));
+    }
+    const std::uint64_t begin = job.first_piece * piece_size_;
+    const std::uint64_t end = std::min(out.size, job.end_piece * piece_size_);
+    ::posix_fadvise(fd.get(), static_cast<off_t>(begin), static_cast<off_t>(end - begin),
+                    POSIX_FADV_SEQUENTIAL);
+
+    const std::uint64_t leaves_per_piece = piece_size_ / kBlockSize;
+    std::vector<lt::sha256_hash> leaves;
+    leaves.reserve(leaves_per_piece);
+    lt::hasher sha1;
+    std::uint64_t piece = job.first_piece;
+    std::uint64_t in_piece = 0;
+
+    for (std::uint64_t offset = begin; offset < end;) {
+      if (failed_.load(std::memory_order_relaxed)) return {};
+      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kReadSize, end - offset));
+      std::size_t got = 0;
+      while (got < want) {
+        const ssize_t n =
+            ::pread(fd.get(), buffer.data() + got, want - got, static_cast<off_t>(offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          return make_error("cannot read " + shown(path.string()) + ": " + errno_text(errno));
+        }
+        if (n == 0) return changed();
+        got += static_cast<std::size_t>(n);
+      }
+
+      for (std::size_t pos = 0; pos < want; pos += kBlockSize) {
+        const auto len = static_cast<int>(std::min<std::uint64_t>(kBlockSize, want - pos));
+        const char* block = buffer.data() + pos;
+        sha1.update(block, len);
+        leaves.push_back(lt::hasher256(block, len).final());
+        in_piece += static_cast<std::uint64_t>(len);
+        if (in_piece == piece_size_ || offset + pos + static_cast<std::uint64_t>(len) == out.size) {
+          finish_piece(out, piece, in_piece, sha1, leaves);
+          sha1.reset();
+          leaves.clear();
+          in_piece = 0;
+          ++piece;
+        }
+      }
+      offset += want;
+      report(want);
+    }
+
+    struct ::stat st {};
+    if (::fstat(fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != out.size) {
+      return changed();
+    }
+    return {};
+  }
+
+  void finish_piece(FileHashes& out, std::uint64_t piece, std::uint64_t bytes, lt::hasher& sha1,
+                    const std::vector<lt::sha256_hash>& leaves) const {
+    const bool last = piece + 1 == out.v1.size();
+    if (bytes < piece_size_) {
+      // Only a file's last piece is short; a pad file of zeros follows it in
+      // multi-file torrents, and nothing does in single-file ones.
+      lt::hasher unpadded = sha1;
+      out.v1_last_unpadded = unpadded.final();
+      static constexpr std::array<char, kBlockSize> kZeros{};
+      for (std::uint64_t left = piece_size_ - bytes; left > 0;) {
+        const auto n = static_cast<int>(std::min<std::uint64_t>(left, kZeros.size()));
+        sha1.update(kZeros.data(), n);
+        left -= static_cast<std::uint64_t>(n);
+      }
+      out.v1[piece] = sha1.final();
+    } else {
+      out.v1[piece] = sha1.final();
+      if (last) out.v1_last_unpadded = out.v1[piece];
+    }
+    // BEP 52: a file no bigger than one piece has a tree just big enough for
+    // its blocks; otherwise every piece spans piece_size / 16 KiB leaves.
+    const std::uint64_t width =
+        out.size < piece_size_ ? next_pow2(leaves.size()) : piece_size_ / kBlockSize;
+    out.v2[piece] = merkle_root(leaves, width, lt::sha256_hash());
+  }
+
+  const std::vector<std::filesystem::path>& files_;
+  const std::uint64_t piece_size_;
+  const std::function<void(std::uint64_t)>& progress_;
+  std::vector<FileHashes> results_;
+  std::vector<Job> jobs_;
+  std::atomic<std::size_t> next_job_{0};
+  std::atomic<bool> failed_{false};
+  std::mutex mutex_;
+  std::optional<Error> error_;
+};
+
+// ---------------------------------------------------------------------------
+// Paths
+
+// Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF.
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr std::uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLength[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) {
+      parts.push_back(path.substr(start));
+      return parts;
+    }
+    parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+}
+
+// Why `path` cannot name a file in a site, or nullopt if it can.
+std::optional<std::string> path_problem(std::string_view path) {
+  if (path.empty()) return "it is empty";
+  if (path.front() == '/') return "it is absolute";
+  if (path.find('\\') != std::string_view::npos) return "it contains a backslash";
+  if (path.find('\0') != std::string_view::npos) return "it contains a NUL byte";
+  if (!valid_utf8(path)) return "it is not valid UTF-8";
+  for (const std::string_view part : split_path(path)) {
+    if (part.empty()) return "it has an empty component";
+    if (part == "." || part == "..") return "it has a \".\" or \"..\" component";
+  }
+  return std::nullopt;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// The canonical file order: path component by path component, bytewise,
+// which is the order of BEP 52's "file tree" dictionaries and of libtorrent's
+// file_storage::canonicalize().
+bool canonical_less(const SiteFile& a, const SiteFile& b) {
+  const auto pa = split_path(a.path);
+  const auto pb = split_path(b.path);
+  return std::lexicographical_compare(pa.begin(), pa.end(), pb.begin(), pb.end());
+}
+
+Status check_hashes(const SiteFile& f, std::uint64_t piece_size) {
+  const FileHashes& h = f.hashes;
+  const std::string where = "hashes of " + shown(f.path);
+  if (h.piece_size != piece_size) {
+    return make_error(where + " were computed with piece size " + std::to_string(h.piece_size) +
+                      ", others with " + std::to_string(piece_size) + "; re-hash the site");
+  }
+  const std::uint64_t pieces = (h.size + piece_size - 1) / piece_size;
+  const bool zero_found =
+      std::any_of(h.v1.begin(), h.v1.end(), [](const auto& x) { return x.is_all_zeros(); }) ||
+      std::any_of(h.v2.begin(), h.v2.end(), [](const auto& x) { return x.is_all_zeros(); });
+  if (h.v1.size() != pieces || h.v2.size() != pieces || zero_found ||
+      (h.size > 0 && (h.root.is_all_zeros() || h.v1_last_unpadded.is_all_zeros()))) {
+    return make_error(where + " are incomplete for a file of " + std::to_string(h.size) + " bytes");
+  }
+  return {};
+}
+
+Result<std::vector<char>> build(const std::string& name, std::vector<SiteFile> files) {
+  if (auto problem = path_problem(name); problem || name.find('/') != std::string::npos) {
+    return make_error("invalid site name " + shown(name) + ": " +
+                      problem.value_or("it contains a slash"));
+  }
+  if (files.empty()) return make_error("a site needs at least one file");
+  for (const SiteFile& f : files) {
+    if (auto problem = path_problem(f.path)) {
+      return make_error("invalid file path " + shown(f.path) + ": " + *problem);
+    }
+  }
+
+  std::sort(files.begin(), files.end(), canonical_less);
+  std::set<std::string_view> dirs;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (i > 0 && files[i].path == files[i - 1].path) {
+      return make_error("file path " + shown(files[i].path) + " appears twice");
+    }
+    const std::string_view p = files[i].path;
+    for (std::size_t slash = p.find('/'); slash != std::string_view::npos;
+         slash = p.find('/', slash + 1)) {
+      dirs.insert(p.substr(0, slash));
+    }
+  }
+  for (const SiteFile& f : files) {
+    if (dirs.count(f.path) != 0) {
+      return make_error("file path " + shown(f.path) + " is also a directory of other files");
+    }
+  }
+  // libtorrent renames a file on load (to "name.1.ext") when its path equals
+  // another file's or directory's path ignoring ASCII case, so such a file
+  // could not be found under its own name.
+  std::set<std::string> lower_dirs;
+  for (const std::string_view d : dirs) lower_dirs.insert(ascii_lower(d));
+  std::unordered_map<std::string, const std::string*> lower_files;
+  for (const SiteFile& f : files) {
+    std::string lower = ascii_lower(f.path);
+    if (lower_dirs.count(lower) != 0) {
+      return make_error("file path " + shown(f.path) +
+                        " differs only in letter case from a directory of other files");
+    }
+    const auto [it, inserted] = lower_files.emplace(std::move(lower), &f.path);
+    if (!inserted) {
+      return make_error("file paths " + shown(*it->second) + " and " + shown(f.path) +
+                        " differ only in letter case");
+    }
+  }
+
+  const std::uint64_t piece_size = files.front().hashes.piece_size;
+  if (!valid_piece_size(piece_size)) {
+    return make_error("invalid piece size " + std::to_string(piece_size) +
+                      ": must be a power of two from 16 KiB to 16 MiB");
+  }
+  std::uint64_t total = 0;
+  for (const SiteFile& f : files) {
+    if (Status s = check_hashes(f, piece_size); !s) return s.error();
+    total += f.hashes.size;
+  }
+  if (total == 0) return make_error("a site needs at least one non-empty file");
+
+  // Every file lives under the directory `name`, so even a one-file site is a
+  // multi-file torrent; no flags or mtimes, so nothing depends on the disk.
+  lt::file_storage fs;
+  std::unordered_map<std::string, const SiteFile*> by_path;
+  for (const SiteFile& f : files) {
+    std::string full = name + "/" + f.path;
+    lt::error_code ec;
+    fs.add_file(ec, full, static_cast<std::int64_t>(f.hashes.size));
+    if (ec) return make_error("cannot add " + shown(f.path) + " to the torrent: " + ec.message());
+    by_path.emplace(std::move(full), &f);
+  }
+  fs.set_name(name);
+
+  lt::create_torrent ct(fs, static_cast<int>(piece_size));
+  ct.set_creation_date(0);
+  const lt::file_storage& layout = ct.files();
+  if (layout.piece_length() != static_cast<int>(piece_size)) {
+    return make_error("libtorrent chose piece size " + std::to_string(layout.piece_length()) +
+                      " instead of " + std::to_string(piece_size));
+  }
+  for (const lt::file_index_t i : layout.file_range()) {
+    if (layout.pad_file_at(i)) continue;
+    const auto it = by_path.find(layout.file_path(i));
+    if (it == by_path.end()) {
+      return make_error("libtorrent renamed a file to " + shown(layout.file_path(i)));
+    }
+    const FileHashes& h = it->second->hashes;
+    const auto offset = static_cast<std::uint64_t>(layout.file_offset(i));
+    if (offset % piece_size != 0) {
+      return make_error("libtorrent did not align " + shown(it->second->path) +
+                        " to a piece boundary");
+    }
+    // The last piece is zero-padded unless no pad file follows the file.
+    const bool ends_torrent = offset + h.size == static_cast<std::uint64_t>(layout.total_size());
+    const int first_piece = static_cast<int>(offset / piece_size);
+    for (std::size_t k = 0; k < h.v1.size(); ++k) {
+      const bool last = k + 1 == h.v1.size();
+      const lt::sha1_hash& v1 = last && ends_torrent ? h.v1_last_unpadded : h.v1[k];
+      ct.set_hash(lt::piece_index_t(first_piece + static_cast<int>(k)), v1);
+      ct.set_hash2(i, lt::piece_index_t::diff_type(static_cast<int>(k)), h.v2[k]);
+    }
+  }
+  std::vector<char> torrent = ct.generate_buf();
+
+  // libtorrent silently drops the v2 part if a v2 hash is missing; check the
+  // result is hybrid and that it agrees with our file roots.
+  lt::error_code ec;
+  const lt::torrent_info ti(torrent, ec, lt::from_span);
+  if (ec) return make_error("libtorrent cannot load the torrent it built: " + ec.message());
+  if (!ti.info_hashes().has_v1() || !ti.info_hashes().has_v2()) {
+    return make_error("libtorrent built a torrent that is not hybrid v1+v2");
+  }
+  for (const lt::file_index_t i : ti.files().file_range()) {
+    if (ti.files().pad_file_at(i) || ti.files().file_size(i) == 0) continue;
+    const auto it = by_path.find(ti.files().file_path(i));
+    if (it == by_path.end() || ti.files().root(i) != it->second->hashes.root) {
+      return make_error("the v2 root of " + shown(ti.files().file_path(i)) +
+                        " does not match its hashes");
+    }
+  }
+  return torrent;
+}
+
+}  // namespace
+
+std::uint64_t choose_piece_size(std::uint64_t total_bytes) {
+  std::uint64_t piece = kMinPieceSize;
+  while (piece < kMaxPieceSize && (total_bytes + piece - 1) / piece > kTargetPieces) piece *= 2;
+  return piece;
+}
+
+Result<std::vector<FileHashes>> hash_files(const std::vector<std::filesystem::path>& files,
+                                           std::uint64_t piece_size, unsigned threads,
+                                           const std::function<void(std::uint64_t)>& progress) {
+  if (!valid_piece_size(piece_size)) {
+    return make_error("invalid piece size " + std::to_string(piece_size) +
+                      ": must be a power of two from 16 KiB to 16 MiB");
+  }
+  try {
+    HashRun run(files, piece_size, progress);
+    if (Status s = run.plan(); !s) return s.error();
+
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t helpers =
+        std::min<std::size_t>(threads, std::max<std::size_t>(1, run.job_count())) - 1;
+    {
+      std::vector<std::jthread> pool;
+      pool.reserve(helpers);
+      for (std::size_t t = 0; t < helpers; ++t) pool.emplace_back([&run] { run.work(); });
+      run.work();
+    }
+    return run.finish();
+  } catch (const std::exception& e) {
+    return make_error(std::string("hashing failed: ") + e.what());
+  }
+}
+
+Result<FileHashes> hash_file(const std::filesystem::path& file, std::uint64_t piece_size,
+                             const std::function<void(std::uint64_t)>& progress) {
+  auto r = hash_files({file}, piece_size, 1, progress);
+  if (!r) return r.error();
+  return std::move(r->front());
+}
+
+Result<std::vector<char>> build_site_torrent(const std::string& name, std::vector<SiteFile> files) {
+  try {
+    return build(name, std::move(files));
+  } catch (const std::exception& e) {
+    return make_error(std::string("cannot build the site torrent: ") + e.what());
+  }
+}
+
+}  // namespace hostless

@@ -1,0 +1,542 @@
+#include "core/sites.hpp"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <random>
+
+#include <libtorrent/bencode.hpp>
+#include <libtorrent/create_torrent.hpp>
+#include <libtorrent/torrent_info.hpp>
+
+#include "core/snapshot.hpp"
+
+namespace hostless {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::int64_t now_unix() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+lt::sha1_hash to_sha1(const InfoHash& ih) {
+  return lt::sha1_hash(reinterpret_cast<const char*>(ih.bytes().data()));
+}
+
+std::string random_suffix() {
+  std::random_device rd;
+  std::uniform_int_distribution<unsigned> d(0, 0xffffff);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%06x", d(rd));
+  return buf;
+}
+
+bool write_bytes(const fs::path& p, const std::string& data) {
+  fs::path tmp = p;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out) return false;
+  }
+  std::error_code ec;
+  fs::rename(tmp, p, ec);
+  return !ec;
+}
+
+std::optional<std::string> read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A key name from a folder name: the safe characters of its basename.
+std::string key_name_for(const fs::path& folder) {
+  std::string base = folder.filename().string();
+  std::string out;
+  for (char c : base) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    out.push_back(ok ? c : '-');
+  }
+  while (!out.empty() && out.front() == '-') out.erase(out.begin());
+  if (out.size() > 48) out.resize(48);
+  return out.empty() ? "site" : out;
+}
+
+json pointer_json(const SignedPointer& p) {
+  SiteAddress a(p.key);
+  return {{"address", a.str()},
+          {"seq", p.seq},
+          {"info_hash", p.value.ih.hex()},
+          {"magnet", a.magnet()},
+          {"torrent_magnet", "magnet:?xt=urn:btih:" + p.value.ih.hex()}};
+}
+
+}  // namespace
+
+struct SiteManager::Job {
+  std::string id;
+  std::string kind;
+  std::mutex mutex;
+  std::string state = "running";
+  std::string stage = "starting";
+  std::uint64_t done = 0;
+  std::uint64_t total = 0;
+  json result;
+  std::string error;
+};
+
+SiteManager::SiteManager(Node& node, Catalog& catalog, SitesOptions options)
+    : node_(node), catalog_(catalog), keys_(options.home / "keys"), options_(std::move(options)) {}
+
+SiteManager::~SiteManager() {
+  stopping_ = true;
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+fs::path SiteManager::version_dir(const InfoHash& ih) const {
+  return store_dir() / ih.hex();
+}
+
+fs::path SiteManager::torrent_path(const InfoHash& ih) const {
+  return options_.home / "torrents" / (ih.hex() + ".torrent");
+}
+
+std::string SiteManager::url_for(const SiteAddress& address) const {
+  std::string url = options_.gateway_base;
+  auto pos = url.find("{address}");
+  if (pos != std::string::npos) url.replace(pos, 9, address.str());
+  return url;
+}
+
+Status SiteManager::start() {
+  std::error_code ec;
+  fs::create_directories(store_dir(), ec);
+  fs::create_directories(options_.home / "torrents", ec);
+  // Leftovers of a publish that was interrupted: never a served version.
+  for (const auto& e : fs::directory_iterator(store_dir(), ec)) {
+    if (e.path().filename().string().rfind(".staging-", 0) == 0) fs::remove_all(e.path(), ec);
+  }
+  auto sites = catalog_.sites();
+  if (!sites) return sites.error();
+  for (const auto& s : *sites) {
+    if (!s.info_hash) continue;
+    if (node_.find_torrent(*s.info_hash).is_valid()) continue;  // restored from resume data
+    auto bytes = read_bytes(torrent_path(*s.info_hash));
+    if (!bytes) continue;
+    lt::add_torrent_params atp;
+    lt::error_code lec;
+    atp.ti =
+        std::make_shared<lt::torrent_info>(bytes->data(), static_cast<int>(bytes->size()), lec);
+    if (lec) continue;
+    atp.save_path = version_dir(*s.info_hash).string();
+    (void)node_.add_torrent(std::move(atp));
+  }
+  node_.every(options_.republish_interval, [this] { republish_all(); });
+  // A restarted publisher puts its pointers again right away.
+  std::thread([this] { republish_all(); }).detach();
+  return {};
+}
+
+void SiteManager::republish_all() {
+  auto sites = catalog_.sites();
+  if (!sites) return;
+  for (const auto& s : *sites) {
+    if (stopping_) return;
+    if (s.role == SiteRole::kVisited || !s.pointer) continue;
+    (void)node_.put_pointer(*s.pointer, std::chrono::seconds(60));
+  }
+}
+
+std::string SiteManager::run_job(const std::string& kind,
+                                 std::function<Result<json>(const Progress&)> fn) {
+  auto job = std::make_shared<Job>();
+  job->id = kind + "-" + std::to_string(next_job_++);
+  job->kind = kind;
+  {
+    std::lock_guard lock(jobs_mutex_);
+    jobs_[job->id] = job;
+  }
+  Progress progress{[job](const std::string& stage, std::uint64_t done, std::uint64_t total) {
+    std::lock_guard lock(job->mutex);
+    job->stage = stage;
+    job->done = done;
+    job->total = total;
+  }};
+  std::lock_guard lock(jobs_mutex_);
+  threads_.emplace_back([job, fn = std::move(fn), progress] {
+    Result<json> r = make_error("internal error");
+    try {
+      r = fn(progress);
+    } catch (const std::exception& e) {
+      r = make_error(std::string("internal error: ") + e.what());
+    }
+    std::lock_guard lock(job->mutex);
+    if (r) {
+      job->state = "done";
+      job->result = *r;
+    } else {
+      job->state = "failed";
+      job->error = r.error().message;
+    }
+  });
+  return job->id;
+}
+
+std::optional<json> SiteManager::job(const std::string& id) {
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard lock(jobs_mutex_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return std::nullopt;
+    job = it->second;
+  }
+  std::lock_guard lock(job->mutex);
+  json j = {{"id", job->id},       {"kind", job->kind}, {"state", job->state},
+            {"stage", job->stage}, {"done", job->done}, {"total", job->total}};
+  if (job->state == "done") j["result"] = job->result;
+  if (job->state == "failed") j["error"] = job->error;
+  return j;
+}
+
+Result<std::string> SiteManager::start_publish(const std::string& folder,
+                                               const std::string& key_name) {
+  fs::path p(folder);
+  if (!p.is_absolute()) return make_error("publish needs an absolute folder path");
+  return run_job("publish", [this, p, key_name](const Progress& progress) {
+    return publish(p, key_name, progress);
+  });
+}
+
+Result<std::string> SiteManager::start_get(const std::string& address, const std::string& outdir) {
+  auto addr = SiteAddress::parse(address);
+  if (!addr) return addr.error();
+  fs::path out(outdir);
+  if (!out.is_absolute()) return make_error("get needs an absolute output path");
+  SiteAddress a = *addr;
+  return run_job("get", [this, a, out](const Progress& progress) { return get(a, out, progress); });
+}
+
+Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& key_name_in,
+                                  const Progress& progress) {
+  std::lock_guard publish_lock(publish_mutex_);
+  auto scanned = scan_folder(folder_in);
+  if (!scanned) return scanned.error();
+  std::error_code ec;
+  fs::path folder = fs::canonical(folder_in, ec);
+  if (ec) return make_error("cannot open " + folder_in.string() + ": " + ec.message());
+
+  // Which site is this folder? An explicit key, else the one it was published
+  // with before, else a new key named after the folder.
+  auto by_folder = catalog_.site_by_folder(folder.string());
+  if (!by_folder) return by_folder.error();
+  std::string key_name = key_name_in;
+  if (key_name.empty() && *by_folder) key_name = (*by_folder)->key_name;
+  if (key_name.empty()) {
+    std::string base = key_name_for(folder);
+    key_name = base;
+    for (int i = 2; keys_.exists(key_name); ++i) key_name = base + "-" + std::to_string(i);
+  }
+  if (!keys_.exists(key_name)) {
+    auto created = keys_.create(key_name);
+    if (!created) return created.error();
+  }
+  auto key = keys_.load(key_name);
+  if (!key) return key.error();
+  SiteAddress address(key->public_key());
+
+  auto existing = catalog_.site(address);
+  if (!existing) return existing.error();
+  SiteRecord record;
+  if (*existing) {
+    record = **existing;
+  } else {
+    record.address = address;
+    record.added = now_unix();
+  }
+  std::vector<HashCacheEntry> cache;
+  fs::path store_root;
+  if (record.role == SiteRole::kPublished && record.folder == folder.string() && record.info_hash) {
+    auto c = catalog_.hash_cache(folder.string());
+    if (!c) return c.error();
+    cache = std::move(*c);
+    store_root = version_dir(*record.info_hash);
+  }
+
+  fs::path staging =
+      store_dir() / (".staging-" + std::to_string(::getpid()) + "-" + random_suffix());
+  auto snap =
+      make_snapshot(*scanned, address.str(), staging, store_root, cache, options_.hash_threads,
+                    [&](const std::string& stage, std::uint64_t d, std::uint64_t t) {
+                      if (progress.fn) progress.fn(stage, d, t);
+                    });
+  if (!snap) {
+    fs::remove_all(staging, ec);
+    return snap.error();
+  }
+  json result = {{"address", address.str()},          {"key", key_name},
+                 {"url", url_for(address)},           {"magnet", address.magnet()},
+                 {"files", snap->file_count},         {"bytes", snap->total_bytes},
+                 {"hashed_bytes", snap->hashed_bytes}};
+
+  if (record.info_hash && *record.info_hash == snap->info_hash &&
+      record.role == SiteRole::kPublished) {
+    fs::remove_all(staging, ec);
+    result["unchanged"] = true;
+    result["seq"] = record.seq;
+    result["info_hash"] = snap->info_hash.hex();
+    // Make sure the unchanged version is seeded and its name is out there.
+    if (record.pointer) (void)node_.put_pointer(*record.pointer, std::chrono::seconds(30));
+    return result;
+  }
+
+  fs::path vdir = version_dir(snap->info_hash);
+  if (fs::exists(vdir, ec)) {
+    fs::remove_all(staging, ec);  // the same content was published before
+  } else {
+    fs::rename(staging, vdir, ec);
+    if (ec) {
+      fs::remove_all(staging, ec);
+      return make_error("cannot move the snapshot into the store: " + ec.message());
+    }
+  }
+  std::string torrent_bytes(snap->torrent.begin(), snap->torrent.end());
+  if (!write_bytes(torrent_path(snap->info_hash), torrent_bytes)) {
+    return make_error("cannot write " + torrent_path(snap->info_hash).string());
+  }
+
+  if (!node_.find_torrent(snap->info_hash).is_valid()) {
+    lt::add_torrent_params atp;
+    lt::error_code lec;
+    atp.ti = std::make_shared<lt::torrent_info>(snap->torrent.data(),
+                                                static_cast<int>(snap->torrent.size()), lec);
+    if (lec) return make_error("cannot load the new torrent: " + lec.message());
+    atp.save_path = vdir.string();
+    atp.flags |= lt::torrent_flags::seed_mode;
+    auto h = node_.add_torrent(std::move(atp));
+    if (!h) return h.error();
+  }
+
+  std::int64_t seq = std::max(record.seq, record.pointer ? record.pointer->seq : 0) + 1;
+  SignedPointer pointer = SignedPointer::sign(*key, seq, PointerValue{snap->info_hash});
+  record.role = SiteRole::kPublished;
+  record.key_name = key_name;
+  record.folder = folder.string();
+  record.seq = seq;
+  record.info_hash = snap->info_hash;
+  record.pointer = pointer;
+  if (auto s = catalog_.put_site(record); !s) return s.error();
+  if (auto s = catalog_.replace_hash_cache(folder.string(), snap->cache); !s) return s.error();
+
+  if (progress.fn) progress.fn("announcing", 0, 0);
+  auto put = node_.put_pointer(pointer, std::chrono::seconds(30)).get();
+  result["seq"] = seq;
+  result["info_hash"] = snap->info_hash.hex();
+  result["unchanged"] = false;
+  if (put) {
+    result["dht_stored"] = *put;
+  } else {
+    result["dht_stored"] = 0;
+    result["warning"] = "published locally, but storing the name in the DHT failed (" +
+                        put.error().message + "); it will be retried";
+  }
+  return result;
+}
+
+Result<SignedPointer> SiteManager::resolve_pointer(const SiteAddress& address,
+                                                   std::chrono::milliseconds timeout) {
+  auto found = node_.get_pointer(address.key(), timeout).get();
+  if (found) {
+    // Rollback protection: never go below the highest seq seen.
+    return catalog_.observe_pointer(*found);
+  }
+  auto known = catalog_.site(address);
+  if (known && *known && (*known)->pointer) return *(*known)->pointer;
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout).count();
+  return make_error("no pointer found for " + address.str() + " after " + std::to_string(secs) +
+                    " s: the site is unknown, or no node holding its name is reachable");
+}
+
+Result<json> SiteManager::resolve(const std::string& address, std::chrono::milliseconds timeout) {
+  auto addr = SiteAddress::parse(address);
+  if (!addr) return addr.error();
+  auto p = resolve_pointer(*addr, timeout);
+  if (!p) return p.error();
+  return pointer_json(*p);
+}
+
+Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address,
+                                                      const InfoHash& ih,
+                                                      const Progress& progress) {
+  lt::torrent_handle h = node_.find_torrent(ih);
+  if (!h.is_valid()) {
+    lt::add_torrent_params atp;
+    atp.info_hashes.v1 = to_sha1(ih);
+    atp.save_path = version_dir(ih).string();
+    atp.name = address.str();
+    auto added = node_.add_torrent(std::move(atp));
+    if (!added) return added.error();
+    h = *added;
+  }
+  if (progress.fn) progress.fn("finding peers", 0, 0);
+  auto done =
+      node_
+          .wait_torrent(
+              h,
+              [progress](const lt::torrent_status& st) -> std::optional<Status> {
+                if (st.errc) return Status(make_error("download failed: " + st.errc.message()));
+                if (st.is_seeding || st.is_finished) return Status();
+                if (progress.fn) {
+                  if (!st.has_metadata) {
+                    progress.fn("fetching metadata", 0, 0);
+                  } else {
+                    progress.fn("downloading", static_cast<std::uint64_t>(st.total_wanted_done),
+                                static_cast<std::uint64_t>(st.total_wanted));
+                  }
+                }
+                return std::nullopt;
+              },
+              options_.fetch_timeout)
+          .get();
+  if (!done) {
+    auto st = h.status();
+    std::string why =
+        !st.has_metadata ? "no peer sent the site's metadata" : "the download did not finish";
+    return make_error(
+        why + " within " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::seconds>(options_.fetch_timeout).count()) +
+        " s (" + done.error().message + "); peers: " + std::to_string(st.num_peers));
+  }
+  // Keep the .torrent (with v2 piece layers, now complete) for `torrent` and
+  // for restarts.
+  if (auto ti = h.torrent_file_with_hashes()) {
+    std::string bytes;
+    try {
+      lt::create_torrent ct(*ti);
+      lt::bencode(std::back_inserter(bytes), ct.generate());
+      write_bytes(torrent_path(ih), bytes);
+    } catch (const std::exception&) {
+      // Only the export suffers; the data is complete and seeded.
+    }
+  }
+  return h;
+}
+
+Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir,
+                              const Progress& progress) {
+  std::error_code ec;
+  if (fs::exists(outdir, ec) && !fs::is_empty(outdir, ec)) {
+    return make_error(outdir.string() + " is not empty; give a new or empty folder");
+  }
+  if (progress.fn) progress.fn("finding the name", 0, 0);
+  auto ptr = resolve_pointer(address, options_.resolve_timeout);
+  if (!ptr) return ptr.error();
+  const InfoHash ih = ptr->value.ih;
+  auto h = fetch_version(address, ih, progress);
+  if (!h) return h.error();
+
+  auto ti = h->torrent_file();
+  if (!ti) return make_error("the torrent has no metadata");
+  const auto& files = ti->files();
+  fs::create_directories(outdir, ec);
+  if (ec) return make_error("cannot create " + outdir.string() + ": " + ec.message());
+  std::uint64_t bytes = 0;
+  int count = 0;
+  fs::path vdir = version_dir(ih);
+  for (auto i : files.file_range()) {
+    if (files.pad_file_at(i)) continue;
+    fs::path rel = fs::path(files.file_path(i)).lexically_relative(files.name());
+    fs::path src = vdir / files.file_path(i);
+    fs::path dst = (outdir / rel).lexically_normal();
+    // Paths come from a stranger's metadata: never write outside outdir.
+    auto r = dst.lexically_relative(outdir.lexically_normal());
+    if (r.empty() || *r.begin() == "..") return make_error("refusing unsafe path in metadata");
+    fs::create_directories(dst.parent_path(), ec);
+    fs::copy_file(src, dst, fs::copy_options::overwrite_existing, ec);
+    if (ec) return make_error("cannot write " + dst.string() + ": " + ec.message());
+    bytes += files.file_size(i);
+    ++count;
+  }
+
+  auto existing = catalog_.site(address);
+  SiteRecord record;
+  if (existing && *existing) {
+    record = **existing;
+  } else {
+    record.address = address;
+    record.role = SiteRole::kVisited;
+    record.added = now_unix();
+  }
+  if (record.role == SiteRole::kVisited || !record.info_hash || record.seq < ptr->seq) {
+    if (record.role != SiteRole::kPublished) {
+      record.seq = ptr->seq;
+      record.info_hash = ih;
+    }
+  }
+  if (!record.pointer || record.pointer->seq < ptr->seq) record.pointer = *ptr;
+  record.last_visit = now_unix();
+  (void)catalog_.put_site(record);
+
+  json j = pointer_json(*ptr);
+  j["files"] = count;
+  j["bytes"] = bytes;
+  j["outdir"] = outdir.string();
+  return j;
+}
+
+Result<std::string> SiteManager::torrent(const std::string& address) {
+  auto addr = SiteAddress::parse(address);
+  if (!addr) return addr.error();
+  auto ptr = resolve_pointer(*addr, options_.resolve_timeout);
+  if (!ptr) return ptr.error();
+  if (auto bytes = read_bytes(torrent_path(ptr->value.ih))) return *bytes;
+  auto h = fetch_version(*addr, ptr->value.ih, Progress{});
+  if (!h) return h.error();
+  if (auto bytes = read_bytes(torrent_path(ptr->value.ih))) return *bytes;
+  return make_error("could not export the torrent of " + addr->str());
+}
+
+json SiteManager::status() {
+  auto s = node_.stats();
+  return {
+      {"pid", ::getpid()},      {"dht_nodes", s.dht_nodes},       {"listen_port", s.listen_port},
+      {"torrents", s.torrents}, {"downloaded", s.total_download}, {"uploaded", s.total_upload}};
+}
+
+json SiteManager::sites() {
+  json arr = json::array();
+  auto sites = catalog_.sites();
+  if (!sites) return arr;
+  for (const auto& s : *sites) {
+    json j = {{"address", s.address.str()},
+              {"role", role_name(s.role)},
+              {"seq", s.seq},
+              {"last_visit", s.last_visit},
+              {"url", url_for(s.address)}};
+    if (s.info_hash) j["info_hash"] = s.info_hash->hex();
+    if (!s.key_name.empty()) j["key"] = s.key_name;
+    if (!s.folder.empty()) j["folder"] = s.folder;
+    if (s.info_hash) {
+      auto h = node_.find_torrent(*s.info_hash);
+      if (h.is_valid()) {
+        auto st = h.status({});
+        j["size"] = st.total_wanted;
+        j["have"] = st.total_wanted_done;
+        j["peers"] = st.num_peers;
+        j["seeds"] = st.num_seeds;
+      }
+    }
+    arr.push_back(j);
+  }
+  return arr;
+}
+
+}  // namespace hostless

@@ -1,0 +1,85 @@
+// The sites layer: what this node publishes, visits and mirrors, on top of the
+// node (DHT + swarms) and the catalog. Implements SiteService for the gateway.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "core/catalog.hpp"
+#include "core/keys.hpp"
+#include "core/node.hpp"
+#include "core/service.hpp"
+
+namespace hostless {
+
+struct SitesOptions {
+  std::filesystem::path home;
+  std::string gateway_base = "http://{address}.localhost:8420/";  // {address} replaced
+  std::chrono::milliseconds resolve_timeout{30000};
+  std::chrono::milliseconds fetch_timeout{600000};
+  // How often published pointers are put again (BEP 44 items expire).
+  std::chrono::seconds republish_interval{1800};
+  unsigned hash_threads = 0;  // 0: one per core
+};
+
+// Thread-safe.
+class SiteManager final : public SiteService {
+ public:
+  SiteManager(Node& node, Catalog& catalog, SitesOptions options);
+  ~SiteManager() override;
+
+  // Re-adds what the catalog knows and starts the re-put timer.
+  Status start();
+
+  Result<std::string> start_publish(const std::string& folder,
+                                    const std::string& key_name) override;
+  Result<std::string> start_get(const std::string& address, const std::string& outdir) override;
+  std::optional<nlohmann::json> job(const std::string& id) override;
+  Result<nlohmann::json> resolve(const std::string& address,
+                                 std::chrono::milliseconds timeout) override;
+  Result<std::string> torrent(const std::string& address) override;
+  nlohmann::json status() override;
+  nlohmann::json sites() override;
+
+  // The blocking operations behind the jobs, usable directly.
+  struct Progress {
+    std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> fn;
+  };
+  Result<nlohmann::json> publish(const std::filesystem::path& folder, const std::string& key_name,
+                                 const Progress& progress);
+  Result<nlohmann::json> get(const SiteAddress& address, const std::filesystem::path& outdir,
+                             const Progress& progress);
+
+ private:
+  struct Job;
+  Result<SignedPointer> resolve_pointer(const SiteAddress& address,
+                                        std::chrono::milliseconds timeout);
+  Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
+                                           const Progress& progress);
+  void republish_all();
+  std::string run_job(const std::string& kind,
+                      std::function<Result<nlohmann::json>(const Progress&)> fn);
+  std::filesystem::path store_dir() const { return options_.home / "store"; }
+  std::filesystem::path version_dir(const InfoHash& ih) const;
+  std::filesystem::path torrent_path(const InfoHash& ih) const;
+  std::string url_for(const SiteAddress& address) const;
+
+  Node& node_;
+  Catalog& catalog_;
+  KeyStore keys_;
+  SitesOptions options_;
+  std::mutex publish_mutex_;  // one publish at a time: they share the hash threads
+
+  std::mutex jobs_mutex_;
+  std::map<std::string, std::shared_ptr<Job>> jobs_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> next_job_{1};
+};
+
+}  // namespace hostless

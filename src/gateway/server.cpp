@@ -1,0 +1,203 @@
+#include "gateway/server.hpp"
+
+#include <httplib.h>
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "core/address.hpp"
+
+namespace hostless {
+using json = nlohmann::json;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Strips an optional ":port" from a Host value ("[::1]:8420" -> "[::1]").
+std::string strip_port(const std::string& host) {
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    return close == std::string::npos ? host : host.substr(0, close + 1);
+  }
+  auto colon = host.rfind(':');
+  if (colon == std::string::npos) return host;
+  if (host.find(':') != colon) return host;  // bare IPv6 without brackets: invalid anyway
+  return host.substr(0, colon);
+}
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(2) + "\n", "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+  send_json(res, status, json{{"error", message}});
+}
+
+bool token_matches(const std::string& given, const std::string& expected) {
+  if (given.size() != expected.size() || expected.empty()) return false;
+  return sodium_memcmp(given.data(), expected.data(), expected.size()) == 0;
+}
+
+}  // namespace
+
+HostRoute route_host(const std::string& host_header) {
+  std::string host = lower(strip_port(host_header));
+  if (!host.empty() && host.back() == '.') host.pop_back();
+  if (host == "localhost" || host == "127.0.0.1" || host == "[::1]") {
+    return {HostKind::kControl, ""};
+  }
+  const std::string suffix = ".localhost";
+  if (host.size() == SiteAddress::kLength + suffix.size() &&
+      host.compare(SiteAddress::kLength, suffix.size(), suffix) == 0) {
+    auto addr = SiteAddress::parse(host.substr(0, SiteAddress::kLength));
+    if (addr) return {HostKind::kSite, addr->str()};
+  }
+  return {HostKind::kForeign, ""};
+}
+
+Gateway::Gateway(SiteService& service, GatewayOptions options)
+    : service_(service),
+      options_(std::move(options)),
+      server_(std::make_unique<httplib::Server>()) {}
+
+Gateway::~Gateway() {
+  stop();
+}
+
+void Gateway::stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status Gateway::start() {
+  int threads = options_.threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_tcp_nodelay(true);
+  server_->set_keep_alive_max_count(1000);
+  server_->set_keep_alive_timeout(10);
+  server_->set_read_timeout(30, 0);
+  server_->set_payload_max_length(1 << 20);
+  install_routes();
+  if (!server_->bind_to_port(options_.host, options_.port)) {
+    return make_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                      " for the gateway (port in use?); pick another with --gateway HOST:PORT");
+  }
+  port_ = options_.port;
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return {};
+}
+
+void Gateway::install_routes() {
+  auto& s = *server_;
+  // Every request goes through the Host check first.
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    HostRoute route = route_host(req.get_header_value("Host"));
+    if (route.kind == HostKind::kForeign) {
+      res.status = 403;
+      res.set_content(
+          "hostless refuses this Host: only localhost, 127.0.0.1, [::1] and "
+          "<address>.localhost are served (DNS rebinding protection)\n",
+          "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (route.kind == HostKind::kSite) {
+      res.status = 501;
+      res.set_content("serving sites through the gateway is not implemented yet\n", "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.path.rfind("/api/", 0) == 0) {
+      std::string auth = req.get_header_value("Authorization");
+      const std::string prefix = "Bearer ";
+      if (auth.rfind(prefix, 0) != 0 ||
+          !token_matches(auth.substr(prefix.size()), options_.api_token)) {
+        send_error(res, 401, "missing or wrong API token (see <home>/api-token)");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = std::string("internal error: ") + e.what();
+        } catch (...) {
+        }
+        send_error(res, 500, what);
+      });
+
+  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(
+        "<!doctype html><meta charset=utf-8><title>hostless</title>"
+        "<h1>hostless</h1><p>This node is running. Open a site at "
+        "<code>http://&lt;address&gt;.localhost:PORT/</code>.</p>\n",
+        "text/html; charset=utf-8");
+  });
+
+  s.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, service_.status());
+  });
+  s.Get("/api/v1/sites", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, service_.sites());
+  });
+
+  auto parse_body = [](const httplib::Request& req, httplib::Response& res) -> std::optional<json> {
+    auto body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      send_error(res, 400, "the request body must be a JSON object");
+      return std::nullopt;
+    }
+    return body;
+  };
+
+  s.Post("/api/v1/publish",
+         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+           auto body = parse_body(req, res);
+           if (!body) return;
+           auto id = service_.start_publish(body->value("folder", ""), body->value("key", ""));
+           if (!id) return send_error(res, 400, id.error().message);
+           send_json(res, 202, json{{"job", *id}});
+         });
+  s.Post("/api/v1/get", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+    auto body = parse_body(req, res);
+    if (!body) return;
+    auto id = service_.start_get(body->value("address", ""), body->value("outdir", ""));
+    if (!id) return send_error(res, 400, id.error().message);
+    send_json(res, 202, json{{"job", *id}});
+  });
+  s.Get(R"(/api/v1/jobs/([A-Za-z0-9_-]+))",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          auto j = service_.job(req.matches[1]);
+          if (!j) return send_error(res, 404, "no such job");
+          send_json(res, 200, *j);
+        });
+  s.Get("/api/v1/resolve", [this](const httplib::Request& req, httplib::Response& res) {
+    auto timeout = options_.timeout;
+    if (req.has_param("timeout_ms")) {
+      try {
+        timeout = std::chrono::milliseconds(std::stoll(req.get_param_value("timeout_ms")));
+      } catch (const std::exception&) {
+        return send_error(res, 400, "timeout_ms must be a number");
+      }
+    }
+    auto r = service_.resolve(req.get_param_value("address"), timeout);
+    if (!r) return send_error(res, 404, r.error().message);
+    send_json(res, 200, *r);
+  });
+  s.Get("/api/v1/torrent", [this](const httplib::Request& req, httplib::Response& res) {
+    auto r = service_.torrent(req.get_param_value("address"));
+    if (!r) return send_error(res, 404, r.error().message);
+    res.set_content(*r, "application/x-bittorrent");
+  });
+}
+
+}  // namespace hostless

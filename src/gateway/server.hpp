@@ -1,0 +1,56 @@
+// The gateway: one HTTP server on 127.0.0.1:<port> that serves sites by Host
+// (<address>.localhost), and on the bare host (localhost, 127.0.0.1, [::1])
+// the dashboard and the control API under /api/v1/. Any other Host is refused
+// (DNS rebinding). Depends on the node only through SiteService.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/result.hpp"
+#include "core/service.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace hostless {
+
+struct GatewayOptions {
+  std::string host = "127.0.0.1";
+  int port = 8420;
+  std::string api_token;  // the bearer token every /api/v1/ call must carry
+  std::chrono::milliseconds timeout{30000};
+  int threads = 64;
+};
+
+// What kind of request a Host header names.
+enum class HostKind { kControl, kSite, kForeign };
+struct HostRoute {
+  HostKind kind = HostKind::kForeign;
+  std::string address;  // for kSite: the 52-character address
+};
+HostRoute route_host(const std::string& host_header);
+
+class Gateway {
+ public:
+  Gateway(SiteService& service, GatewayOptions options);
+  ~Gateway();
+  // Binds and starts serving on a background thread; fails clearly when the
+  // port is taken.
+  Status start();
+  void stop();
+  int port() const { return port_; }
+
+ private:
+  void install_routes();
+  SiteService& service_;
+  GatewayOptions options_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace hostless

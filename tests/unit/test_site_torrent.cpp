@@ -1,0 +1,410 @@
+// Site torrents: our per-file hashing and build_site_torrent must give the very
+// torrent libtorrent's own set_piece_hashes gives for the same folder.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <libtorrent/create_torrent.hpp>
+#include <libtorrent/error_code.hpp>
+#include <libtorrent/file_storage.hpp>
+#include <libtorrent/torrent_info.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/site_torrent.hpp"
+#include "support/sandbox.hpp"
+
+using namespace hostless;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t kKiB = 1024;
+constexpr std::uint64_t kMiB = 1024 * kKiB;
+
+struct Entry {
+  std::string path;
+  std::uint64_t size;
+};
+
+// Deterministic, non-repeating content so that any misplaced byte changes a hash.
+void write_file(const fs::path& path, std::uint64_t size, std::uint32_t seed) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  std::uint32_t x = seed * 2654435761u + 1;
+  std::string buf;
+  buf.reserve(64 * kKiB);
+  for (std::uint64_t i = 0; i < size; ++i) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    buf.push_back(static_cast<char>(x & 0xff));
+    if (buf.size() == buf.capacity()) {
+      out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+      buf.clear();
+    }
+  }
+  out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+  REQUIRE(out.good());
+}
+
+void write_site(const fs::path& dir, const std::vector<Entry>& entries) {
+  std::uint32_t seed = 1;
+  for (const auto& e : entries) write_file(dir / e.path, e.size, seed++);
+}
+
+// Relative '/'-separated paths of all regular files under `dir`.
+std::vector<std::string> list_files(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out.push_back(fs::relative(e.path(), dir).generic_string());
+  }
+  return out;
+}
+
+std::vector<SiteFile> hash_site(const fs::path& dir, std::uint64_t piece_size) {
+  const auto rel = list_files(dir);
+  std::vector<fs::path> paths;
+  for (const auto& r : rel) paths.push_back(dir / r);
+  auto hashes = hash_files(paths, piece_size, 2, nullptr);
+  REQUIRE(hashes.ok());
+  std::vector<SiteFile> site;
+  for (std::size_t i = 0; i < rel.size(); ++i) site.push_back({rel[i], (*hashes)[i]});
+  return site;
+}
+
+// The torrent libtorrent builds on its own: add_files over the folder, then
+// set_piece_hashes reading the files through its disk I/O.
+std::vector<char> reference_torrent(const fs::path& parent, const std::string& name,
+                                    std::uint64_t piece_size) {
+  lt::file_storage files;
+  lt::add_files(files, (parent / name).string(), lt::create_torrent::no_attributes);
+  lt::create_torrent ct(files, static_cast<int>(piece_size));
+  ct.set_creation_date(0);
+  lt::error_code ec;
+  lt::set_piece_hashes(ct, parent.string(), ec);
+  REQUIRE_FALSE(ec);
+  return ct.generate_buf();
+}
+
+lt::info_hash_t info_hashes(const std::vector<char>& torrent) {
+  lt::error_code ec;
+  lt::torrent_info ti(torrent, ec, lt::from_span);
+  REQUIRE_FALSE(ec);
+  return ti.info_hashes();
+}
+
+bool contains(const std::vector<char>& haystack, const std::string& needle) {
+  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
+         haystack.end();
+}
+
+FileHashes fake_hashes(std::uint64_t size, std::uint64_t piece_size = 16 * kKiB) {
+  FileHashes h;
+  h.piece_size = piece_size;
+  h.size = size;
+  const std::uint64_t pieces = (size + piece_size - 1) / piece_size;
+  h.v1.assign(pieces, lt::sha1_hash("01234567890123456789"));
+  h.v2.assign(pieces, lt::sha256_hash("01234567890123456789012345678901"));
+  if (size > 0) {
+    h.v1_last_unpadded = h.v1.back();
+    h.root = h.v2.back();
+  }
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("site torrent equals libtorrent's own for the same folder", "[site_torrent]") {
+  struct Layout {
+    const char* what;
+    std::vector<Entry> entries;
+  };
+  const std::vector<Layout> layouts = {
+      {"one tiny file", {{"index.html", 5}}},
+      {"one file of exactly two pieces", {{"only.bin", 2 * 64 * kKiB}}},
+      {"one big file with a short tail", {{"big.bin", 3 * kMiB + 7}}},
+      {"an empty file among others", {{"a.txt", 100}, {"empty", 0}, {"z/b.bin", 40000}}},
+      {"an empty file last", {{"a", 5000}, {"zz/empty", 0}}},
+      {"block boundaries", {{"1B", 1}, {"16383", 16383}, {"16384", 16384}, {"16385", 16385}}},
+      {"piece boundaries",
+       {{"under", 64 * kKiB - 1},
+        {"one_piece", 64 * kKiB},
+        {"piece_plus_1", 64 * kKiB + 1},
+        {"several", 5 * 64 * kKiB + 123}}},
+      {"a 3 MiB file and small ones", {{"video.bin", 3 * kMiB}, {"x/1", 1}, {"x/2", 2}}},
+      {"nested dirs, unicode and spaces",
+       {{"docs/guide/intro page.html", 3000},
+        {"日本語/ファイル 名.txt", 20000},
+        {"café/menü.html", 70000},
+        {"a-b", 10},
+        {"a/b", 20},
+        {"a.c/x", 30},
+        {"a/z/y", 40},
+        {"B", 50}}},
+  };
+
+  for (const auto& layout : layouts) {
+    for (const std::uint64_t piece_size : {16 * kKiB, 64 * kKiB}) {
+      DYNAMIC_SECTION(layout.what << ", piece size " << piece_size) {
+        test::Sandbox box;
+        const std::string name = "my site";
+        write_site(box / name, layout.entries);
+
+        auto ours = build_site_torrent(name, hash_site(box / name, piece_size));
+        INFO((ours.ok() ? std::string() : ours.error().message));
+        REQUIRE(ours.ok());
+        const auto theirs = reference_torrent(box.path(), name, piece_size);
+
+        const auto ih = info_hashes(*ours);
+        CHECK(ih.has_v1());
+        CHECK(ih.has_v2());
+        CHECK(ih == info_hashes(theirs));
+        CHECK(*ours == theirs);  // piece layers included
+
+        lt::error_code ec;
+        lt::torrent_info ti(*ours, ec, lt::from_span);
+        REQUIRE_FALSE(ec);
+        CHECK(ti.name() == name);
+        CHECK(ti.piece_length() == static_cast<int>(piece_size));
+        // Even a one-file site is a folder named after the site.
+        CHECK(ti.files().file_path(lt::file_index_t(0)).rfind(name + "/", 0) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("site torrent is deterministic", "[site_torrent]") {
+  test::Sandbox box;
+  write_site(box / "site", {{"index.html", 1000}, {"css/site.css", 20000}, {"img/a.png", 90000}});
+  const auto site = hash_site(box / "site", 16 * kKiB);
+
+  auto first = build_site_torrent("site", site);
+  REQUIRE(first.ok());
+
+  SECTION("building twice gives the same bytes") {
+    auto second = build_site_torrent("site", site);
+    REQUIRE(second.ok());
+    CHECK(*first == *second);
+  }
+  SECTION("input order does not matter") {
+    auto reversed = site;
+    std::reverse(reversed.begin(), reversed.end());
+    auto second = build_site_torrent("site", reversed);
+    REQUIRE(second.ok());
+    CHECK(*first == *second);
+  }
+  SECTION("new mtimes change nothing") {
+    for (const auto& f : site) {
+      fs::last_write_time(box / "site" / f.path,
+                          fs::file_time_type::clock::now() - std::chrono::hours(24 * 400));
+    }
+    auto second = build_site_torrent("site", hash_site(box / "site", 16 * kKiB));
+    REQUIRE(second.ok());
+    CHECK(*first == *second);
+  }
+  SECTION("no date, creator, mtimes or trackers") {
+    CHECK_FALSE(contains(*first, "13:creation date"));
+    CHECK_FALSE(contains(*first, "10:created by"));
+    CHECK_FALSE(contains(*first, "5:mtime"));
+    CHECK_FALSE(contains(*first, "8:announce"));
+    CHECK_FALSE(contains(*first, "4:attr1:x"));
+  }
+  SECTION("another name gives another torrent") {
+    auto other = build_site_torrent("site2", site);
+    REQUIRE(other.ok());
+    CHECK(info_hashes(*first) != info_hashes(*other));
+  }
+}
+
+TEST_CASE("cached hashes of unchanged files give the torrent of a full re-hash", "[site_torrent]") {
+  test::Sandbox box;
+  const auto dir = box / "site";
+  write_site(dir, {{"index.html", 1000}, {"about.html", 70000}, {"big.bin", 2 * kMiB + 3}});
+  auto cached = hash_site(dir, 64 * kKiB);
+  auto before = build_site_torrent("site", cached);
+  REQUIRE(before.ok());
+
+  write_file(dir / "about.html", 71234, 99);
+  for (auto& f : cached) {
+    if (f.path != "about.html") continue;
+    std::uint64_t hashed = 0;
+    auto h = hash_file(dir / f.path, 64 * kKiB, [&](std::uint64_t n) { hashed += n; });
+    REQUIRE(h.ok());
+    CHECK(hashed == 71234);
+    f.hashes = *h;
+  }
+  auto incremental = build_site_torrent("site", cached);
+  auto full = build_site_torrent("site", hash_site(dir, 64 * kKiB));
+  REQUIRE(incremental.ok());
+  REQUIRE(full.ok());
+  CHECK(*incremental == *full);
+  CHECK(info_hashes(*incremental) != info_hashes(*before));
+}
+
+TEST_CASE("v2 file roots do not depend on the piece size", "[site_torrent]") {
+  test::Sandbox box;
+  for (const std::uint64_t size : {std::uint64_t{1}, std::uint64_t{16385}, 3 * kMiB + 5}) {
+    write_file(box / "f", size, 7);
+    auto small = hash_file(box / "f", 16 * kKiB, nullptr);
+    auto medium = hash_file(box / "f", 64 * kKiB, nullptr);
+    auto large = hash_file(box / "f", 4 * kMiB, nullptr);
+    REQUIRE(small.ok());
+    REQUIRE(medium.ok());
+    REQUIRE(large.ok());
+    CHECK(small->root == medium->root);
+    CHECK(small->root == large->root);
+    CHECK_FALSE(small->root.is_all_zeros());
+  }
+}
+
+TEST_CASE("hash_files splits work across threads and keeps input order", "[site_torrent]") {
+  test::Sandbox box;
+  std::vector<fs::path> paths;
+  std::uint64_t total = 0;
+  const std::vector<std::uint64_t> sizes = {40 * kMiB + 17, 0, 1, 5 * kMiB, 16 * kKiB};
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    paths.push_back(box / ("f" + std::to_string(i)));
+    write_file(paths.back(), sizes[i], static_cast<std::uint32_t>(i + 3));
+    total += sizes[i];
+  }
+  std::uint64_t progressed = 0;  // calls are never concurrent
+  auto two = hash_files(paths, 64 * kKiB, 2, [&](std::uint64_t n) { progressed += n; });
+  REQUIRE(two.ok());
+  CHECK(progressed == total);
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    auto one = hash_file(paths[i], 64 * kKiB, nullptr);
+    REQUIRE(one.ok());
+    const FileHashes& a = (*two)[i];
+    CHECK(a.size == sizes[i]);
+    CHECK(a.v1 == one->v1);
+    CHECK(a.v2 == one->v2);
+    CHECK(a.root == one->root);
+    CHECK(a.v1_last_unpadded == one->v1_last_unpadded);
+  }
+  CHECK((*two)[1].root.is_all_zeros());
+  CHECK((*two)[1].v1.empty());
+}
+
+TEST_CASE("hashing reports unreadable input", "[site_torrent]") {
+  test::Sandbox box;
+  write_file(box / "ok", 10, 1);
+  fs::create_directories(box / "dir");
+
+  auto missing = hash_files({box / "ok", box / "missing"}, 16 * kKiB, 2, nullptr);
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error().message, Catch::Contains("missing"));
+
+  auto dir = hash_file(box / "dir", 16 * kKiB, nullptr);
+  REQUIRE_FALSE(dir.ok());
+  CHECK_THAT(dir.error().message, Catch::Contains("not a regular file"));
+
+  for (const std::uint64_t bad : {std::uint64_t{0}, 8 * kKiB, 48 * kKiB, 32 * kMiB}) {
+    CHECK_FALSE(hash_file(box / "ok", bad, nullptr).ok());
+  }
+}
+
+TEST_CASE("build_site_torrent rejects bad input", "[site_torrent]") {
+  const auto one = [](std::string path) {
+    return std::vector<SiteFile>{{std::move(path), fake_hashes(10)}};
+  };
+
+  SECTION("bad paths") {
+    const std::vector<std::string> bad = {"",
+                                          "/etc/passwd",
+                                          "a//b",
+                                          "a/",
+                                          "./a",
+                                          "a/./b",
+                                          "../x",
+                                          "a/..",
+                                          "..",
+                                          "a\\b",
+                                          std::string("a\0b", 3),
+                                          "\xff.html",
+                                          "\xc0\xaf",
+                                          "\xed\xa0\x80"};
+    for (const auto& path : bad) {
+      CAPTURE(path);
+      auto r = build_site_torrent("site", one(path));
+      REQUIRE_FALSE(r.ok());
+      CHECK_THAT(r.error().message, Catch::Contains("invalid file path"));
+    }
+  }
+  SECTION("bad names") {
+    for (const std::string name : {"", "a/b", "..", ".", "a\\b"}) {
+      CAPTURE(name);
+      CHECK_FALSE(build_site_torrent(name, one("index.html")).ok());
+    }
+  }
+  SECTION("no files") {
+    auto r = build_site_torrent("site", {});
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error().message, Catch::Contains("at least one file"));
+  }
+  SECTION("only empty files") {
+    auto r = build_site_torrent("site", {{"a", fake_hashes(0)}, {"b", fake_hashes(0)}});
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error().message, Catch::Contains("non-empty"));
+  }
+  SECTION("duplicate paths") {
+    auto r = build_site_torrent("site", {{"a/b", fake_hashes(1)}, {"a/b", fake_hashes(2)}});
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error().message, Catch::Contains("twice"));
+  }
+  SECTION("a file that is also a directory") {
+    auto r = build_site_torrent("site", {{"a", fake_hashes(1)}, {"a/b", fake_hashes(2)}});
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error().message, Catch::Contains("also a directory"));
+  }
+  SECTION("paths that differ only in ASCII case") {
+    // libtorrent would load these as "Index.1.html" and "A.1".
+    auto files = build_site_torrent(
+        "site", {{"index.html", fake_hashes(1)}, {"Index.html", fake_hashes(2)}});
+    REQUIRE_FALSE(files.ok());
+    CHECK_THAT(files.error().message, Catch::Contains("letter case"));
+    auto dir = build_site_torrent("site", {{"A", fake_hashes(1)}, {"a/b", fake_hashes(2)}});
+    REQUIRE_FALSE(dir.ok());
+    CHECK_THAT(dir.error().message, Catch::Contains("letter case"));
+    // Directories differing in case, and non-ASCII case, load unchanged.
+    CHECK(build_site_torrent("site", {{"x/A/b", fake_hashes(1)}, {"x/a/c", fake_hashes(2)}}).ok());
+    CHECK(build_site_torrent("site", {{"\xc3\x89", fake_hashes(1)}, {"\xc3\xa9", fake_hashes(2)}})
+              .ok());
+  }
+  SECTION("mixed piece sizes") {
+    auto r = build_site_torrent(
+        "site", {{"a", fake_hashes(100, 16 * kKiB)}, {"b", fake_hashes(100, 32 * kKiB)}});
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error().message, Catch::Contains("piece size"));
+  }
+  SECTION("hashes that do not fit the size") {
+    auto h = fake_hashes(100 * kKiB);
+    h.v2.pop_back();
+    REQUIRE_FALSE(build_site_torrent("site", {{"a", h}}).ok());
+    h = fake_hashes(100 * kKiB);
+    h.v1[2] = lt::sha1_hash();
+    REQUIRE_FALSE(build_site_torrent("site", {{"a", h}}).ok());
+  }
+}
+
+TEST_CASE("choose_piece_size", "[site_torrent]") {
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> table = {
+      {0, 16 * kKiB},
+      {1, 16 * kKiB},
+      {1 * kMiB, 16 * kKiB},
+      {32 * kMiB, 16 * kKiB},
+      {32 * kMiB + 1, 32 * kKiB},
+      {256 * kMiB, 128 * kKiB},
+      {1024 * kMiB, 512 * kKiB},
+      {1024 * kMiB + 1, 1 * kMiB},
+      {32 * 1024 * kMiB, 16 * kMiB},
+      {1024 * 1024 * kMiB, 16 * kMiB},
+  };
+  for (const auto& [total, piece] : table) {
+    CAPTURE(total);
+    CHECK(choose_piece_size(total) == piece);
+  }
+}
