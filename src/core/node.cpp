@@ -137,6 +137,7 @@ struct Node::Impl {
   std::condition_variable resume_done;
 
   std::atomic<int> dht_nodes{0};
+  bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
   std::atomic<int> listen_port{0};
   std::map<std::string, std::string> torrent_errors;  // by info-hash hex
 
@@ -160,6 +161,7 @@ struct Node::Impl {
 
 void Node::Impl::run() {
   auto next_save = Clock::now() + options.save_interval;
+  auto next_rebootstrap = Clock::now() + std::chrono::seconds(5);
   while (true) {
     std::deque<std::function<void()>> todo;
     {
@@ -192,6 +194,14 @@ void Node::Impl::run() {
         }
       }
     }
+    if (now >= next_rebootstrap) {
+      // A node that lost every contact (its bootstrap node restarted, say)
+      // starts over from the configured nodes.
+      next_rebootstrap = now + std::chrono::seconds(5);
+      if (dht_nodes == 0) {
+        for (const auto& ep : options.bootstrap) session->add_dht_node(ep);
+      }
+    }
     if (now >= next_save) {
       next_save = now + options.save_interval;
       request_resume_data(false);
@@ -203,6 +213,10 @@ void Node::Impl::run() {
 }
 
 void Node::Impl::handle_alert(lt::alert* a) {
+  if (debug_log && (a->category() & (lt::alert_category::dht_log | lt::alert_category::dht)) &&
+      !lt::alert_cast<lt::dht_pkt_alert>(a)) {
+    std::cerr << "[dht] " << a->message() << "\n";
+  }
   if (auto* m = lt::alert_cast<lt::dht_mutable_item_alert>(a)) {
     PublicKey::Bytes kb;
     std::memcpy(kb.data(), m->key.data(), kb.size());
@@ -408,7 +422,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
                  std::to_string(port);
   }
   if (o.lan) {
-    s.set_str(lt::settings_pack::dht_bootstrap_nodes, bootstrap);
+    // Explicit nodes only, added with add_dht_node below: libtorrent never puts
+    // a "router" (dht_bootstrap_nodes) into its routing table, which on a
+    // small network leaves nodes that know nobody but the router.
+    s.set_str(lt::settings_pack::dht_bootstrap_nodes, "");
     s.set_bool(lt::settings_pack::dht_restrict_routing_ips, false);
     s.set_bool(lt::settings_pack::dht_restrict_search_ips, false);
     s.set_bool(lt::settings_pack::dht_ignore_dark_internet, false);
@@ -416,6 +433,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     s.set_bool(lt::settings_pack::allow_multiple_connections_per_ip, true);
     // Peers on a LAN or one machine: no need to wait between DHT announces.
     s.set_int(lt::settings_pack::min_announce_interval, 5);
+    s.set_int(lt::settings_pack::dht_announce_interval, 30);
   } else if (!bootstrap.empty()) {
     std::string defaults = s.get_str(lt::settings_pack::dht_bootstrap_nodes);
     s.set_str(lt::settings_pack::dht_bootstrap_nodes, bootstrap + "," + defaults);
@@ -591,6 +609,9 @@ Result<lt::torrent_handle> Node::add_torrent(lt::add_torrent_params params) {
   lt::error_code ec;
   lt::torrent_handle h = impl_->session->add_torrent(std::move(params), ec);
   if (ec) return make_error("cannot add torrent: " + ec.message());
+  // Tell the DHT at once rather than at the next announce round, so a new
+  // version or visitor is findable right away.
+  h.force_dht_announce();
   // Save resume data right away so a crash after adding still restores it.
   impl_->post([this, h] {
     if (h.is_valid() && h.status({}).has_metadata) {

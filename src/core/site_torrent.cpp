@@ -543,7 +543,8 @@ Result<std::vector<char>> build(const std::string& name, std::vector<SiteFile> f
 
 std::uint64_t choose_piece_size(std::uint64_t total_bytes) {
   std::uint64_t piece = kMinPieceSize;
-  while (piece < kMaxPieceSize && (total_bytes + piece - 1) / piece > kTargetPieces) piece *= 2;
+  const auto pieces = [&] { return total_bytes / piece + (total_bytes % piece != 0 ? 1 : 0); };
+  while (piece < kMaxPieceSize && pieces() > kTargetPieces) piece *= 2;
   return piece;
 }
 

@@ -140,6 +140,7 @@ Status SiteManager::start() {
     (void)node_.add_torrent(std::move(atp));
   }
   node_.every(options_.republish_interval, [this] { republish_all(); });
+  node_.every(std::chrono::seconds(5), [this] { retry_failed_puts(); });
   // A restarted publisher puts its pointers again right away.
   std::thread([this] { republish_all(); }).detach();
   return {};
@@ -152,6 +153,23 @@ void SiteManager::republish_all() {
     if (stopping_) return;
     if (s.role == SiteRole::kVisited || !s.pointer) continue;
     (void)node_.put_pointer(*s.pointer, std::chrono::seconds(60));
+  }
+}
+
+void SiteManager::retry_failed_puts() {
+  std::lock_guard lock(retry_mutex_);
+  for (auto it = retrying_.begin(); it != retrying_.end();) {
+    if (it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ++it;
+      continue;
+    }
+    auto r = it->second.get();
+    if (r) unannounced_.erase(it->first);
+    it = retrying_.erase(it);
+  }
+  for (const auto& [key, pointer] : unannounced_) {
+    if (retrying_.count(key)) continue;
+    retrying_[key] = node_.put_pointer(pointer, std::chrono::seconds(30));
   }
 }
 
@@ -319,7 +337,10 @@ Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& 
                                                 static_cast<int>(snap->torrent.size()), lec);
     if (lec) return make_error("cannot load the new torrent: " + lec.message());
     atp.save_path = vdir.string();
-    atp.flags |= lt::torrent_flags::seed_mode;
+    // We just hashed every byte: say so as resume data instead of re-checking.
+    // (seed_mode would also skip the check, but in libtorrent 2.0.8 a v2 torrent
+    // in seed mode never serves its merkle hashes, so multi-piece files stall.)
+    atp.have_pieces.resize(atp.ti->num_pieces(), true);
     auto h = node_.add_torrent(std::move(atp));
     if (!h) return h.error();
   }
@@ -343,6 +364,8 @@ Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& 
   if (put) {
     result["dht_stored"] = *put;
   } else {
+    std::lock_guard lock(retry_mutex_);
+    unannounced_[pointer.key] = pointer;
     result["dht_stored"] = 0;
     result["warning"] = "published locally, but storing the name in the DHT failed (" +
                         put.error().message + "); it will be retried";
@@ -390,9 +413,17 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
       node_
           .wait_torrent(
               h,
-              [progress](const lt::torrent_status& st) -> std::optional<Status> {
+              [progress, last_announce = std::chrono::steady_clock::now()](
+                  const lt::torrent_status& st) mutable -> std::optional<Status> {
                 if (st.errc) return Status(make_error("download failed: " + st.errc.message()));
                 if (st.is_seeding || st.is_finished) return Status();
+                // No one to download from: ask the DHT again rather than
+                // waiting for the next announce round.
+                auto now = std::chrono::steady_clock::now();
+                if (st.num_peers == 0 && now - last_announce > std::chrono::seconds(3)) {
+                  last_announce = now;
+                  st.handle.force_dht_announce();
+                }
                 if (progress.fn) {
                   if (!st.has_metadata) {
                     progress.fn("fetching metadata", 0, 0);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,9 @@ class SiteManager final : public SiteService {
   Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
                                            const Progress& progress);
   void republish_all();
+  // Puts again, every few seconds, pointers whose last put reached no node
+  // (a publisher that has not joined the DHT yet). Runs on the node thread.
+  void retry_failed_puts();
   std::string run_job(const std::string& kind,
                       std::function<Result<nlohmann::json>(const Progress&)> fn);
   std::filesystem::path store_dir() const { return options_.home / "store"; }
@@ -79,6 +83,9 @@ class SiteManager final : public SiteService {
   std::map<std::string, std::shared_ptr<Job>> jobs_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
+  std::mutex retry_mutex_;
+  std::map<PublicKey, SignedPointer> unannounced_;
+  std::map<PublicKey, std::future<Result<int>>> retrying_;
   std::atomic<std::uint64_t> next_job_{1};
 };
 

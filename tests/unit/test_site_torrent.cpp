@@ -402,6 +402,7 @@ TEST_CASE("choose_piece_size", "[site_torrent]") {
       {1024 * kMiB + 1, 1 * kMiB},
       {32 * 1024 * kMiB, 16 * kMiB},
       {1024 * 1024 * kMiB, 16 * kMiB},
+      {UINT64_MAX, 16 * kMiB},
   };
   for (const auto& [total, piece] : table) {
     CAPTURE(total);

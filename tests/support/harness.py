@@ -1,0 +1,145 @@
+"""Test harness: real hostless daemons as processes on 127.0.0.1.
+
+Each node gets its own home and ports, runs with --lan --no-lsd (so peers are
+found through the DHT, not multicast) and bootstraps to the first node. Every
+process is stopped when the harness is closed, also when a test fails.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def wait_for(pred, timeout, interval=0.05):
+    """Polls pred() until it returns a truthy value or timeout seconds pass;
+    returns its last value."""
+    deadline = time.time() + timeout
+    while True:
+        value = pred()
+        if value or time.time() >= deadline:
+            return value
+        time.sleep(interval)
+        interval = min(interval * 2, 0.5)
+
+
+def free_port():
+    """A TCP and UDP port free on 127.0.0.1 right now."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+
+
+class Node:
+    def __init__(self, binary, home, index, bootstrap_port=None, extra=()):
+        self.binary = binary
+        self.home = home
+        self.index = index
+        self.peer_port = free_port()
+        self.gateway_port = free_port()
+        self.bootstrap_port = bootstrap_port
+        self.extra = list(extra)
+        self.proc = None
+        self.log_path = os.path.join(os.path.dirname(home), "node%d.log" % index)
+
+    def start(self):
+        args = [self.binary, "--home", self.home, "daemon", "--lan", "--no-lsd",
+                "--listen", "127.0.0.1:%d" % self.peer_port,
+                "--gateway", "127.0.0.1:%d" % self.gateway_port] + self.extra
+        if self.bootstrap_port:
+            args += ["--bootstrap", "127.0.0.1:%d" % self.bootstrap_port]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        ok = wait_for(lambda: os.path.exists(os.path.join(self.home, "daemon.json"))
+                      or self.proc.poll() is not None, 20)
+        if self.proc.poll() is not None or not ok:
+            raise RuntimeError("node %d did not start:\n%s" % (self.index, self.read_log()))
+        return self
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def run(self, *args, check=True, timeout=120):
+        """Runs a hostless command against this node; returns CompletedProcess."""
+        p = subprocess.run([self.binary, "--home", self.home] + list(args),
+                           capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            raise AssertionError("hostless %s failed (%d):\n%s\n%s" %
+                                 (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def json(self, *args, **kw):
+        return json.loads(self.run(*(list(args) + ["--json"]), **kw).stdout)
+
+
+class Cluster:
+    """N daemons, node 1 being everyone's bootstrap."""
+
+    def __init__(self, binary, n, extra=()):
+        self.dir = tempfile.mkdtemp(prefix="hostless-it-")
+        self.binary = binary
+        self.nodes = []
+        first = Node(binary, os.path.join(self.dir, "n1"), 1, extra=extra).start()
+        self.nodes.append(first)
+        for i in range(2, n + 1):
+            self.nodes.append(Node(binary, os.path.join(self.dir, "n%d" % i), i,
+                                   bootstrap_port=first.peer_port, extra=extra).start())
+
+        self.wait_dht()
+
+    def wait_dht(self, timeout=60):
+        """Waits until the DHT has formed: everyone knows someone, and the
+        bootstrap node knows everyone."""
+        n = len(self.nodes)
+
+        def formed():
+            counts = [node.json("status")["dht_nodes"] for node in self.nodes
+                      if node.proc is not None]
+            return counts and min(counts) >= 1 and (n == 1 or counts[0] >= n - 1)
+
+        if n > 1 and not wait_for(formed, timeout):
+            raise RuntimeError("the DHT did not form within %d s" % timeout)
+
+    def __getitem__(self, i):  # 1-based, like the issue's "node 6"
+        return self.nodes[i - 1]
+
+    def close(self, keep=False):
+        for n in self.nodes:
+            n.stop()
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            for n in self.nodes:
+                print("---- node %d log ----\n%s" % (n.index, n.read_log()[-4000:]))
+        self.close()
