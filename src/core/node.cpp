@@ -115,7 +115,9 @@ struct Node::Impl {
     Clock::time_point deadline;
     std::vector<std::promise<Result<int>>> waiters;
   };
-  std::map<PublicKey, PutRequest> puts;
+  // Keyed by (key, seq): concurrent puts of different versions are separate
+  // requests, each completed by its own dht_put_alert.
+  std::map<std::pair<PublicKey, std::int64_t>, PutRequest> puts;
 
   struct TorrentWait {
     lt::torrent_handle handle;
@@ -258,7 +260,7 @@ void Node::Impl::handle_alert(lt::alert* a) {
     PublicKey::Bytes kb;
     std::memcpy(kb.data(), p->public_key.data(), kb.size());
     std::lock_guard lock(mutex);
-    auto it = puts.find(PublicKey(kb));
+    auto it = puts.find({PublicKey(kb), p->seq});
     if (it == puts.end()) return;
     for (auto& w : it->second.waiters) {
       if (p->num_success > 0) {
@@ -406,6 +408,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
   s.set_str(lt::settings_pack::user_agent, "hostless/0.1.0");
   s.set_str(lt::settings_pack::peer_fingerprint, "-HL0010-");
   s.set_str(lt::settings_pack::listen_interfaces, o.listen);
+  // A port in use is an error the user must see, not a silent random port.
+  s.set_bool(lt::settings_pack::listen_system_port_fallback, false);
+  s.set_int(lt::settings_pack::max_retry_port_bind, 0);
   s.set_bool(lt::settings_pack::enable_dht, true);
   s.set_bool(lt::settings_pack::enable_lsd, o.local_discovery);
   s.set_bool(lt::settings_pack::enable_upnp, !o.lan);
@@ -433,7 +438,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     s.set_bool(lt::settings_pack::allow_multiple_connections_per_ip, true);
     // Peers on a LAN or one machine: no need to wait between DHT announces.
     s.set_int(lt::settings_pack::min_announce_interval, 5);
-    s.set_int(lt::settings_pack::dht_announce_interval, 30);
+    s.set_int(lt::settings_pack::dht_announce_interval, 5);
   } else if (!bootstrap.empty()) {
     std::string defaults = s.get_str(lt::settings_pack::dht_bootstrap_nodes);
     s.set_str(lt::settings_pack::dht_bootstrap_nodes, bootstrap + "," + defaults);
@@ -581,7 +586,7 @@ std::future<Result<int>> Node::put_pointer(const SignedPointer& pointer,
   auto future = promise.get_future();
   {
     std::lock_guard lock(impl_->mutex);
-    auto& req = impl_->puts[pointer.key];
+    auto& req = impl_->puts[{pointer.key, pointer.seq}];
     req.pointer = pointer;
     req.deadline = Clock::now() + timeout;
     req.waiters.push_back(std::move(promise));

@@ -177,7 +177,13 @@ class HashRun {
 
   // Runs jobs until none are left or one has failed. Never throws.
   void work() {
-    std::vector<char> buffer(kReadSize);
+    std::vector<char> buffer;
+    try {
+      buffer.resize(kReadSize);
+    } catch (const std::exception& e) {
+      fail(make_error(std::string("cannot allocate a read buffer: ") + e.what()));
+      return;
+    }
     while (!failed_.load(std::memory_order_relaxed)) {
       const std::size_t j = next_job_.fetch_add(1);
       if (j >= jobs_.size()) return;

@@ -6,6 +6,7 @@ usage: test_network.py HOSTLESS_BINARY TEST_NAME
 import filecmp
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def test_eight_nodes():
         assert r.get("info_hash") == ih1, r
 
         out7 = os.path.join(c.dir, "out7")
-        got = c[7].json("get", address, out7)
+        got = c[7].json("get", address, out7, timeout=300)
         assert got["info_hash"] == ih1
         assert same_tree(site, out7), "node 7's copy differs"
 
@@ -111,6 +112,33 @@ def test_python_libtorrent_resolves():
 
         r = wait_for(look, 60)
         assert r and r["info_hash"] == pub["info_hash"] and r["seq"] == 1, r
+
+
+def test_downloads_from_plain_libtorrent_seed():
+    """Our daemon fetches a version seeded only by python3-libtorrent."""
+    with Cluster(BIN, 3) as c:
+        site = make_site(os.path.join(c.dir, "site"), {"index.html": "wire",
+                                                       "big.bin": os.urandom(500000)})
+        pub = c[1].json("publish", site)
+        torrent = os.path.join(c.dir, "site.torrent")
+        c[1].run("torrent", pub["address"], "-o", torrent)
+        data = os.path.join(c.dir, "seed-data")
+        shutil.copytree(os.path.join(c[1].home, "store", pub["info_hash"]), data)
+        resolve_seq(c[2], pub["address"], 1)  # node 2 and 3 hold the name now
+        resolve_seq(c[3], pub["address"], 1)
+        c[1].stop()
+        seed = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "..", "support",
+                                                                  "lt_seed.py"),
+                                 torrent, data, str(c[2].peer_port)],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            assert seed.stdout.readline().strip() == "ready"
+            out = os.path.join(c.dir, "out")
+            got = c[3].json("get", pub["address"], out, timeout=300)
+            assert got["info_hash"] == pub["info_hash"] and same_tree(site, out)
+        finally:
+            seed.kill()
+            seed.wait()
 
 
 def test_restart_keeps_sites():
