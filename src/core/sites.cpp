@@ -310,8 +310,6 @@ Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& 
     result["unchanged"] = true;
     result["seq"] = record.seq;
     result["info_hash"] = snap->info_hash.hex();
-    // Make sure the unchanged version is seeded and its name is out there.
-    if (record.pointer) (void)node_.put_pointer(*record.pointer, std::chrono::seconds(30));
     return result;
   }
 
