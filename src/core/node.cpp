@@ -439,6 +439,11 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     // Peers on a LAN or one machine: no need to wait between DHT announces.
     s.set_int(lt::settings_pack::min_announce_interval, 5);
     s.set_int(lt::settings_pack::dht_announce_interval, 5);
+    // Every node shares one IP here: libtorrent's per-IP query limit (5/s, then
+    // a 5-minute block) would soon make nodes ignore each other, which shows
+    // as puts no node accepts and lookups that find nothing.
+    s.set_int(lt::settings_pack::dht_block_ratelimit, 1000000);
+    s.set_int(lt::settings_pack::dht_block_timeout, 0);
   } else if (!bootstrap.empty()) {
     std::string defaults = s.get_str(lt::settings_pack::dht_bootstrap_nodes);
     s.set_str(lt::settings_pack::dht_bootstrap_nodes, bootstrap + "," + defaults);
