@@ -48,30 +48,32 @@ bool token_matches(const std::string& given, const std::string& expected) {
   return sodium_memcmp(given.data(), expected.data(), expected.size()) == 0;
 }
 
-// True when nothing listens on host:port. cpp-httplib binds with
-// SO_REUSEPORT, which would let a second daemon share a port in use, so check
-// with a plain socket first.
-bool port_free(const std::string& host, int port) {
+// True when something already listens on host:port. cpp-httplib binds with
+// SO_REUSEPORT, which would let a second daemon share a port in use, and a
+// test bind would also trip over a restarted daemon's TIME_WAIT connections;
+// a connection attempt asks the question we mean.
+bool someone_listens(const std::string& host, int port) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+  std::string target = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
+  if (inet_pton(AF_INET, target.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<std::uint16_t>(port));
     len = sizeof *v4;
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+  } else if (inet_pton(AF_INET6, target.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<std::uint16_t>(port));
     len = sizeof *v6;
   } else {
-    return true;  // a host name: let the real bind decide
+    return false;  // a host name: let the real bind decide
   }
-  int fd = ::socket(ss.ss_family, SOCK_STREAM, 0);
-  if (fd < 0) return true;
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+  int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
   ::close(fd);
-  return ok;
+  return connected;
 }
 
 }  // namespace
@@ -114,7 +116,7 @@ Status Gateway::start() {
   server_->set_read_timeout(30, 0);
   server_->set_payload_max_length(1 << 20);
   install_routes();
-  if (!port_free(options_.host, options_.port) ||
+  if (someone_listens(options_.host, options_.port) ||
       !server_->bind_to_port(options_.host, options_.port)) {
     return make_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                       " for the gateway (port in use?); pick another with --gateway HOST:PORT");
