@@ -141,18 +141,20 @@ Status SiteManager::start() {
   }
   node_.every(options_.republish_interval, [this] { republish_all(); });
   node_.every(std::chrono::seconds(5), [this] { retry_failed_puts(); });
-  // A restarted publisher puts its pointers again right away.
-  std::thread([this] { republish_all(); }).detach();
+  // A restarted publisher puts its pointers again as soon as it can.
+  republish_all();
   return {};
 }
 
 void SiteManager::republish_all() {
   auto sites = catalog_.sites();
   if (!sites) return;
+  // Queue every pointer we keep alive; retry_failed_puts puts them and keeps
+  // trying every few seconds until a DHT node accepts each one.
+  std::lock_guard lock(retry_mutex_);
   for (const auto& s : *sites) {
-    if (stopping_) return;
     if (s.role == SiteRole::kVisited || !s.pointer) continue;
-    (void)node_.put_pointer(*s.pointer, std::chrono::seconds(60));
+    unannounced_[s.pointer->key] = *s.pointer;
   }
 }
 
