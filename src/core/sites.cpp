@@ -166,11 +166,16 @@ void SiteManager::retry_failed_puts() {
       continue;
     }
     auto r = it->second.get();
-    if (r) unannounced_.erase(it->first);
+    // Done only if no newer version was queued while this put was running.
+    auto queued = unannounced_.find(it->first);
+    if (r && queued != unannounced_.end() && queued->second.seq <= retry_seq_[it->first]) {
+      unannounced_.erase(queued);
+    }
     it = retrying_.erase(it);
   }
   for (const auto& [key, pointer] : unannounced_) {
     if (retrying_.count(key)) continue;
+    retry_seq_[key] = pointer.seq;
     retrying_[key] = node_.put_pointer(pointer, std::chrono::seconds(30));
   }
 }

@@ -86,6 +86,7 @@ class SiteManager final : public SiteService {
   std::mutex retry_mutex_;
   std::map<PublicKey, SignedPointer> unannounced_;
   std::map<PublicKey, std::future<Result<int>>> retrying_;
+  std::map<PublicKey, std::int64_t> retry_seq_;  // the seq each running put carries
   std::atomic<std::uint64_t> next_job_{1};
 };
 
