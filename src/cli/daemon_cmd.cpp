@@ -84,19 +84,6 @@ Result<std::string> ensure_token(const fs::path& home) {
   return token;
 }
 
-std::string listen_interfaces(const std::string& arg) {
-  // "HOST:PORT[,...]" as libtorrent wants it: IPv6 hosts bracketed.
-  auto eps = parse_endpoints(arg);
-  if (!eps) return arg;
-  std::string out;
-  for (const auto& [host, port] : *eps) {
-    if (!out.empty()) out += ",";
-    out += (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-           std::to_string(port);
-  }
-  return out;
-}
-
 int run_daemon(const Globals& g, const DaemonArgs& a) {
   auto home = open_home(g);
   if (!home) return kExitFailure;
@@ -104,10 +91,11 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   if (!gw || gw->size() != 1) {
     return fail("bad --gateway '" + a.gateway + "': expected HOST:PORT, e.g. 127.0.0.1:8420");
   }
-  if (auto l = parse_endpoints(a.listen); !l) return fail("bad --listen: " + l.error().message);
+  auto listen = parse_endpoints(a.listen);
+  if (!listen) return fail("bad --listen: " + listen.error().message);
   NodeOptions nopt;
   nopt.home = *home;
-  nopt.listen = listen_interfaces(a.listen);
+  nopt.listen = format_endpoints(*listen);
   nopt.lan = a.lan;
   nopt.local_discovery = !a.no_lsd;
   nopt.dht_item_lifetime_s = a.dht_item_lifetime_s;

@@ -24,15 +24,23 @@ std::optional<ApiClient> connect(const Globals& g) {
   return ApiClient(*info);
 }
 
-// Validates an address locally first, so a typo gets the parser's message
-// without needing a daemon.
-std::optional<std::string> check_address(const std::string& text) {
+struct SiteTarget {
+  std::string address;  // canonical
+  ApiClient api;
+};
+
+// For commands that name a site: validates the address locally first, so a
+// typo gets the parser's message without needing a daemon, then finds the
+// daemon. Prints the error and returns nullopt on failure.
+std::optional<SiteTarget> connect_for(const Globals& g, const std::string& text) {
   auto a = SiteAddress::parse(text);
   if (!a) {
     fail(a.error().message);
     return std::nullopt;
   }
-  return a->str();
+  auto api = connect(g);
+  if (!api) return std::nullopt;
+  return SiteTarget{a->str(), std::move(*api)};
 }
 
 }  // namespace
@@ -93,10 +101,10 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
     cmd->add_flag("--json", a->json, "Print JSON");
     cmd->footer("Example:\n  hostless resolve hostless://<address>");
     cmd->callback([&g, &result, a] {
-      auto addr = check_address(a->address);
-      if (!addr) return void(result = kExitFailure);
-      auto api = connect(g);
-      if (!api) return void(result = kExitFailure);
+      auto target = connect_for(g, a->address);
+      if (!target) return void(result = kExitFailure);
+      auto* api = &target->api;
+      const std::string* addr = &target->address;
       auto r = api->get(
           "/api/v1/resolve?address=" + *addr + "&timeout_ms=" + std::to_string(a->timeout * 1000),
           std::chrono::seconds(a->timeout + 10));
@@ -123,10 +131,10 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
     cmd->add_flag("--json", a->json, "Print the result as JSON");
     cmd->footer("Example:\n  hostless get <address> ./copy");
     cmd->callback([&g, &result, a] {
-      auto addr = check_address(a->address);
-      if (!addr) return void(result = kExitFailure);
-      auto api = connect(g);
-      if (!api) return void(result = kExitFailure);
+      auto target = connect_for(g, a->address);
+      if (!target) return void(result = kExitFailure);
+      auto* api = &target->api;
+      const std::string* addr = &target->address;
       std::error_code ec;
       fs::path out = fs::absolute(a->outdir, ec);
       auto started = api->post("/api/v1/get", {{"address", *addr}, {"outdir", out.string()}},
@@ -155,10 +163,10 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
         "The .torrent opens in any v2-capable BitTorrent client (qBittorrent >= 4.4).\n"
         "Example:\n  hostless torrent <address> -o site.torrent");
     cmd->callback([&g, &result, a] {
-      auto addr = check_address(a->address);
-      if (!addr) return void(result = kExitFailure);
-      auto api = connect(g);
-      if (!api) return void(result = kExitFailure);
+      auto target = connect_for(g, a->address);
+      if (!target) return void(result = kExitFailure);
+      auto* api = &target->api;
+      const std::string* addr = &target->address;
       auto r = api->get_raw("/api/v1/torrent?address=" + *addr, std::chrono::seconds(700));
       if (!r) return void(result = fail(r.error().message));
       std::ofstream out(a->out, std::ios::binary | std::ios::trunc);

@@ -1,6 +1,7 @@
 #include "core/encoding.hpp"
 
 #include <array>
+#include <cstdio>
 
 namespace hostless {
 
@@ -92,6 +93,25 @@ std::optional<std::vector<std::uint8_t>> from_zbase32(std::string_view text,
   // What is left is the right padding of the last character; accepting
   // non-zero padding would give one byte string several spellings.
   if (buffer != 0) return std::nullopt;
+  return out;
+}
+
+std::string quote_for_message(std::string_view s, std::size_t max_shown, bool keep_non_ascii) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < max_shown; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    bool printable =
+        c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && (keep_non_ascii || c < 0x80);
+    if (printable) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  if (s.size() > max_shown) out += "...";
+  out += '"';
   return out;
 }
 

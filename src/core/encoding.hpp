@@ -24,4 +24,9 @@ std::string to_zbase32(std::span<const std::uint8_t> bytes);
 std::optional<std::vector<std::uint8_t>> from_zbase32(std::string_view text,
                                                       std::size_t byte_count);
 
+// Untrusted bytes made safe to print in an error message: in double quotes,
+// at most `max_shown` bytes then "...", control bytes, '"', '\\' and DEL as
+// \xNN; bytes >= 0x80 kept when `keep_non_ascii` (UTF-8 names), else escaped.
+std::string quote_for_message(std::string_view s, std::size_t max_shown, bool keep_non_ascii);
+
 }  // namespace hostless

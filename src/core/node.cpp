@@ -22,35 +22,13 @@
 #include <libtorrent/write_resume_data.hpp>
 
 #include "core/encoding.hpp"
+#include "core/files.hpp"
 
 namespace hostless {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::optional<std::vector<char>> read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
-}
-
-// Writes `data` to `p` through a temporary file and rename, so a crash leaves
-// either the old or the new file.
-bool write_file_atomic(const fs::path& p, const std::vector<char>& data) {
-  fs::path tmp = p;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.flush();
-    if (!out) return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, p, ec);
-  return !ec;
-}
 
 std::string ih_hex(const lt::sha1_hash& h) {
   return to_hex(
@@ -62,6 +40,16 @@ std::string ih_key(const lt::info_hash_t& ih) {
 }
 
 }  // namespace
+
+std::string format_endpoints(const std::vector<std::pair<std::string, int>>& endpoints) {
+  std::string out;
+  for (const auto& [host, port] : endpoints) {
+    if (!out.empty()) out += ",";
+    out += (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+           std::to_string(port);
+  }
+  return out;
+}
 
 Result<std::vector<std::pair<std::string, int>>> parse_endpoints(const std::string& text) {
   std::vector<std::pair<std::string, int>> out;
@@ -288,7 +276,8 @@ void Node::Impl::handle_alert(lt::alert* a) {
     auto buf = lt::write_resume_data_buf(r->params);
     std::error_code ec;
     fs::create_directories(resume_dir(), ec);
-    write_file_atomic(resume_dir() / (ih_key(r->params.info_hashes) + ".resume"), buf);
+    write_file_atomic(resume_dir() / (ih_key(r->params.info_hashes) + ".resume"),
+                      std::string_view(buf.data(), buf.size()));
     std::lock_guard lock(mutex);
     --outstanding_resume;
     resume_done.notify_all();
@@ -372,7 +361,7 @@ void Node::Impl::check_deadlines() {
 void Node::Impl::save_dht_state() {
   lt::session_params params = session->session_state(lt::session::save_dht_state);
   auto buf = lt::write_session_params_buf(params, lt::session::save_dht_state);
-  write_file_atomic(session_file(), buf);
+  write_file_atomic(session_file(), std::string_view(buf.data(), buf.size()));
 }
 
 void Node::Impl::request_resume_data(bool all) {
@@ -420,12 +409,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
                 lt::alert_category::dht | lt::alert_category::dht_operation |
                 lt::alert_category::port_mapping);
   s.set_int(lt::settings_pack::alert_queue_size, 10000);
-  std::string bootstrap;
-  for (const auto& [host, port] : o.bootstrap) {
-    if (!bootstrap.empty()) bootstrap += ",";
-    bootstrap += (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                 std::to_string(port);
-  }
+  std::string bootstrap = format_endpoints(o.bootstrap);
   if (o.lan) {
     // Explicit nodes only, added with add_dht_node below: libtorrent never puts
     // a "router" (dht_bootstrap_nodes) into its routing table, which on a

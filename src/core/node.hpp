@@ -97,5 +97,8 @@ class Node {
 
 // Parses "HOST:PORT[,HOST:PORT...]" ("[v6]:port" too).
 Result<std::vector<std::pair<std::string, int>>> parse_endpoints(const std::string& text);
+// The inverse: "HOST:PORT,..." with IPv6 hosts bracketed, as libtorrent's
+// listen_interfaces and dht_bootstrap_nodes want it.
+std::string format_endpoints(const std::vector<std::pair<std::string, int>>& endpoints);
 
 }  // namespace hostless

@@ -29,21 +29,7 @@ const unsigned char* bytes_of(std::string_view s) {
 
 // A short, printable rendering of untrusted bytes for error messages.
 std::string quoted(std::string_view s) {
-  constexpr std::size_t kMaxShown = 32;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[5];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  if (s.size() > kMaxShown) out += "...";
-  out += '"';
-  return out;
+  return quote_for_message(s, 32, false);
 }
 
 Error pointer_error(const std::string& what) {

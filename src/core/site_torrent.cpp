@@ -4,6 +4,8 @@
 // hashes instead of reading the files again.
 #include "core/site_torrent.hpp"
 
+#include "core/encoding.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,23 +94,9 @@ std::string errno_text(int err) {
   return std::system_category().message(err);
 }
 
-// A short, printable rendering of a path for error messages.
+// A printable rendering of a path for error messages (UTF-8 kept).
 std::string shown(std::string_view s) {
-  constexpr std::size_t kMaxShown = 200;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[5];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  if (s.size() > kMaxShown) out += "...";
-  out += '"';
-  return out;
+  return quote_for_message(s, 200, true);
 }
 
 // ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <libtorrent/create_torrent.hpp>
 #include <libtorrent/torrent_info.hpp>
 
+#include "core/files.hpp"
 #include "core/snapshot.hpp"
 
 namespace hostless {
@@ -33,25 +34,6 @@ std::string random_suffix() {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%06x", d(rd));
   return buf;
-}
-
-bool write_bytes(const fs::path& p, const std::string& data) {
-  fs::path tmp = p;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!out) return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, p, ec);
-  return !ec;
-}
-
-std::optional<std::string> read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // A key name from a folder name: the safe characters of its basename.
@@ -129,7 +111,7 @@ Status SiteManager::start() {
   for (const auto& s : *sites) {
     if (!s.info_hash) continue;
     if (node_.find_torrent(*s.info_hash).is_valid()) continue;  // restored from resume data
-    auto bytes = read_bytes(torrent_path(*s.info_hash));
+    auto bytes = read_file(torrent_path(*s.info_hash));
     if (!bytes) continue;
     lt::add_torrent_params atp;
     lt::error_code lec;
@@ -331,7 +313,7 @@ Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& 
     }
   }
   std::string torrent_bytes(snap->torrent.begin(), snap->torrent.end());
-  if (!write_bytes(torrent_path(snap->info_hash), torrent_bytes)) {
+  if (!write_file_atomic(torrent_path(snap->info_hash), torrent_bytes)) {
     return make_error("cannot write " + torrent_path(snap->info_hash).string());
   }
 
@@ -458,7 +440,7 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     try {
       lt::create_torrent ct(*ti);
       lt::bencode(std::back_inserter(bytes), ct.generate());
-      write_bytes(torrent_path(ih), bytes);
+      write_file_atomic(torrent_path(ih), bytes);
     } catch (const std::exception&) {
       // Only the export suffers; the data is complete and seeded.
     }
@@ -533,10 +515,10 @@ Result<std::string> SiteManager::torrent(const std::string& address) {
   if (!addr) return addr.error();
   auto ptr = resolve_pointer(*addr, options_.resolve_timeout);
   if (!ptr) return ptr.error();
-  if (auto bytes = read_bytes(torrent_path(ptr->value.ih))) return *bytes;
+  if (auto bytes = read_file(torrent_path(ptr->value.ih))) return *bytes;
   auto h = fetch_version(*addr, ptr->value.ih, Progress{});
   if (!h) return h.error();
-  if (auto bytes = read_bytes(torrent_path(ptr->value.ih))) return *bytes;
+  if (auto bytes = read_file(torrent_path(ptr->value.ih))) return *bytes;
   return make_error("could not export the torrent of " + addr->str());
 }
 
