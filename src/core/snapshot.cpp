@@ -46,9 +46,19 @@ Result<std::vector<ScannedFile>> scan_folder(const fs::path& dir_in) {
   std::vector<ScannedFile> out;
   fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
   if (ec) return make_error("cannot read " + dir.string() + ": " + ec.message());
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) return make_error("cannot read " + it->path().string() + ": " + ec.message());
+  // A failed increment ends the iteration, so its error is checked before the end test:
+  // otherwise an unreadable sub-folder would silently cut the site short.
+  std::error_code step_ec;
+  fs::path last = dir;
+  for (;; it.increment(step_ec)) {
+    if (step_ec) {
+      fs::path where = fs::is_directory(last, ec) ? last : last.parent_path();
+      return make_error("cannot read " + where.string() + ": " + step_ec.message() +
+                        "; fix its permissions (chmod a+rx) or move it out of the folder");
+    }
+    if (it == fs::recursive_directory_iterator()) break;
     const fs::path& p = it->path();
+    last = p;
     if (is_hidden(p)) {
       if (it->is_directory(ec) && !it->is_symlink(ec)) it.disable_recursion_pending();
       continue;

@@ -6,14 +6,19 @@ usage: test_network.py HOSTLESS_BINARY TEST_NAME
 import filecmp
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from harness import Cluster, Node, free_port, wait_for  # noqa: E402
+from qbittorrent import QBittorrent  # noqa: E402
 
 BIN = None
 
@@ -230,6 +235,109 @@ def test_many_files():
         out = os.path.join(c.dir, "out")
         c[2].json("get", pub["address"], out, timeout=600)
         assert same_tree(site, out)
+
+
+def test_qbittorrent_downloads():
+    """A whole separate client (qbittorrent-nox) downloads a version from us."""
+    with Cluster(BIN, 1) as c:
+        site = make_site(os.path.join(c.dir, "site"), {
+            "index.html": "<h1>qbittorrent</h1>",
+            "odd name \u00e9.txt": "unicode",
+            "assets/big.bin": os.urandom(3 * 1024 * 1024 + 17)})
+        pub = c[1].json("publish", site)
+        torrent = os.path.join(c.dir, "site.torrent")
+        c[1].run("torrent", pub["address"], "-o", torrent)
+        with QBittorrent(os.path.join(c.dir, "qbt")) as qbt:
+            save = os.path.join(c.dir, "qbt-save")
+            qbt.add_torrent(torrent, save)
+            found = wait_for(lambda: qbt.torrents(), 30)
+            assert found, "qBittorrent did not list the torrent"
+            t = found[0]
+            # qBittorrent names a hybrid torrent by its v1 hash or the v2 one truncated.
+            assert pub["info_hash"] in (t.get("infohash_v1"), t["hash"]) or \
+                t.get("infohash_v2", "").startswith(t["hash"]), t
+            qbt.add_peers(t["hash"], ["127.0.0.1:%d" % c[1].peer_port])
+
+            def done():
+                info = qbt.torrents()[0]
+                if info["progress"] < 1.0 and info["num_seeds"] == 0:
+                    qbt.add_peers(t["hash"], ["127.0.0.1:%d" % c[1].peer_port])
+                return info["progress"] >= 1.0
+
+            assert wait_for(done, 120, interval=0.5), qbt.torrents()
+            got = os.path.join(save, t["name"])
+            assert same_tree(site, got), os.listdir(save)
+
+
+def test_unreadable_files():
+    """Files and folders the daemon cannot read are named, and nothing is published.
+
+    Root reads everything, so as root the daemon runs as nobody (setpriv)."""
+    base = tempfile.mkdtemp(prefix="hostless-it-")
+    prefix = []
+    if os.geteuid() == 0:
+        os.chown(base, 65534, 65534)
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    n = Node(BIN, os.path.join(base, "home"), 1, prefix=prefix)
+    try:
+        os.makedirs(n.home)
+        if prefix:
+            os.chown(n.home, 65534, 65534)
+        n.start()
+        site = make_site(os.path.join(base, "site"), {"index.html": "x", "secret.txt": "s",
+                                                      "private/a.txt": "a"})
+        os.chmod(os.path.join(site, "secret.txt"), 0)
+        p = n.run("publish", site, check=False)
+        assert p.returncode == 1 and "secret.txt" in p.stderr and \
+            "permission denied" in p.stderr, p.stderr
+        os.chmod(os.path.join(site, "secret.txt"), 0o644)
+        os.chmod(os.path.join(site, "private"), 0)
+        p = n.run("publish", site, check=False)
+        assert p.returncode == 1 and "private" in p.stderr and \
+            "ermission denied" in p.stderr, p.stderr
+        assert n.json("sites") == []
+        os.chmod(os.path.join(site, "private"), 0o755)
+        assert n.json("publish", site)["files"] == 3  # and it works once fixed
+    finally:
+        n.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_file_changing_while_published():
+    """A file rewritten during publish is an error, not a torn snapshot."""
+    with Cluster(BIN, 1) as c:
+        n = c[1]
+        site = make_site(os.path.join(c.dir, "site"), {"index.html": "x"})
+        live = os.path.join(site, "live.bin")
+        with open(live, "wb") as f:
+            f.write(os.urandom(64 * 1024 * 1024))
+        stop = threading.Event()
+        writes = 0
+
+        def writer():
+            nonlocal writes
+            with open(live, "r+b") as f:
+                while not stop.is_set():
+                    f.seek(random.randrange(64 * 1024 * 1024))
+                    f.write(os.urandom(16))
+                    f.flush()
+                    writes += 1
+                    os.utime(live, ns=(time.time_ns(), time.time_ns() + writes))
+
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            wait_for(lambda: writes > 10, 10)
+            p = n.run("publish", site, check=False)
+        finally:
+            stop.set()
+            t.join()
+        assert p.returncode == 1 and "live.bin changed while" in p.stderr, p.stderr
+        assert n.json("sites") == []
+        store = os.path.join(n.home, "store")
+        assert not os.path.isdir(store) or os.listdir(store) == [], os.listdir(store)
+        # Once the file is saved, the same folder publishes.
+        assert n.json("publish", site)["files"] == 2
 
 
 if __name__ == "__main__":

@@ -41,8 +41,10 @@ def free_port():
 
 
 class Node:
-    def __init__(self, binary, home, index, bootstrap_port=None, extra=()):
+    def __init__(self, binary, home, index, bootstrap_port=None, extra=(), prefix=()):
+        """prefix: a command the daemon runs under, e.g. setpriv to drop root."""
         self.binary = binary
+        self.prefix = list(prefix)
         self.home = home
         self.index = index
         self.peer_port = free_port()
@@ -53,7 +55,7 @@ class Node:
         self.log_path = os.path.join(os.path.dirname(home), "node%d.log" % index)
 
     def start(self):
-        args = [self.binary, "--home", self.home, "daemon", "--lan", "--no-lsd",
+        args = self.prefix + [self.binary, "--home", self.home, "daemon", "--lan", "--no-lsd",
                 "--listen", "127.0.0.1:%d" % self.peer_port,
                 "--gateway", "127.0.0.1:%d" % self.gateway_port] + self.extra
         if self.bootstrap_port:
