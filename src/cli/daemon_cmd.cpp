@@ -32,6 +32,8 @@ struct DaemonArgs {
   int gateway_timeout_s = 30;
   int republish_interval_s = 1800;
   int dht_item_lifetime_s = 0;
+  int upload_limit_kib = 0;
+  int refresh_interval_s = 60;
 };
 
 // Holds <home>/daemon.lock for the life of the process: one daemon per home.
@@ -99,6 +101,7 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   nopt.lan = a.lan;
   nopt.local_discovery = !a.no_lsd;
   nopt.dht_item_lifetime_s = a.dht_item_lifetime_s;
+  nopt.upload_limit = a.upload_limit_kib * 1024;
   if (!a.bootstrap.empty()) {
     auto b = parse_endpoints(a.bootstrap);
     if (!b) return fail("bad --bootstrap: " + b.error().message);
@@ -130,6 +133,7 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   sopt.gateway_base = "http://{address}.localhost:" + std::to_string(gw_port) + "/";
   sopt.resolve_timeout = std::chrono::seconds(a.gateway_timeout_s);
   sopt.republish_interval = std::chrono::seconds(std::max(1, a.republish_interval_s));
+  sopt.refresh_interval = std::chrono::seconds(a.refresh_interval_s);
   auto sites = std::make_unique<SiteManager>(**node, **catalog, sopt);
   if (auto s = sites->start(); !s) return fail(s.error().message);
 
@@ -165,6 +169,7 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   std::cerr << "hostless: stopping (" << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ")\n";
   std::error_code ec;
   fs::remove(*home / "daemon.json", ec);
+  sites->shutdown();
   gateway.stop();
   sites.reset();
   node->reset();  // saves resume data and the DHT state
@@ -194,6 +199,14 @@ void add_daemon_command(CLI::App& app, const Globals& g, int& result) {
       ->capture_default_str();
   cmd->add_option("--dht-item-lifetime", args->dht_item_lifetime_s,
                   "Seconds this node keeps DHT items for others (0: libtorrent default)");
+  cmd->add_option("--refresh-interval", args->refresh_interval_s,
+                  "Seconds before a visit looks a visited site's name up again")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_option("--upload-limit", args->upload_limit_kib,
+                  "Upload cap in KiB/s for all peers, local ones too (0: none)")
+      ->check(CLI::Range(0, 2000000))
+      ->capture_default_str();
   cmd->footer(
       "Examples:\n"
       "  hostless daemon\n"

@@ -15,6 +15,7 @@
 #include <libtorrent/bdecode.hpp>
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/entry.hpp>
+#include <libtorrent/ip_filter.hpp>
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
@@ -80,6 +81,8 @@ Result<std::vector<std::pair<std::string, int>>> parse_endpoints(const std::stri
   return out;
 }
 
+constexpr const char* kShuttingDown = "the node is shutting down";
+
 struct Node::Impl {
   NodeOptions options;
   std::unique_ptr<lt::session> session;
@@ -89,6 +92,7 @@ struct Node::Impl {
   std::condition_variable wake;
   bool alerts_pending = false;
   bool stopping = false;
+  bool cancelled = false;  // cancel_waits(): every wait fails at once
   std::deque<std::function<void()>> tasks;
 
   struct GetLookup {
@@ -125,6 +129,9 @@ struct Node::Impl {
   // Resume-data bookkeeping, touched only on the node thread.
   int outstanding_resume = 0;
   std::condition_variable resume_done;
+
+  std::uint64_t piece_events = 0;  // guarded by mutex
+  std::condition_variable piece_done;
 
   std::atomic<int> dht_nodes{0};
   bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
@@ -260,6 +267,14 @@ void Node::Impl::handle_alert(lt::alert* a) {
       }
     }
     puts.erase(it);
+    return;
+  }
+  if (lt::alert_cast<lt::piece_finished_alert>(a)) {
+    {
+      std::lock_guard lock(mutex);
+      ++piece_events;
+    }
+    piece_done.notify_all();
     return;
   }
   if (auto* s = lt::alert_cast<lt::dht_stats_alert>(a)) {
@@ -407,8 +422,13 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
   s.set_int(lt::settings_pack::alert_mask,
             lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
                 lt::alert_category::dht | lt::alert_category::dht_operation |
-                lt::alert_category::port_mapping);
+                lt::alert_category::port_mapping | lt::alert_category::piece_progress);
   s.set_int(lt::settings_pack::alert_queue_size, 10000);
+  // A visited site wants only what was asked for until its background fetch
+  // starts, so it is briefly "finished"; libtorrent would then drop its
+  // connections to seeds and not retry them for a minute (min_reconnect_time),
+  // leaving the next asset of the page nowhere to come from.
+  s.set_bool(lt::settings_pack::close_redundant_connections, false);
   std::string bootstrap = format_endpoints(o.bootstrap);
   if (o.lan) {
     // Explicit nodes only, added with add_dht_node below: libtorrent never puts
@@ -435,6 +455,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
   if (o.dht_item_lifetime_s > 0) {
     s.set_int(lt::settings_pack::dht_item_lifetime, o.dht_item_lifetime_s);
   }
+  if (o.upload_limit > 0) s.set_int(lt::settings_pack::upload_rate_limit, o.upload_limit);
 
   try {
     impl->session = std::make_unique<lt::session>(std::move(params));
@@ -442,6 +463,17 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     return make_error(std::string("cannot start the BitTorrent session: ") + e.what());
   }
   for (const auto& ep : o.bootstrap) impl->session->add_dht_node(ep);
+  if (o.upload_limit > 0) {
+    // libtorrent exempts local peers from the session's rate limits (they go
+    // in the local peer class only); a limit the user sets covers everyone.
+    lt::ip_filter everyone;
+    const auto global = std::uint32_t(1)
+                        << static_cast<std::uint32_t>(lt::session::global_peer_class_id);
+    everyone.add_rule(lt::make_address("0.0.0.0"), lt::make_address("255.255.255.255"), global);
+    everyone.add_rule(lt::make_address("::"),
+                      lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), global);
+    impl->session->set_peer_class_filter(everyone);
+  }
 
   // Wait for the listen sockets: a port in use must be an error at start-up,
   // not a silent node that nobody can reach.
@@ -516,18 +548,7 @@ Node::~Node() {
   impl_->wake.notify_all();
   impl_->thread.join();
   impl_->session->set_alert_notify([] {});
-  {
-    std::lock_guard lock(impl_->mutex);
-    for (auto& [k, g] : impl_->gets) {
-      for (auto& w : g.waiters) w.set_value(make_error("the node is shutting down"));
-    }
-    for (auto& [k, p] : impl_->puts) {
-      for (auto& w : p.waiters) w.set_value(make_error("the node is shutting down"));
-    }
-    for (auto& w : impl_->torrent_waits) {
-      if (w) w->promise.set_value(make_error("the node is shutting down"));
-    }
-  }
+  cancel_waits();
   impl_->session.reset();
 }
 
@@ -551,6 +572,10 @@ std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
   bool start = false;
   {
     std::lock_guard lock(impl_->mutex);
+    if (impl_->cancelled) {
+      promise.set_value(make_error(kShuttingDown));
+      return future;
+    }
     auto [it, inserted] = impl_->gets.try_emplace(key);
     auto deadline = Clock::now() + timeout;
     if (inserted) {
@@ -575,6 +600,10 @@ std::future<Result<int>> Node::put_pointer(const SignedPointer& pointer,
   auto future = promise.get_future();
   {
     std::lock_guard lock(impl_->mutex);
+    if (impl_->cancelled) {
+      promise.set_value(make_error(kShuttingDown));
+      return future;
+    }
     auto& req = impl_->puts[{pointer.key, pointer.seq}];
     req.pointer = pointer;
     req.deadline = Clock::now() + timeout;
@@ -641,8 +670,40 @@ std::future<Status> Node::wait_torrent(const lt::torrent_handle& handle, Torrent
   w->deadline = Clock::now() + timeout;
   auto future = w->promise.get_future();
   std::lock_guard lock(impl_->mutex);
-  impl_->torrent_waits.push_back(std::move(w));
+  if (impl_->cancelled) {
+    w->promise.set_value(make_error(kShuttingDown));
+  } else {
+    impl_->torrent_waits.push_back(std::move(w));
+  }
   return future;
+}
+
+void Node::cancel_waits() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->cancelled = true;
+  for (auto& [k, g] : impl_->gets) {
+    for (auto& w : g.waiters) w.set_value(make_error(kShuttingDown));
+  }
+  impl_->gets.clear();
+  for (auto& [k, p] : impl_->puts) {
+    for (auto& w : p.waiters) w.set_value(make_error(kShuttingDown));
+  }
+  impl_->puts.clear();
+  for (auto& w : impl_->torrent_waits) {
+    if (w) w->promise.set_value(make_error(kShuttingDown));
+  }
+  impl_->torrent_waits.clear();
+}
+
+std::uint64_t Node::piece_events() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->piece_events;
+}
+
+void Node::wait_piece_event(std::uint64_t seen, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  impl_->piece_done.wait_for(lock, timeout,
+                             [&] { return impl_->piece_events != seen || impl_->stopping; });
 }
 
 void Node::every(std::chrono::milliseconds interval, std::function<void()> fn) {

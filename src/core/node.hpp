@@ -33,6 +33,8 @@ struct NodeOptions {
   bool local_discovery = true;
   // Lifetime of items this node stores for others; 0 = libtorrent's default.
   int dht_item_lifetime_s = 0;
+  // Upload cap in bytes/s for all peers, local ones included; 0 = none.
+  int upload_limit = 0;
   // How often resume data and the DHT state are saved while running.
   std::chrono::seconds save_interval{300};
 };
@@ -75,13 +77,25 @@ class Node {
 
   // Resolves when `check(status)` returns a value (checked on every status
   // update of `handle`, about 4 times a second), or with a timeout error.
+  // `check` runs on the node thread: it must not block, and must not make
+  // libtorrent calls that wait for an answer (status(), get_*()): only
+  // fire-and-forget ones such as force_dht_announce().
   using TorrentCheck = std::function<std::optional<Status>(const lt::torrent_status&)>;
   std::future<Status> wait_torrent(const lt::torrent_handle& handle, TorrentCheck check,
                                    std::chrono::milliseconds timeout);
 
+  // A counter that moves whenever a piece of any torrent passes its hash
+  // check; wait_piece_event() sleeps until it moves past `seen` or `timeout`.
+  std::uint64_t piece_events() const;
+  void wait_piece_event(std::uint64_t seen, std::chrono::milliseconds timeout);
+
   // Runs `fn` on the node thread every `interval` (first run after one
   // interval). `fn` must not block.
   void every(std::chrono::milliseconds interval, std::function<void()> fn);
+
+  // Fails every pending and future get, put and torrent wait with "shutting
+  // down", so threads blocked on them return before the node is destroyed.
+  void cancel_waits();
 
   NodeStats stats() const;
   const NodeOptions& options() const;

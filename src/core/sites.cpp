@@ -61,6 +61,19 @@ json pointer_json(const SignedPointer& p) {
 
 }  // namespace
 
+bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t to) {
+  auto priorities = h.get_piece_priorities();
+  bool changed = false;
+  for (auto& p : priorities) {
+    if (p == lt::dont_download) {
+      p = to;
+      changed = true;
+    }
+  }
+  if (changed) h.prioritize_pieces(priorities);
+  return changed;
+}
+
 struct SiteManager::Job {
   std::string id;
   std::string kind;
@@ -77,10 +90,18 @@ SiteManager::SiteManager(Node& node, Catalog& catalog, SitesOptions options)
     : node_(node), catalog_(catalog), keys_(options.home / "keys"), options_(std::move(options)) {}
 
 SiteManager::~SiteManager() {
-  stopping_ = true;
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
+  shutdown();
+  std::vector<Worker> workers;
+  {
+    std::lock_guard lock(jobs_mutex_);
+    workers.swap(threads_);
   }
+  for (auto& w : workers) w.thread.join();
+}
+
+void SiteManager::shutdown() {
+  stopping_ = true;
+  node_.cancel_waits();  // threads blocked on lookups and downloads return now
 }
 
 fs::path SiteManager::version_dir(const InfoHash& ih) const {
@@ -177,8 +198,7 @@ std::string SiteManager::run_job(const std::string& kind,
     job->done = done;
     job->total = total;
   }};
-  std::lock_guard lock(jobs_mutex_);
-  threads_.emplace_back([job, fn = std::move(fn), progress] {
+  start_thread([job, fn = std::move(fn), progress] {
     Result<json> r = make_error("internal error");
     try {
       r = fn(progress);
@@ -396,33 +416,42 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     h = *added;
   }
   if (progress.fn) progress.fn("finding peers", 0, 0);
-  auto done =
-      node_
-          .wait_torrent(
-              h,
-              [progress, last_announce = std::chrono::steady_clock::now()](
-                  const lt::torrent_status& st) mutable -> std::optional<Status> {
-                if (st.errc) return Status(make_error("download failed: " + st.errc.message()));
-                if (st.is_seeding || st.is_finished) return Status();
-                // No one to download from: ask the DHT again rather than
-                // waiting for the next announce round.
-                auto now = std::chrono::steady_clock::now();
-                if (st.num_peers == 0 && now - last_announce > std::chrono::seconds(3)) {
-                  last_announce = now;
-                  st.handle.force_dht_announce();
-                }
-                if (progress.fn) {
-                  if (!st.has_metadata) {
-                    progress.fn("fetching metadata", 0, 0);
-                  } else {
-                    progress.fn("downloading", static_cast<std::uint64_t>(st.total_wanted_done),
-                                static_cast<std::uint64_t>(st.total_wanted));
+  // A visited version holds back what no one asked for (piece priority 0),
+  // and a torrent that got all it wants counts as finished: fetching it whole
+  // means wanting every piece, also if a visit lowered them meanwhile. (On
+  // this thread: the wait's check runs on the node thread, where a blocking
+  // call into libtorrent could deadlock.)
+  Status done;
+  if (h.status({}).has_metadata) raise_unwanted_pieces(h, lt::default_priority);
+  do {
+    done =
+        node_
+            .wait_torrent(
+                h,
+                [progress, last_announce = std::chrono::steady_clock::now()](
+                    const lt::torrent_status& st) mutable -> std::optional<Status> {
+                  if (st.errc) return Status(make_error("download failed: " + st.errc.message()));
+                  if (st.is_seeding || st.is_finished) return Status();
+                  // No one to download from: ask the DHT again rather than
+                  // waiting for the next announce round.
+                  auto now = std::chrono::steady_clock::now();
+                  if (st.num_peers == 0 && now - last_announce > std::chrono::seconds(3)) {
+                    last_announce = now;
+                    st.handle.force_dht_announce();
                   }
-                }
-                return std::nullopt;
-              },
-              options_.fetch_timeout)
-          .get();
+                  if (progress.fn) {
+                    if (!st.has_metadata) {
+                      progress.fn("fetching metadata", 0, 0);
+                    } else {
+                      progress.fn("downloading", static_cast<std::uint64_t>(st.total_wanted_done),
+                                  static_cast<std::uint64_t>(st.total_wanted));
+                    }
+                  }
+                  return std::nullopt;
+                },
+                options_.fetch_timeout)
+            .get();
+  } while (done && raise_unwanted_pieces(h, lt::default_priority));
   if (!done) {
     auto st = h.status();
     std::string why =
@@ -484,6 +513,16 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
     ++count;
   }
 
+  record_visit(address, *ptr);
+
+  json j = pointer_json(*ptr);
+  j["files"] = count;
+  j["bytes"] = bytes;
+  j["outdir"] = outdir.string();
+  return j;
+}
+
+void SiteManager::record_visit(const SiteAddress& address, const SignedPointer& pointer) {
   auto existing = catalog_.site(address);
   SiteRecord record;
   if (existing && *existing) {
@@ -493,21 +532,13 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
     record.role = SiteRole::kVisited;
     record.added = now_unix();
   }
-  if (record.role == SiteRole::kVisited || !record.info_hash || record.seq < ptr->seq) {
-    if (record.role != SiteRole::kPublished) {
-      record.seq = ptr->seq;
-      record.info_hash = ih;
-    }
+  if (record.role != SiteRole::kPublished && (!record.info_hash || record.seq <= pointer.seq)) {
+    record.seq = pointer.seq;
+    record.info_hash = pointer.value.ih;
   }
-  if (!record.pointer || record.pointer->seq < ptr->seq) record.pointer = *ptr;
+  if (!record.pointer || record.pointer->seq < pointer.seq) record.pointer = pointer;
   record.last_visit = now_unix();
   (void)catalog_.put_site(record);
-
-  json j = pointer_json(*ptr);
-  j["files"] = count;
-  j["bytes"] = bytes;
-  j["outdir"] = outdir.string();
-  return j;
 }
 
 Result<std::string> SiteManager::torrent(const std::string& address) {

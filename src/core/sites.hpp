@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/catalog.hpp"
@@ -26,7 +27,13 @@ struct SitesOptions {
   // How often published pointers are put again (BEP 44 items expire).
   std::chrono::seconds republish_interval{1800};
   unsigned hash_threads = 0;  // 0: one per core
+  // A visited site's name is looked up again on a visit at most this often.
+  std::chrono::seconds refresh_interval{60};
 };
+
+// Gives every piece of `h` that is not wanted (priority 0) priority `to`;
+// true if there was one. Blocks on libtorrent: never call on the node thread.
+bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t to);
 
 // Thread-safe.
 class SiteManager final : public SiteService {
@@ -36,6 +43,9 @@ class SiteManager final : public SiteService {
 
   // Re-adds what the catalog knows and starts the re-put timer.
   Status start();
+  // Makes every blocked job, visit and read() return soon with an error; call
+  // before stopping the gateway so its workers are not left waiting.
+  void shutdown();
 
   Result<std::string> start_publish(const std::string& folder,
                                     const std::string& key_name) override;
@@ -46,6 +56,12 @@ class SiteManager final : public SiteService {
   Result<std::string> torrent(const std::string& address) override;
   nlohmann::json status() override;
   nlohmann::json sites() override;
+  VisitState visit(const std::string& address, const std::string& first_path) override;
+  VisitState wait_visit(const std::string& address, const std::string& first_path,
+                        std::chrono::milliseconds timeout) override;
+  Result<std::string> read(const SiteVersion& version, const ServedFile& file, std::uint64_t offset,
+                           std::size_t max_bytes, std::chrono::milliseconds timeout) override;
+  std::uint64_t bytes_have(const SiteVersion& version, const ServedFile& file) override;
 
   // The blocking operations behind the jobs, usable directly.
   struct Progress {
@@ -58,10 +74,27 @@ class SiteManager final : public SiteService {
 
  private:
   struct Job;
+  struct Visit;
+  // Cold visits: resolve, add the torrent, wait for its metadata.
+  void run_visit(const SiteAddress& address, const std::string& first_path,
+                 const std::shared_ptr<Visit>& visit);
+  // Warm visits: look the name up again; fetch a newer version whole, then
+  // make it the served one.
+  void refresh(const SiteRecord& record);
+  // The served view of a version whose metadata is known (cached by info-hash).
+  std::shared_ptr<const SiteVersion> version_view(const SiteAddress& address, std::int64_t seq,
+                                                  const InfoHash& ih, const lt::torrent_handle& h);
+  void start_thread(std::function<void()> fn);
+  // After the first on-demand read of a visited version: fetch the rest of it
+  // at low priority.
+  void start_background(const std::string& ih_hex, const lt::torrent_handle& h);
   Result<SignedPointer> resolve_pointer(const SiteAddress& address,
                                         std::chrono::milliseconds timeout);
   Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
                                            const Progress& progress);
+  // Records in the catalog that this node holds the version `pointer` names
+  // (a get or a visit): a visited site moves to it, never backwards.
+  void record_visit(const SiteAddress& address, const SignedPointer& pointer);
   void republish_all();
   // Puts again, every few seconds, pointers whose last put reached no node
   // (a publisher that has not joined the DHT yet). Runs on the node thread.
@@ -81,13 +114,23 @@ class SiteManager final : public SiteService {
 
   std::mutex jobs_mutex_;
   std::map<std::string, std::shared_ptr<Job>> jobs_;
-  std::vector<std::thread> threads_;
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Worker> threads_;  // guarded by jobs_mutex_
   std::atomic<bool> stopping_{false};
   std::mutex retry_mutex_;
   std::map<PublicKey, SignedPointer> unannounced_;
   std::map<PublicKey, std::future<Result<int>>> retrying_;
   std::map<PublicKey, std::int64_t> retry_seq_;  // the seq each running put carries
   std::atomic<std::uint64_t> next_job_{1};
+
+  std::mutex visits_mutex_;
+  std::map<std::string, std::shared_ptr<Visit>> visits_;             // by address, while cold
+  std::map<std::string, std::shared_ptr<const SiteVersion>> views_;  // by info-hash hex
+  std::map<std::string, std::chrono::steady_clock::time_point> refreshed_;  // by address
+  std::set<std::string> background_;  // info-hashes whose background fetch started
 };
 
 }  // namespace hostless

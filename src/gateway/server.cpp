@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "core/address.hpp"
+#include "gateway/site_serving.hpp"
 
 namespace hostless {
 using json = nlohmann::json;
@@ -140,8 +141,7 @@ void Gateway::install_routes() {
       return httplib::Server::HandlerResponse::Handled;
     }
     if (route.kind == HostKind::kSite) {
-      res.status = 501;
-      res.set_content("serving sites through the gateway is not implemented yet\n", "text/plain");
+      serve_site(service_, SiteServingOptions{options_.timeout}, route.address, req, res);
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.path.rfind("/api/", 0) == 0) {
@@ -174,6 +174,26 @@ void Gateway::install_routes() {
         "<h1>hostless</h1><p>This node is running. Open a site at "
         "<code>http://&lt;address&gt;.localhost:PORT/</code>.</p>\n",
         "text/html; charset=utf-8");
+  });
+
+  // /s/<address>/<path>: the same site in its own origin, <address>.localhost.
+  s.Get(R"(/s/([^/]+)(/.*)?)", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string given = req.matches[1];
+    auto address = SiteAddress::parse(given);
+    if (!address) {
+      res.status = 400;
+      res.set_content(address.error().message + "\n", "text/plain; charset=utf-8");
+      return;
+    }
+    std::string host = req.get_header_value("Host");
+    std::string port = std::to_string(port_);
+    if (auto colon = host.rfind(':'); colon != std::string::npos && host.back() != ']') {
+      port = host.substr(colon + 1);
+    }
+    // The rest of the raw target (still percent-encoded, query included).
+    std::string rest = req.target.substr(std::min(req.target.size(), 3 + given.size()));
+    if (rest.empty() || rest.front() != '/') rest = "/" + rest;
+    res.set_redirect("http://" + address->str() + ".localhost:" + port + rest, 302);
   });
 
   s.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {

@@ -23,7 +23,9 @@ struct GatewayOptions {
   int port = 8420;
   std::string api_token;  // the bearer token every /api/v1/ call must carry
   std::chrono::milliseconds timeout{30000};
-  int threads = 64;
+  // Worker threads: an open keep-alive connection holds one (cpp-httplib is
+  // thread-per-connection), and browsers keep several per site open.
+  int threads = 256;
 };
 
 // What kind of request a Host header names.

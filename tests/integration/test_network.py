@@ -4,6 +4,7 @@
 usage: test_network.py HOSTLESS_BINARY TEST_NAME
 """
 import filecmp
+import http.client
 import json
 import os
 import random
@@ -17,19 +18,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from harness import Cluster, Node, free_port, wait_for  # noqa: E402
+from harness import Cluster, Node, free_port, make_site, wait_for  # noqa: E402
 from qbittorrent import QBittorrent  # noqa: E402
 
 BIN = None
-
-
-def make_site(path, files):
-    for rel, content in files.items():
-        p = os.path.join(path, rel)
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        with open(p, "wb") as f:
-            f.write(content if isinstance(content, bytes) else content.encode())
-    return path
 
 
 def same_tree(a, b):
@@ -40,6 +32,23 @@ def same_tree(a, b):
         if not filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False):
             return False
     return all(same_tree(os.path.join(a, d), os.path.join(b, d)) for d in cmp.common_dirs)
+
+
+def fetch(node, address, path, method="GET", headers=None, timeout=60):
+    """One request to node's gateway with Host <address>.localhost (or the bare
+    host when address is None); returns (status, headers dict, body bytes)."""
+    c = http.client.HTTPConnection("127.0.0.1", node.gateway_port, timeout=timeout)
+    host = ("%s.localhost" % address if address else "localhost") + ":%d" % node.gateway_port
+    h = {"Host": host}
+    h.update(headers or {})
+    c.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for k, v in h.items():
+        c.putheader(k, v)
+    c.endheaders()
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
 
 
 def resolve_seq(node, address, want_seq):
@@ -338,6 +347,170 @@ def test_file_changing_while_published():
         assert not os.path.isdir(store) or os.listdir(store) == [], os.listdir(store)
         # Once the file is saved, the same folder publishes.
         assert n.json("publish", site)["files"] == 2
+
+
+def test_gateway_serves_sites():
+    """A visitor's gateway serves a site it has never seen, like a web server."""
+    with Cluster(BIN, 3, extra=["--gateway-timeout", "5"]) as c:
+        big = os.urandom(5 * 1024 * 1024 + 3)
+        site = make_site(os.path.join(c.dir, "site"), {
+            "index.html": "<h1>home</h1>",
+            "docs/index.html": "<h1>docs</h1>",
+            "docs/caf\u00e9 page.html": "unicode",
+            "style.css": "h1{color:red}",
+            "app.js": "console.log(1)",
+            "img/logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
+            "404.html": "<h1>custom missing</h1>",
+            "big.bin": big,
+            "empty.txt": ""})
+        secret = os.path.join(c.dir, "secret.txt")
+        with open(secret, "w") as f:
+            f.write("TOP-SECRET")
+        pub = c[1].json("publish", site)
+        addr = pub["address"]
+        v = c[2]  # never saw the site
+
+        # A browser on a cold site gets the progress page, which reloads itself.
+        status, h, body = fetch(c[3], addr, "/", headers={"Accept": "text/html"})
+        assert status == 503 and b"Opening site" in body and b"http-equiv=refresh" in body, \
+            (status, body)
+        # Other clients wait, then get 504 with the reason (a name no one published).
+        c[1].run("keys", "new", "nobody")
+        unknown = [k for k in c[1].json("keys", "list") if k["name"] == "nobody"][0]["address"]
+        status, _, body = fetch(v, unknown, "/")
+        assert status == 504 and b"no pointer found" in body, (status, body)
+
+        status, h, body = fetch(v, addr, "/")
+        assert status == 200 and body == b"<h1>home</h1>", (status, body)
+        assert h["content-type"].startswith("text/html") and h["x-content-type-options"] == "nosniff"
+        etag = h["etag"]
+        assert fetch(v, addr, "/", headers={"If-None-Match": etag})[0] == 304
+        assert fetch(v, addr, "/docs/")[2] == b"<h1>docs</h1>"
+        status, h, _ = fetch(v, addr, "/docs?x=1")
+        assert status == 301 and h["location"] == "/docs/?x=1", (status, h)
+        assert fetch(v, addr, "/docs/caf%C3%A9%20page.html")[2] == b"unicode"
+        for path, mime in [("/style.css", "text/css"), ("/app.js", "text/javascript"),
+                           ("/img/logo.svg", "image/svg+xml")]:
+            status, h, _ = fetch(v, addr, path)
+            assert status == 200 and h["content-type"].startswith(mime), (path, h)
+        assert fetch(v, addr, "/empty.txt")[2] == b""
+        status, h, body = fetch(v, addr, "/nope.html")
+        assert status == 404 and body == b"<h1>custom missing</h1>", (status, body)
+
+        # HEAD, Range, 416.
+        status, h, body = fetch(v, addr, "/big.bin", method="HEAD")
+        assert status == 200 and body == b"" and int(h["content-length"]) == len(big), h
+        for rng, want in [("bytes=0-0", big[0:1]), ("bytes=1000-200000", big[1000:200001]),
+                          ("bytes=-10", big[-10:]), ("bytes=5000000-", big[5000000:])]:
+            status, h, body = fetch(v, addr, "/big.bin", headers={"Range": rng})
+            assert status == 206 and body == want, (rng, status, len(body))
+            assert h["content-range"].endswith("/%d" % len(big)), h
+        status, h, _ = fetch(v, addr, "/big.bin", headers={"Range": "bytes=%d-" % len(big)})
+        assert status == 416 and h["content-range"] == "bytes */%d" % len(big), (status, h)
+        status, _, body = fetch(v, addr, "/big.bin")
+        assert status == 200 and body == big
+
+        # Traversal never reaches anything outside the site.
+        for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
+                     "/docs/%2e%2e/%2e%2e/secret.txt", "/index.html%00", "/docs\\..\\..",
+                     "/%5c..%5csecret.txt", "/" + "a/" * 10000, "/" + "x" * 20000]:
+            status, _, body = fetch(v, addr, path)
+            assert b"TOP-SECRET" not in body and status in (400, 404, 414), (path[:40], status)
+
+        # Foreign Host refused; /s/ redirects to the subdomain form.
+        status, _, _ = fetch(v, None, "/", headers={"Host": "evil.example:%d" % v.gateway_port})
+        assert status == 403
+        status, h, _ = fetch(v, None, "/s/%s/docs/?a=b" % addr)
+        assert status == 302 and h["location"] == \
+            "http://%s.localhost:%d/docs/?a=b" % (addr, v.gateway_port), h
+        # A visitor seeds what it holds: node 3 gets the site with node 1 gone.
+        wait_for(lambda: all(s.get("have") == s.get("size") for s in v.json("sites")), 60)
+        c[1].stop()
+        out = os.path.join(c.dir, "out")
+        c[3].json("get", addr, out)
+        assert same_tree(site, out)
+
+
+def test_gateway_streams():
+    """Large files stream as verified pieces arrive; a Range jumps the download there."""
+    mib = 1024 * 1024
+    # The publisher uploads at 4 MiB/s, so a 24 MiB file takes seconds to move.
+    with Cluster(BIN, 3, extra_for={1: ["--upload-limit", "4096"]}) as c:
+        big = os.urandom(24 * mib)
+        site = make_site(os.path.join(c.dir, "site"), {"index.html": "video", "big.bin": big})
+        addr = c[1].json("publish", site)["address"]
+
+        def have(node):
+            s = [x for x in node.json("sites") if x["address"] == addr]
+            return s[0].get("have", 0) if s else 0
+
+        # Node 3 seeks to 20 MiB first: those bytes come before the rest.
+        status, h, body = fetch(c[3], addr, "/big.bin",
+                                headers={"Range": "bytes=%d-%d" % (20 * mib, 20 * mib + 65535)})
+        assert status == 206 and body == big[20 * mib:20 * mib + 65536], status
+        held = have(c[3])
+        assert held < 12 * mib, "seek fetched %d bytes first" % held
+        c[3].stop()  # so node 2 only has the slow publisher to fetch from
+
+        # Node 2 gets the first bytes of the response long before the file is whole.
+        conn = http.client.HTTPConnection("127.0.0.1", c[2].gateway_port, timeout=120)
+        conn.request("GET", "/big.bin",
+                     headers={"Host": "%s.localhost:%d" % (addr, c[2].gateway_port)})
+        r = conn.getresponse()
+        assert r.status == 200 and int(r.getheader("Content-Length")) == len(big)
+        first = r.read(256 * 1024)
+        held = have(c[2])
+        assert held < 16 * mib, "the response started only after %d bytes" % held
+        rest = r.read()
+        conn.close()
+        assert first + rest == big
+
+        # Clients that stop reading a stream do not starve the others.
+        stalled = []
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", c[2].gateway_port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: %s.localhost\r\n\r\n" % addr.encode())
+            stalled.append(s)
+        try:
+            for _ in range(5):
+                assert fetch(c[2], addr, "/index.html", timeout=10)[2] == b"video"
+        finally:
+            for s in stalled:
+                s.close()
+
+
+def test_gateway_updates_whole_versions():
+    """A visited site is served at once from the version held; a newer one
+    replaces it only once complete, and never mixes with the old one."""
+    with Cluster(BIN, 2, extra=["--refresh-interval", "1"]) as c:
+        def version(n):
+            return {"index.html": "<h1>v%d</h1><link rel=stylesheet href=s.css>" % n,
+                    "s.css": "/* v%d */" % n + " " * (n * 1000),
+                    "asset.bin": os.urandom(300000)}
+
+        site = os.path.join(c.dir, "site")
+        make_site(site, version(1))
+        addr = c[1].json("publish", site)["address"]
+        assert fetch(c[2], addr, "/")[2].startswith(b"<h1>v1</h1>")
+        make_site(site, version(2))
+        assert c[1].json("publish", site)["seq"] == 2
+        seen = []
+
+        def updated():
+            status, _, page = fetch(c[2], addr, "/")
+            _, _, css = fetch(c[2], addr, "/s.css")
+            assert status == 200
+            # Every response is one version's file, whole.
+            assert page in (b"<h1>v1</h1><link rel=stylesheet href=s.css>",
+                            b"<h1>v2</h1><link rel=stylesheet href=s.css>"), page
+            assert css.rstrip(b" ") in (b"/* v1 */", b"/* v2 */"), css[:20]
+            seen.append(page[:11])
+            return page.startswith(b"<h1>v2</h1>") and css.startswith(b"/* v2 */")
+
+        assert wait_for(updated, 90), seen[-3:]
+        site_entry = [x for x in c[2].json("sites") if x["address"] == addr][0]
+        assert site_entry["seq"] == 2, site_entry
 
 
 if __name__ == "__main__":

@@ -26,6 +26,16 @@ def wait_for(pred, timeout, interval=0.05):
         interval = min(interval * 2, 0.5)
 
 
+def make_site(path, files):
+    """Writes {relative path: str or bytes} under path; returns path."""
+    for rel, content in files.items():
+        p = os.path.join(path, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
 def free_port():
     """A TCP and UDP port free on 127.0.0.1 right now."""
     while True:
@@ -103,15 +113,19 @@ class Node:
 class Cluster:
     """N daemons, node 1 being everyone's bootstrap."""
 
-    def __init__(self, binary, n, extra=()):
+    def __init__(self, binary, n, extra=(), extra_for=None):
+        """extra: daemon flags for every node; extra_for: {index: flags} for some."""
         self.dir = tempfile.mkdtemp(prefix="hostless-it-")
         self.binary = binary
         self.nodes = []
-        first = Node(binary, os.path.join(self.dir, "n1"), 1, extra=extra).start()
+        extra_for = extra_for or {}
+        first = Node(binary, os.path.join(self.dir, "n1"), 1,
+                     extra=list(extra) + extra_for.get(1, [])).start()
         self.nodes.append(first)
         for i in range(2, n + 1):
             self.nodes.append(Node(binary, os.path.join(self.dir, "n%d" % i), i,
-                                   bootstrap_port=first.peer_port, extra=extra).start())
+                                   bootstrap_port=first.peer_port,
+                                   extra=list(extra) + extra_for.get(i, [])).start())
 
         self.wait_dht()
 

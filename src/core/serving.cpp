@@ -1,0 +1,383 @@
+// The sites layer's serving half: visits (a site fetched on demand for the
+// gateway) and reads of verified bytes.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <libtorrent/torrent_info.hpp>
+
+#include "core/encoding.hpp"
+#include "core/sites.hpp"
+
+namespace hostless {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+const ServedFile* SiteVersion::find(const std::string& path) const {
+  auto it = files.find(path);
+  return it == files.end() ? nullptr : &it->second;
+}
+
+bool SiteVersion::is_directory(const std::string& path) const {
+  std::string prefix = path.empty() ? "" : path + "/";
+  auto it = files.lower_bound(prefix);
+  return it != files.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+}
+
+struct SiteManager::Visit {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::string stage = "finding the name";
+  std::string error;
+  int peers = 0;
+  std::shared_ptr<const SiteVersion> version;
+  Clock::time_point failed_at;
+
+  VisitState state() {
+    std::lock_guard lock(mutex);
+    return {stage, error, peers, version};
+  }
+  void set(std::string new_stage, int new_peers) {
+    {
+      std::lock_guard lock(mutex);
+      stage = std::move(new_stage);
+      peers = new_peers;
+    }
+    changed.notify_all();
+  }
+  void finish(std::shared_ptr<const SiteVersion> v, std::string why) {
+    {
+      std::lock_guard lock(mutex);
+      version = std::move(v);
+      if (version) {
+        stage = "ready";
+      } else {
+        stage = "failed";
+        error = std::move(why);
+        failed_at = Clock::now();
+      }
+    }
+    changed.notify_all();
+  }
+};
+
+namespace {
+
+// How long a failed cold visit is shown before a new visit tries again.
+constexpr auto kRetryFailedVisit = std::chrono::seconds(5);
+// How far ahead of a reader pieces get deadlines.
+constexpr std::uint64_t kReadAhead = 4 << 20;
+
+std::string file_etag(const lt::file_storage& fs, lt::file_index_t i, const InfoHash& ih) {
+  auto root = fs.root(i);
+  if (!root.is_all_zeros()) {
+    return "\"" + to_hex({reinterpret_cast<const std::uint8_t*>(root.data()), root.size()}) + "\"";
+  }
+  // A v1-only torrent: the info-hash pins every byte, so it and the index do too.
+  return "\"" + ih.hex() + "-" + std::to_string(static_cast<int>(i)) + "\"";
+}
+
+}  // namespace
+
+void SiteManager::start_thread(std::function<void()> fn) {
+  std::lock_guard lock(jobs_mutex_);
+  // Join the threads that finished, so a long-running daemon does not keep
+  // one stack per visit it ever made.
+  std::erase_if(threads_, [](Worker& w) {
+    if (!*w.done) return false;
+    w.thread.join();
+    return true;
+  });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  threads_.push_back({std::thread([fn = std::move(fn), done] {
+                        fn();
+                        *done = true;
+                      }),
+                      done});
+}
+
+std::shared_ptr<const SiteVersion> SiteManager::version_view(const SiteAddress& address,
+                                                             std::int64_t seq, const InfoHash& ih,
+                                                             const lt::torrent_handle& h) {
+  {
+    std::lock_guard lock(visits_mutex_);
+    auto it = views_.find(ih.hex());
+    if (it != views_.end() && it->second->seq == seq) return it->second;
+  }
+  auto ti = h.torrent_file();
+  if (!ti) return nullptr;
+  auto v = std::make_shared<SiteVersion>();
+  v->address = address.str();
+  v->seq = seq;
+  v->info_hash = ih.hex();
+  const auto& files = ti->files();
+  const std::string root = files.name() + "/";
+  for (auto i : files.file_range()) {
+    if (files.pad_file_at(i)) continue;
+    std::string path = files.file_path(i);
+    // Multi-file torrents put every file under the torrent's name; a
+    // single-file torrent's one file is served under its own name.
+    if (path.compare(0, root.size(), root) == 0) path.erase(0, root.size());
+    v->files[path] = ServedFile{static_cast<int>(i), static_cast<std::uint64_t>(files.file_size(i)),
+                                file_etag(files, i, ih)};
+  }
+  std::lock_guard lock(visits_mutex_);
+  views_[ih.hex()] = v;
+  return v;
+}
+
+VisitState SiteManager::visit(const std::string& address_text, const std::string& first_path) {
+  auto address = SiteAddress::parse(address_text);
+  if (!address) return {"failed", address.error().message, 0, nullptr};
+  const std::string key = address->str();
+  {
+    std::lock_guard lock(visits_mutex_);
+    auto it = visits_.find(key);
+    if (it != visits_.end()) {
+      auto st = it->second->state();
+      bool stale_failure =
+          st.stage == "failed" && Clock::now() - it->second->failed_at > kRetryFailedVisit;
+      if (!stale_failure && !st.ready()) return st;
+      visits_.erase(it);
+    }
+  }
+
+  // Known: serve the version we hold; look the name up again behind it.
+  auto record = catalog_.site(*address);
+  if (record && *record && (*record)->info_hash) {
+    const SiteRecord& r = **record;
+    auto h = node_.find_torrent(*r.info_hash);
+    if (h.is_valid()) {
+      if (auto v = version_view(*address, r.seq, *r.info_hash, h)) {
+        bool due = false;
+        {
+          std::lock_guard lock(visits_mutex_);
+          auto [it, fresh] = refreshed_.try_emplace(key, Clock::now());
+          due = fresh || Clock::now() - it->second > options_.refresh_interval;
+          if (due) it->second = Clock::now();
+        }
+        if (due && r.role != SiteRole::kPublished) {
+          SiteRecord copy = r;
+          start_thread([this, copy] { refresh(copy); });
+        }
+        return {"ready", "", 0, v};
+      }
+    }
+  }
+
+  // Cold: fetch in the background; callers poll or wait.
+  std::shared_ptr<Visit> v;
+  {
+    std::lock_guard lock(visits_mutex_);
+    auto [it, fresh] = visits_.try_emplace(key, std::make_shared<Visit>());
+    v = it->second;
+    if (!fresh) return v->state();
+  }
+  SiteAddress a = *address;
+  start_thread([this, a, first_path, v] { run_visit(a, first_path, v); });
+  return v->state();
+}
+
+VisitState SiteManager::wait_visit(const std::string& address, const std::string& first_path,
+                                   std::chrono::milliseconds timeout) {
+  auto st = visit(address, first_path);
+  if (st.ready() || st.stage == "failed") return st;
+  std::shared_ptr<Visit> v;
+  {
+    std::lock_guard lock(visits_mutex_);
+    auto it = visits_.find(SiteAddress::parse(address)->str());
+    if (it == visits_.end()) return visit(address, first_path);
+    v = it->second;
+  }
+  std::unique_lock lock(v->mutex);
+  v->changed.wait_for(lock, timeout, [&] { return v->version || v->stage == "failed"; });
+  return {v->stage, v->error, v->peers, v->version};
+}
+
+void SiteManager::run_visit(const SiteAddress& address, const std::string& first_path,
+                            const std::shared_ptr<Visit>& visit) {
+  auto ptr = resolve_pointer(address, options_.resolve_timeout);
+  if (!ptr) return visit->finish(nullptr, ptr.error().message);
+  const InfoHash ih = ptr->value.ih;
+  visit->set("finding peers", 0);
+
+  lt::torrent_handle h = node_.find_torrent(ih);
+  if (!h.is_valid()) {
+    lt::add_torrent_params atp;
+    atp.info_hashes.v1 = lt::sha1_hash(reinterpret_cast<const char*>(ih.bytes().data()));
+    atp.save_path = version_dir(ih).string();
+    atp.name = address.str();
+    auto added = node_.add_torrent(std::move(atp));
+    if (!added) return visit->finish(nullptr, added.error().message);
+    h = *added;
+  }
+  auto got =
+      node_
+          .wait_torrent(
+              h,
+              [visit, last_announce = Clock::now()](
+                  const lt::torrent_status& st) mutable -> std::optional<Status> {
+                if (st.errc) return Status(make_error(st.errc.message()));
+                if (st.has_metadata) return Status();
+                auto now = Clock::now();
+                if (st.num_peers == 0 && now - last_announce > std::chrono::seconds(3)) {
+                  last_announce = now;
+                  st.handle.force_dht_announce();
+                }
+                visit->set(st.num_peers == 0 ? "finding peers" : "fetching metadata", st.num_peers);
+                return std::nullopt;
+              },
+              options_.fetch_timeout)
+          .get();
+  if (!got) {
+    return visit->finish(nullptr, "no peer sent the site's files: " + got.error().message);
+  }
+  // The file asked for comes first; the rest follows in the background once
+  // read() got its first bytes (requests queued at a slow peer would otherwise
+  // sit ahead of the page). Piece priorities, not file priorities: libtorrent
+  // keeps pieces of a priority-0 file in a side "part file", where no reader
+  // would find them. Some piece always stays wanted: a torrent that wants
+  // nothing counts as finished and drops its connections to seeds.
+  // In order, like a stream: what a reader needs next is what arrives next.
+  h.set_flags(lt::torrent_flags::sequential_download);
+  auto view = version_view(address, ptr->seq, ih, h);
+  auto ti = h.torrent_file();
+  const ServedFile* first = view ? view->find(first_path) : nullptr;
+  if (ti && first && first->size > 0) {
+    std::vector<lt::download_priority_t> priorities(static_cast<std::size_t>(ti->num_pieces()),
+                                                    lt::dont_download);
+    auto begin = ti->map_file(lt::file_index_t(first->index), 0, 1);
+    auto end = ti->map_file(lt::file_index_t(first->index),
+                            static_cast<std::int64_t>(std::min(first->size, kReadAhead)) - 1, 1);
+    for (int p = static_cast<int>(begin.piece); p <= static_cast<int>(end.piece); ++p) {
+      priorities[static_cast<std::size_t>(p)] = lt::top_priority;
+    }
+    h.prioritize_pieces(priorities);
+    int ms = 0;
+    for (int p = static_cast<int>(begin.piece); p <= static_cast<int>(end.piece); ++p, ms += 100) {
+      h.set_piece_deadline(lt::piece_index_t(p), ms);
+    }
+  } else {
+    start_background(ih.hex(), h);
+  }
+
+  record_visit(address, *ptr);
+  {
+    std::lock_guard lock(visits_mutex_);
+    refreshed_[address.str()] = Clock::now();
+  }
+  visit->finish(view, "");
+}
+
+void SiteManager::refresh(const SiteRecord& record) {
+  if (stopping_) return;
+  auto ptr = resolve_pointer(record.address, options_.resolve_timeout);
+  if (!ptr || ptr->seq <= record.seq || (record.info_hash && ptr->value.ih == *record.info_hash)) {
+    return;
+  }
+  // A newer version: fetch it whole, then switch, so a visitor never gets a
+  // page of one version with assets of another.
+  auto h = fetch_version(record.address, ptr->value.ih, Progress{});
+  if (!h) return;
+  auto now = catalog_.site(record.address);
+  if (!now || !*now) return;
+  SiteRecord updated = **now;
+  if (updated.role == SiteRole::kPublished || updated.seq >= ptr->seq) return;
+  updated.seq = ptr->seq;
+  updated.info_hash = ptr->value.ih;
+  (void)catalog_.put_site(updated);
+}
+
+Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFile& file,
+                                      std::uint64_t offset, std::size_t max_bytes,
+                                      std::chrono::milliseconds timeout) {
+  auto ih = InfoHash::from_hex(version.info_hash);
+  if (!ih) return ih.error();
+  auto h = node_.find_torrent(*ih);
+  if (!h.is_valid()) return make_error("this version of the site is no longer held");
+  auto ti = h.torrent_file();
+  if (!ti) return make_error("the site's metadata is missing");
+  if (offset >= file.size) return std::string();
+  const auto& files = ti->files();
+  const lt::file_index_t index(file.index);
+  const std::uint64_t piece_len = static_cast<std::uint64_t>(ti->piece_length());
+  const std::uint64_t base = static_cast<std::uint64_t>(files.file_offset(index));
+  const auto piece_of = [&](std::uint64_t off) {
+    return lt::piece_index_t(static_cast<int>((base + off) / piece_len));
+  };
+
+  const lt::piece_index_t first = piece_of(offset);
+  if (!h.have_piece(first)) {
+    // Ask for this piece now and the next few soon after; a seek (Range)
+    // moves the deadlines with it.
+    const lt::piece_index_t last = piece_of(std::min(file.size, offset + kReadAhead) - 1);
+    int ms = 0;
+    for (auto p = first; p <= last; ++p, ms += 100) {
+      if (h.have_piece(p)) continue;
+      h.piece_priority(p, lt::top_priority);
+      h.set_piece_deadline(p, ms);
+    }
+    const auto deadline = Clock::now() + timeout;
+    auto next_announce = Clock::now() + std::chrono::seconds(2);
+    while (!h.have_piece(first)) {
+      if (Clock::now() >= next_announce) {
+        // Lost every peer (they restart, or drop us while the torrent
+        // re-checks after its metadata arrived): ask the DHT again now.
+        next_announce = Clock::now() + std::chrono::seconds(3);
+        if (h.status({}).num_peers == 0) h.force_dht_announce();
+      }
+      auto seen = node_.piece_events();
+      if (h.have_piece(first)) break;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0 || stopping_) {
+        return make_error("no peer sent this part of the file within " +
+                          std::to_string(timeout.count() / 1000) + " s");
+      }
+      node_.wait_piece_event(seen, std::min(left, std::chrono::milliseconds(250)));
+    }
+  }
+  start_background(version.info_hash, h);
+
+  // Everything from `offset` to the end of the verified run that starts there.
+  std::uint64_t end = std::min<std::uint64_t>(file.size, offset + max_bytes);
+  for (lt::piece_index_t p(static_cast<int>(first) + 1); p <= piece_of(end - 1); ++p) {
+    if (!h.have_piece(p)) {
+      end = static_cast<std::uint64_t>(static_cast<int>(p)) * piece_len - base;
+      break;
+    }
+  }
+  fs::path path = version_dir(*ih) / files.file_path(index);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error("cannot open the stored file: " + std::string(strerror(errno)));
+  std::string out(end - offset, '\0');
+  std::size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(offset + got));
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (got != out.size()) return make_error("the stored file is shorter than its metadata says");
+  return out;
+}
+
+void SiteManager::start_background(const std::string& ih_hex, const lt::torrent_handle& h) {
+  {
+    std::lock_guard lock(visits_mutex_);
+    if (!background_.insert(ih_hex).second) return;
+  }
+  raise_unwanted_pieces(h, lt::low_priority);
+}
+
+std::uint64_t SiteManager::bytes_have(const SiteVersion& version, const ServedFile& file) {
+  auto ih = InfoHash::from_hex(version.info_hash);
+  if (!ih) return 0;
+  auto h = node_.find_torrent(*ih);
+  if (!h.is_valid()) return 0;
+  auto progress = h.file_progress(lt::torrent_handle::piece_granularity);
+  if (file.index < 0 || static_cast<std::size_t>(file.index) >= progress.size()) return 0;
+  return static_cast<std::uint64_t>(progress[static_cast<std::size_t>(file.index)]);
+}
+
+}  // namespace hostless

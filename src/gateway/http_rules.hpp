@@ -1,0 +1,74 @@
+// The HTTP rules the gateway applies to untrusted requests: path normalisation,
+// Range, Content-Type, If-None-Match and HTML escaping. Pure functions with no
+// HTTP-library dependency, so every rule is unit-tested on its own; safe to call
+// from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+namespace hostless {
+
+// A request target's path, percent-decoded and normalised, for lookup in a
+// site's file list (never joined onto a filesystem path).
+struct SitePath {
+  std::string path;             // "" for the root, else "a/b c.html": no leading or trailing slash
+  bool trailing_slash = false;  // the target ended with "/" (or is the root)
+};
+
+// Limits on a decoded path; beyond them normalise_path fails rather than spend
+// work on a request no site file can match.
+inline constexpr std::size_t kMaxPathBytes = 4096;
+inline constexpr std::size_t kMaxPathSegments = 256;
+
+// target: the raw request target as sent, e.g. "/a/b%20c.html?x=1#f" (query and
+// fragment dropped). Decodes %XX once ('+' stays '+': no form decoding), then
+// splits on '/', drops empty and "." segments, and ".." pops a segment. As in
+// RFC 3986, a target whose last segment is "." or ".." names a directory, so
+// trailing_slash is set. Fails, with a short reason the server sends as a 400:
+// a target not starting with '/'; a bad escape ("%zz", "%4"); after decoding,
+// a control byte (< 0x20 or 0x7f, NUL included), a backslash, or invalid UTF-8
+// (overlong forms and surrogates included); more than kMaxPathBytes decoded
+// bytes or more than kMaxPathSegments non-empty segments; a ".." above the root.
+// Decoding before splitting makes "%2e%2e" and "%2f" act as ".." and '/'.
+Result<SitePath> normalise_path(std::string_view target);
+
+// One "Range" header against a resource of `size` bytes (RFC 9110 §14).
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;  // inclusive
+};
+enum class RangeKind { kNone, kSatisfiable, kUnsatisfiable };
+struct RangeRequest {
+  RangeKind kind = RangeKind::kNone;
+  ByteRange range;  // meaningful only when kind == kSatisfiable
+};
+
+// kNone (serve the whole 200 response): an empty header, a unit other than
+// "bytes" (case-insensitive), a syntax error, first > last, a number that
+// overflows uint64, or several ranges (RFC 9110 lets us answer those whole).
+// Forms: "bytes=a-b" (b clamped to size-1), "bytes=a-", "bytes=-n" (the last n
+// bytes; n > size means the whole resource); spaces and tabs around '=', '-'
+// and the value are tolerated. kUnsatisfiable (416): a >= size, n == 0, or
+// size == 0 with any well-formed range.
+RangeRequest parse_range(std::string_view header, std::uint64_t size);
+
+// The Content-Type for a file name by its extension, case-insensitive; text/*
+// types carry "; charset=utf-8". Unknown or no extension:
+// "application/octet-stream" (served with nosniff, so never run as script).
+std::string_view mime_type(std::string_view path);
+
+// True if an If-None-Match header value matches `etag` (a quoted tag such as
+// "\"abc\""): "*", or any tag of the comma-separated list under weak comparison
+// (RFC 9110 §13.1.2: W/"abc" matches "abc"). A malformed header matches
+// nothing, so the client gets the full response rather than a wrong 304.
+bool etag_matches(std::string_view if_none_match, std::string_view etag);
+
+// `text` with & < > " ' replaced by character references, safe in HTML text
+// and in quoted attribute values.
+std::string html_escape(std::string_view text);
+
+}  // namespace hostless

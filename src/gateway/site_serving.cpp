@@ -1,0 +1,193 @@
+#include "gateway/site_serving.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "gateway/http_rules.hpp"
+
+namespace hostless {
+namespace {
+
+constexpr std::size_t kChunk = 1 << 20;  // bytes read per call while streaming
+// A browser asking for a page that is still arriving waits this long before
+// it gets the progress page instead.
+constexpr std::chrono::milliseconds kPageGrace{1500};
+
+bool wants_html(const httplib::Request& req) {
+  return req.get_header_value("Accept").find("text/html") != std::string::npos;
+}
+
+void common_headers(httplib::Response& res) {
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+}
+
+void plain_page(httplib::Response& res, int status, const std::string& title,
+                const std::string& text) {
+  common_headers(res);
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content("<!doctype html><meta charset=utf-8><title>" + html_escape(title) +
+                      "</title><h1>" + html_escape(title) + "</h1><p>" + html_escape(text) +
+                      "</p>\n",
+                  "text/html; charset=utf-8");
+}
+
+// What a browser sees while a site it has never visited is being fetched:
+// it reloads itself every second until the site is there.
+void progress_page(httplib::Response& res, const std::string& address, const std::string& stage,
+                   int percent) {
+  common_headers(res);
+  res.status = 503;
+  res.set_header("Retry-After", "1");
+  res.set_header("Cache-Control", "no-store");
+  std::string bar = percent >= 0 ? "<progress max=100 value=" + std::to_string(percent) +
+                                       "></progress> " + std::to_string(percent) + "%"
+                                 : "<progress></progress>";
+  res.set_content(
+      "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=1>"
+      "<meta name=viewport content='width=device-width'><title>Opening site…</title>"
+      "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:15vh auto;"
+      "padding:0 1em;color:#222}code{word-break:break-all;color:#555}"
+      "progress{width:100%}</style>"
+      "<h1>Opening site…</h1><p><code>" +
+          html_escape(address) + "</code></p><p id=stage>" + html_escape(stage) + "</p>" + bar +
+          "<p><small>hostless is fetching this site from the people who host it. "
+          "This page turns into the site when it is ready.</small></p>\n",
+      "text/html; charset=utf-8");
+}
+
+void send_file(SiteService& service, const SiteServingOptions& options, const httplib::Request& req,
+               httplib::Response& res, const std::shared_ptr<const SiteVersion>& version,
+               const std::string& path, const ServedFile& file, int status) {
+  common_headers(res);
+  res.set_header("ETag", file.etag);
+  res.set_header("Cache-Control", "no-cache");  // versions change; the ETag revalidates
+  res.set_header("Accept-Ranges", "bytes");
+  std::string type(mime_type(path));
+  // The Range and ETag rules apply to the file itself, not to a 404 page.
+  std::uint64_t first = 0;
+  std::uint64_t length = file.size;
+  if (status == 200) {
+    if (req.has_header("If-None-Match") &&
+        etag_matches(req.get_header_value("If-None-Match"), file.etag)) {
+      res.status = 304;
+      return;
+    }
+    bool range_applies =
+        !req.has_header("If-Range") || req.get_header_value("If-Range") == file.etag;
+    RangeRequest range = range_applies && req.has_header("Range")
+                             ? parse_range(req.get_header_value("Range"), file.size)
+                             : RangeRequest{};
+    if (range.kind == RangeKind::kUnsatisfiable) {
+      res.status = 416;
+      res.set_header("Content-Range", "bytes */" + std::to_string(file.size));
+      return;
+    }
+    if (range.kind == RangeKind::kSatisfiable) {
+      status = 206;
+      first = range.range.first;
+      length = range.range.last - range.range.first + 1;
+      res.set_header("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
+                                          std::to_string(range.range.last) + "/" +
+                                          std::to_string(file.size));
+    }
+  }
+  res.status = status;
+  if (length == 0) {
+    res.set_content("", type);
+    return;
+  }
+  auto timeout = options.timeout;
+  res.set_content_provider(length, type,
+                           [&service, version, file, first, timeout](
+                               std::size_t offset, std::size_t left, httplib::DataSink& sink) {
+                             auto data = service.read(*version, file, first + offset,
+                                                      std::min(left, kChunk), timeout);
+                             if (!data || data->empty())
+                               return false;  // closes the connection: never a short body
+                             return sink.write(data->data(), data->size());
+                           });
+}
+
+}  // namespace
+
+std::string encode_url_path(const std::string& path) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : path) {
+    bool keep = std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+    if (keep) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+void serve_site(SiteService& service, const SiteServingOptions& options, const std::string& address,
+                const httplib::Request& req, httplib::Response& res) {
+  // The gateway answers Range itself (206/416, ETag, If-Range); cpp-httplib
+  // would otherwise slice the body a second time. The Request is the server's
+  // own non-const object, handed to handlers as const.
+  const_cast<httplib::Request&>(req).ranges.clear();
+
+  if (req.method != "GET" && req.method != "HEAD") {
+    res.set_header("Allow", "GET, HEAD");
+    return plain_page(res, 405, "Method not allowed", "Sites are read-only: use GET or HEAD.");
+  }
+  auto site_path = normalise_path(req.target);
+  if (!site_path) return plain_page(res, 400, "Bad request", site_path.error().message);
+
+  std::string path = site_path->path;
+  if (site_path->trailing_slash) path = path.empty() ? "index.html" : path + "/index.html";
+  const bool browser = wants_html(req);
+  VisitState visit =
+      browser ? service.visit(address, path) : service.wait_visit(address, path, options.timeout);
+  if (!visit.ready()) {
+    if (visit.stage == "failed") {
+      return plain_page(res, 504, "This site could not be opened", visit.error);
+    }
+    if (browser) return progress_page(res, address, visit.stage, -1);
+    auto secs = std::to_string(options.timeout.count() / 1000);
+    return plain_page(res, 504, "This site is not reachable yet",
+                      "still " + visit.stage + " after " + secs + " s; try again later");
+  }
+  const auto& version = visit.version;
+
+  const ServedFile* file = version->find(path);
+  if (!file && !site_path->trailing_slash && version->is_directory(path)) {
+    std::string location = encode_url_path("/" + site_path->path + "/");
+    auto q = req.target.find('?');
+    if (q != std::string::npos) location += req.target.substr(q);
+    res.set_redirect(location, 301);
+    common_headers(res);
+    return;
+  }
+  if (!file) {
+    if (const ServedFile* page = version->find("404.html")) {
+      return send_file(service, options, req, res, version, "404.html", *page, 404);
+    }
+    return plain_page(res, 404, "Not found", "This site has no page at /" + site_path->path + ".");
+  }
+
+  // A browser opening a page that is not here yet gets the progress page
+  // rather than a blank wait (assets and other clients stream instead).
+  if (browser && req.method == "GET" && mime_type(path).rfind("text/html", 0) == 0 &&
+      service.bytes_have(*version, *file) < file->size) {
+    (void)service.read(*version, *file, 0, 1, kPageGrace);  // asks for it first
+    std::uint64_t have = service.bytes_have(*version, *file);
+    if (have < file->size) {
+      return progress_page(res, address, "downloading",
+                           static_cast<int>(100 * have / std::max<std::uint64_t>(file->size, 1)));
+    }
+  }
+  send_file(service, options, req, res, version, path, *file, 200);
+}
+
+}  // namespace hostless
