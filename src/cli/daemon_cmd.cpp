@@ -34,6 +34,8 @@ struct DaemonArgs {
   int dht_item_lifetime_s = 0;
   int upload_limit_kib = 0;
   int refresh_interval_s = 60;
+  int mirror_interval_s = 300;
+  int version_grace_s = 600;
 };
 
 // Holds <home>/daemon.lock for the life of the process: one daemon per home.
@@ -134,6 +136,8 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   sopt.resolve_timeout = std::chrono::seconds(a.gateway_timeout_s);
   sopt.republish_interval = std::chrono::seconds(std::max(1, a.republish_interval_s));
   sopt.refresh_interval = std::chrono::seconds(a.refresh_interval_s);
+  sopt.mirror_interval = std::chrono::seconds(a.mirror_interval_s);
+  sopt.version_grace = std::chrono::seconds(a.version_grace_s);
   auto sites = std::make_unique<SiteManager>(**node, **catalog, sopt);
   if (auto s = sites->start(); !s) return fail(s.error().message);
 
@@ -202,6 +206,14 @@ void add_daemon_command(CLI::App& app, const Globals& g, int& result) {
   cmd->add_option("--refresh-interval", args->refresh_interval_s,
                   "Seconds before a visit looks a visited site's name up again")
       ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_option("--mirror-interval", args->mirror_interval_s,
+                  "Seconds between a mirror's checks for a newer version of each site")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_option("--version-grace", args->version_grace_s,
+                  "Seconds a replaced version stays seeded before its data is freed")
+      ->check(CLI::Range(0, 30 * 86400))
       ->capture_default_str();
   cmd->add_option("--upload-limit", args->upload_limit_kib,
                   "Upload cap in KiB/s for all peers, local ones too (0: none)")

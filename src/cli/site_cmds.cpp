@@ -153,6 +153,59 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
   }
   {
     struct Args {
+      std::string address;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand(
+        "mirror", "Keep a whole copy of a site, seed it, follow its updates, keep its name alive");
+    cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
+    cmd->add_flag("--json", a->json, "Print the result as JSON");
+    cmd->footer(
+        "The site keeps resolving and loading from this node while its publisher is offline.\n"
+        "Example:\n  hostless mirror <address>");
+    cmd->callback([&g, &result, a] {
+      auto target = connect_for(g, a->address);
+      if (!target) return void(result = kExitFailure);
+      auto started = target->api.post("/api/v1/mirror", {{"address", target->address}},
+                                      std::chrono::seconds(30));
+      if (!started) return void(result = fail(started.error().message));
+      auto r = target->api.wait_job((*started)["job"], !a->json);
+      if (!r) return void(result = fail(r.error().message));
+      if (a->json) {
+        std::cout << r->dump(2) << "\n";
+      } else {
+        std::cout << "mirroring " << target->address << " (version " << (*r)["seq"] << ")\n";
+      }
+      result = kExitOk;
+    });
+  }
+  {
+    struct Args {
+      std::string address;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("unmirror", "Stop mirroring a site and free its data");
+    cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
+    cmd->add_flag("--json", a->json, "Print the result as JSON");
+    cmd->footer("Example:\n  hostless unmirror <address>");
+    cmd->callback([&g, &result, a] {
+      auto target = connect_for(g, a->address);
+      if (!target) return void(result = kExitFailure);
+      auto r = target->api.post("/api/v1/unmirror", {{"address", target->address}},
+                                std::chrono::seconds(30));
+      if (!r) return void(result = fail(r.error().message));
+      if (a->json) {
+        std::cout << r->dump(2) << "\n";
+      } else {
+        std::cout << "no longer mirroring " << target->address << "\n";
+      }
+      result = kExitOk;
+    });
+  }
+  {
+    struct Args {
       std::string address, out;
     };
     auto a = std::make_shared<Args>();

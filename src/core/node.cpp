@@ -429,6 +429,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
   // connections to seeds and not retry them for a minute (min_reconnect_time),
   // leaving the next asset of the page nowhere to come from.
   s.set_bool(lt::settings_pack::close_redundant_connections, false);
+  // A visitor whose only peer dropped it (seen right after a visit's metadata
+  // arrives) must reconnect while a reader waits, not a minute later.
+  s.set_int(lt::settings_pack::min_reconnect_time, 2);
   std::string bootstrap = format_endpoints(o.bootstrap);
   if (o.lan) {
     // Explicit nodes only, added with add_dht_node below: libtorrent never puts

@@ -56,6 +56,11 @@ class SiteService {
                                             const std::string& key_name) = 0;
   virtual Result<std::string> start_get(const std::string& address, const std::string& outdir) = 0;
   virtual std::optional<nlohmann::json> job(const std::string& id) = 0;
+  // Mirroring: fetch the whole current version, seed it, follow updates and
+  // re-put the signed pointer, so the site outlives its publisher.
+  virtual Result<std::string> start_mirror(const std::string& address) = 0;
+  // Stops following; frees what no other site still uses.
+  virtual Result<nlohmann::json> unmirror(const std::string& address) = 0;
 
   // {"address","seq","info_hash","magnet","torrent_magnet"}
   virtual Result<nlohmann::json> resolve(const std::string& address,

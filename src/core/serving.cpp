@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iostream>
 
 #include <libtorrent/torrent_info.hpp>
 
@@ -284,9 +285,11 @@ void SiteManager::refresh(const SiteRecord& record) {
   if (!now || !*now) return;
   SiteRecord updated = **now;
   if (updated.role == SiteRole::kPublished || updated.seq >= ptr->seq) return;
+  std::optional<InfoHash> previous = updated.info_hash;
   updated.seq = ptr->seq;
   updated.info_hash = ptr->value.ih;
-  (void)catalog_.put_site(updated);
+  if (!catalog_.put_site(updated)) return;
+  if (previous && *previous != ptr->value.ih) retire_version(*previous);
 }
 
 Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFile& file,
@@ -312,25 +315,42 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
     // Ask for this piece now and the next few soon after; a seek (Range)
     // moves the deadlines with it.
     const lt::piece_index_t last = piece_of(std::min(file.size, offset + kReadAhead) - 1);
-    int ms = 0;
-    for (auto p = first; p <= last; ++p, ms += 100) {
-      if (h.have_piece(p)) continue;
-      h.piece_priority(p, lt::top_priority);
-      h.set_piece_deadline(p, ms);
-    }
+    const auto ask = [&] {
+      int ms = 0;
+      for (auto p = first; p <= last; ++p, ms += 100) {
+        if (h.have_piece(p)) continue;
+        h.piece_priority(p, lt::top_priority);
+        h.set_piece_deadline(p, ms);
+      }
+    };
+    ask();
     const auto deadline = Clock::now() + timeout;
-    auto next_announce = Clock::now() + std::chrono::seconds(2);
+    auto next_check = Clock::now() + std::chrono::seconds(2);
     while (!h.have_piece(first)) {
-      if (Clock::now() >= next_announce) {
-        // Lost every peer (they restart, or drop us while the torrent
-        // re-checks after its metadata arrived): ask the DHT again now.
-        next_announce = Clock::now() + std::chrono::seconds(3);
-        if (h.status({}).num_peers == 0) h.force_dht_announce();
+      if (Clock::now() >= next_check) {
+        // Ask again: a concurrent priority change can drop a deadline. And
+        // with every peer lost (they restart, or drop us while the torrent
+        // re-checks after its metadata arrived), ask the DHT again now.
+        next_check = Clock::now() + std::chrono::seconds(3);
+        ask();
+        if (h.status({}).num_peers == 0) {
+          // Forget the peers we know but are not connected to (libtorrent
+          // backs off from one that dropped us), then look them up afresh.
+          h.clear_peers();
+          h.force_dht_announce();
+        }
       }
       auto seen = node_.piece_events();
       if (h.have_piece(first)) break;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0 || stopping_) {
+        auto st = h.status({});
+        std::cerr << "hostless: read of " << version.address << " piece " << static_cast<int>(first)
+                  << " timed out: priority "
+                  << static_cast<int>(static_cast<std::uint8_t>(h.piece_priority(first)))
+                  << ", peers " << st.num_peers << ", seeds " << st.num_seeds << ", state "
+                  << static_cast<int>(st.state) << ", download " << st.download_payload_rate
+                  << " B/s\n";
         return make_error("no peer sent this part of the file within " +
                           std::to_string(timeout.count() / 1000) + " s");
       }

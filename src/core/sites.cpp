@@ -144,6 +144,8 @@ Status SiteManager::start() {
   }
   node_.every(options_.republish_interval, [this] { republish_all(); });
   node_.every(std::chrono::seconds(5), [this] { retry_failed_puts(); });
+  node_.every(options_.mirror_interval, [this] { follow_mirrors(); });
+  node_.every(std::chrono::seconds(5), [this] { collect_versions(); });
   // A restarted publisher puts its pointers again as soon as it can.
   republish_all();
   return {};
@@ -352,6 +354,7 @@ Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& 
     if (!h) return h.error();
   }
 
+  std::optional<InfoHash> previous = record.info_hash;
   std::int64_t seq = std::max(record.seq, record.pointer ? record.pointer->seq : 0) + 1;
   SignedPointer pointer = SignedPointer::sign(*key, seq, PointerValue{snap->info_hash});
   record.role = SiteRole::kPublished;
@@ -362,6 +365,7 @@ Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& 
   record.pointer = pointer;
   if (auto s = catalog_.put_site(record); !s) return s.error();
   if (auto s = catalog_.replace_hash_cache(folder.string(), snap->cache); !s) return s.error();
+  if (previous && *previous != snap->info_hash) retire_version(*previous);
 
   if (progress.fn) progress.fn("announcing", 0, 0);
   auto put = node_.put_pointer(pointer, std::chrono::seconds(30)).get();

@@ -29,6 +29,10 @@ struct SitesOptions {
   unsigned hash_threads = 0;  // 0: one per core
   // A visited site's name is looked up again on a visit at most this often.
   std::chrono::seconds refresh_interval{60};
+  // How often a mirror looks for a newer version of each mirrored site.
+  std::chrono::seconds mirror_interval{300};
+  // How long a replaced version stays seeded before its data is freed.
+  std::chrono::seconds version_grace{600};
 };
 
 // Gives every piece of `h` that is not wanted (priority 0) priority `to`;
@@ -51,6 +55,8 @@ class SiteManager final : public SiteService {
                                     const std::string& key_name) override;
   Result<std::string> start_get(const std::string& address, const std::string& outdir) override;
   std::optional<nlohmann::json> job(const std::string& id) override;
+  Result<std::string> start_mirror(const std::string& address) override;
+  Result<nlohmann::json> unmirror(const std::string& address) override;
   Result<nlohmann::json> resolve(const std::string& address,
                                  std::chrono::milliseconds timeout) override;
   Result<std::string> torrent(const std::string& address) override;
@@ -71,6 +77,7 @@ class SiteManager final : public SiteService {
                                  const Progress& progress);
   Result<nlohmann::json> get(const SiteAddress& address, const std::filesystem::path& outdir,
                              const Progress& progress);
+  Result<nlohmann::json> mirror(const SiteAddress& address, const Progress& progress);
 
  private:
   struct Job;
@@ -96,6 +103,14 @@ class SiteManager final : public SiteService {
   // (a get or a visit): a visited site moves to it, never backwards.
   void record_visit(const SiteAddress& address, const SignedPointer& pointer);
   void republish_all();
+  // Mirrors: start a poll of every mirrored site that is due (node thread).
+  void follow_mirrors();
+  void poll_mirror(const SiteAddress& address);
+  // Frees versions whose grace period is over and that no site uses.
+  void collect_versions();
+  // Deletes a version's torrent and data unless a catalog record uses it.
+  void free_version(const InfoHash& ih);
+  void retire_version(const InfoHash& ih);  // frees it after the grace period
   // Puts again, every few seconds, pointers whose last put reached no node
   // (a publisher that has not joined the DHT yet). Runs on the node thread.
   void retry_failed_puts();
@@ -131,6 +146,10 @@ class SiteManager final : public SiteService {
   std::map<std::string, std::shared_ptr<const SiteVersion>> views_;  // by info-hash hex
   std::map<std::string, std::chrono::steady_clock::time_point> refreshed_;  // by address
   std::set<std::string> background_;  // info-hashes whose background fetch started
+
+  std::mutex mirrors_mutex_;
+  std::set<std::string> polling_;  // addresses with a poll running
+  std::map<InfoHash, std::chrono::steady_clock::time_point> retired_;  // freed at that time
 };
 
 }  // namespace hostless

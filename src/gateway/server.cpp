@@ -227,6 +227,21 @@ void Gateway::install_routes() {
     if (!id) return send_error(res, 400, id.error().message);
     send_json(res, 202, json{{"job", *id}});
   });
+  s.Post("/api/v1/mirror", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+    auto body = parse_body(req, res);
+    if (!body) return;
+    auto id = service_.start_mirror(body->value("address", ""));
+    if (!id) return send_error(res, 400, id.error().message);
+    send_json(res, 202, json{{"job", *id}});
+  });
+  s.Post("/api/v1/unmirror",
+         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+           auto body = parse_body(req, res);
+           if (!body) return;
+           auto r = service_.unmirror(body->value("address", ""));
+           if (!r) return send_error(res, 400, r.error().message);
+           send_json(res, 200, *r);
+         });
   s.Get(R"(/api/v1/jobs/([A-Za-z0-9_-]+))",
         [this](const httplib::Request& req, httplib::Response& res) {
           auto j = service_.job(req.matches[1]);

@@ -1,0 +1,162 @@
+// The sites layer's mirroring half: whole copies that follow updates and keep
+// the name alive, and freeing versions nobody uses any more.
+#include <ctime>
+
+#include "core/sites.hpp"
+
+namespace hostless {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+Result<std::string> SiteManager::start_mirror(const std::string& address) {
+  auto addr = SiteAddress::parse(address);
+  if (!addr) return addr.error();
+  SiteAddress a = *addr;
+  return run_job("mirror", [this, a](const Progress& progress) { return mirror(a, progress); });
+}
+
+Result<json> SiteManager::mirror(const SiteAddress& address, const Progress& progress) {
+  auto existing = catalog_.site(address);
+  if (!existing) return existing.error();
+  if (*existing && (*existing)->role == SiteRole::kPublished) {
+    return make_error("this node publishes " + address.str() +
+                      "; it already seeds it and keeps its name alive");
+  }
+  if (progress.fn) progress.fn("finding the name", 0, 0);
+  auto ptr = resolve_pointer(address, options_.resolve_timeout);
+  if (!ptr) return ptr.error();
+  auto h = fetch_version(address, ptr->value.ih, progress);
+  if (!h) return h.error();
+
+  auto now = catalog_.site(address);
+  if (!now) return now.error();
+  SiteRecord record;
+  if (*now) {
+    record = **now;
+  } else {
+    record.address = address;
+    record.added = static_cast<std::int64_t>(std::time(nullptr));
+  }
+  std::optional<InfoHash> previous = record.info_hash;
+  record.role = SiteRole::kMirrored;
+  if (!record.info_hash || record.seq <= ptr->seq) {
+    record.seq = ptr->seq;
+    record.info_hash = ptr->value.ih;
+  }
+  if (!record.pointer || record.pointer->seq < ptr->seq) record.pointer = *ptr;
+  if (auto s = catalog_.put_site(record); !s) return s.error();
+  if (previous && *previous != *record.info_hash) retire_version(*previous);
+  {
+    // Hold the name from now on, not only at the next re-put round.
+    std::lock_guard lock(retry_mutex_);
+    if (record.pointer) unannounced_[record.pointer->key] = *record.pointer;
+  }
+  json j = {{"address", address.str()},
+            {"seq", record.seq},
+            {"info_hash", record.info_hash->hex()},
+            {"url", url_for(address)}};
+  if (auto st = h->status({}); st.has_metadata) j["bytes"] = st.total_wanted;
+  return j;
+}
+
+Result<json> SiteManager::unmirror(const std::string& address) {
+  auto addr = SiteAddress::parse(address);
+  if (!addr) return addr.error();
+  auto existing = catalog_.site(*addr);
+  if (!existing) return existing.error();
+  if (!*existing || (*existing)->role != SiteRole::kMirrored) {
+    return make_error(addr->str() + " is not mirrored by this node (see `hostless sites`)");
+  }
+  auto ih = (*existing)->info_hash;
+  if (auto s = catalog_.remove_site(*addr); !s) return s.error();
+  {
+    std::lock_guard lock(retry_mutex_);
+    unannounced_.erase(addr->key());
+  }
+  if (ih) free_version(*ih);
+  return json{{"address", addr->str()}, {"unmirrored", true}};
+}
+
+void SiteManager::follow_mirrors() {
+  auto sites = catalog_.sites();
+  if (!sites) return;
+  for (const auto& s : *sites) {
+    if (s.role != SiteRole::kMirrored) continue;
+    {
+      std::lock_guard lock(mirrors_mutex_);
+      if (!polling_.insert(s.address.str()).second) continue;  // still running
+    }
+    SiteAddress a = s.address;
+    start_thread([this, a] {
+      poll_mirror(a);
+      std::lock_guard lock(mirrors_mutex_);
+      polling_.erase(a.str());
+    });
+  }
+}
+
+void SiteManager::poll_mirror(const SiteAddress& address) {
+  if (stopping_) return;
+  auto record = catalog_.site(address);
+  if (!record || !*record || (*record)->role != SiteRole::kMirrored) return;
+  auto ptr = resolve_pointer(address, options_.resolve_timeout);
+  if (!ptr || ptr->seq <= (*record)->seq) return;
+  if ((*record)->info_hash && ptr->value.ih == *(*record)->info_hash) return;
+  // Fetch the new version whole, then switch: until then the old version is
+  // the one served and seeded.
+  auto h = fetch_version(address, ptr->value.ih, Progress{});
+  if (!h) return;
+  auto now = catalog_.site(address);
+  if (!now || !*now || (*now)->role != SiteRole::kMirrored || (*now)->seq >= ptr->seq) return;
+  SiteRecord updated = **now;
+  std::optional<InfoHash> previous = updated.info_hash;
+  updated.seq = ptr->seq;
+  updated.info_hash = ptr->value.ih;
+  if (!updated.pointer || updated.pointer->seq < ptr->seq) updated.pointer = *ptr;
+  if (!catalog_.put_site(updated)) return;
+  if (previous && *previous != ptr->value.ih) retire_version(*previous);
+  std::lock_guard lock(retry_mutex_);
+  unannounced_[ptr->key] = *updated.pointer;
+}
+
+void SiteManager::retire_version(const InfoHash& ih) {
+  std::lock_guard lock(mirrors_mutex_);
+  retired_[ih] = Clock::now() + options_.version_grace;
+}
+
+void SiteManager::collect_versions() {
+  std::vector<InfoHash> due;
+  {
+    std::lock_guard lock(mirrors_mutex_);
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if (Clock::now() < it->second) {
+        ++it;
+        continue;
+      }
+      due.push_back(it->first);
+      it = retired_.erase(it);
+    }
+  }
+  if (due.empty()) return;
+  start_thread([this, due] {
+    for (const auto& ih : due) free_version(ih);
+  });
+}
+
+void SiteManager::free_version(const InfoHash& ih) {
+  auto sites = catalog_.sites();
+  if (!sites) return;
+  for (const auto& s : *sites) {
+    if (s.info_hash && *s.info_hash == ih) return;  // still some site's version
+  }
+  node_.remove_torrent(node_.find_torrent(ih), true);
+  std::error_code ec;
+  fs::remove_all(version_dir(ih), ec);
+  fs::remove(torrent_path(ih), ec);
+  std::lock_guard lock(visits_mutex_);
+  views_.erase(ih.hex());
+  background_.erase(ih.hex());
+}
+
+}  // namespace hostless
