@@ -36,6 +36,8 @@ struct DaemonArgs {
   int refresh_interval_s = 60;
   int mirror_interval_s = 300;
   int version_grace_s = 600;
+  int cache_mib = 1024;
+  int site_cache_mib = 256;
 };
 
 // Holds <home>/daemon.lock for the life of the process: one daemon per home.
@@ -138,6 +140,8 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   sopt.refresh_interval = std::chrono::seconds(a.refresh_interval_s);
   sopt.mirror_interval = std::chrono::seconds(a.mirror_interval_s);
   sopt.version_grace = std::chrono::seconds(a.version_grace_s);
+  sopt.visit_cache_bytes = static_cast<std::uint64_t>(a.cache_mib) << 20;
+  sopt.visit_site_bytes = static_cast<std::uint64_t>(a.site_cache_mib) << 20;
   auto sites = std::make_unique<SiteManager>(**node, **catalog, sopt);
   if (auto s = sites->start(); !s) return fail(s.error().message);
 
@@ -214,6 +218,15 @@ void add_daemon_command(CLI::App& app, const Globals& g, int& result) {
   cmd->add_option("--version-grace", args->version_grace_s,
                   "Seconds a replaced version stays seeded before its data is freed")
       ->check(CLI::Range(0, 30 * 86400))
+      ->capture_default_str();
+  cmd->add_option("--cache-size", args->cache_mib,
+                  "MiB of disk that visited sites share; least recently visited go first "
+                  "(published and mirrored sites never)")
+      ->check(CLI::Range(0, 16 << 20))
+      ->capture_default_str();
+  cmd->add_option("--site-cache-size", args->site_cache_mib,
+                  "MiB above which a visited site is fetched only as it is read")
+      ->check(CLI::Range(0, 16 << 20))
       ->capture_default_str();
   cmd->add_option("--upload-limit", args->upload_limit_kib,
                   "Upload cap in KiB/s for all peers, local ones too (0: none)")

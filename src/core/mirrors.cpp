@@ -1,6 +1,8 @@
 // The sites layer's mirroring half: whole copies that follow updates and keep
 // the name alive, and freeing versions nobody uses any more.
+#include <algorithm>
 #include <ctime>
+#include <iostream>
 
 #include "core/sites.hpp"
 
@@ -157,6 +159,39 @@ void SiteManager::free_version(const InfoHash& ih) {
   std::lock_guard lock(visits_mutex_);
   views_.erase(ih.hex());
   background_.erase(ih.hex());
+}
+
+void SiteManager::enforce_visit_cache() {
+  auto sites = catalog_.sites();
+  if (!sites) return;
+  struct Held {
+    SiteRecord record;
+    std::uint64_t bytes;
+  };
+  std::vector<Held> visited;
+  std::uint64_t total = 0;
+  for (const auto& s : *sites) {
+    if (s.role != SiteRole::kVisited || !s.info_hash) continue;
+    auto h = node_.find_torrent(*s.info_hash);
+    std::uint64_t bytes = h.is_valid() ? static_cast<std::uint64_t>(h.status({}).total_done) : 0;
+    visited.push_back({s, bytes});
+    total += bytes;
+  }
+  if (total <= options_.visit_cache_bytes) return;
+  std::sort(visited.begin(), visited.end(), [](const Held& a, const Held& b) {
+    return std::tie(a.record.last_visit, a.record.added) <
+           std::tie(b.record.last_visit, b.record.added);
+  });
+  // The most recently visited site stays, whatever its size: it is likely
+  // on someone's screen.
+  for (std::size_t i = 0; i + 1 < visited.size() && total > options_.visit_cache_bytes; ++i) {
+    const auto& v = visited[i];
+    if (!catalog_.remove_site(v.record.address)) continue;
+    free_version(*v.record.info_hash);
+    total -= v.bytes;
+    std::cerr << "hostless: visit cache full: evicted " << v.record.address.str() << " (" << v.bytes
+              << " bytes)\n";
+  }
 }
 
 }  // namespace hostless

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <iostream>
 
 #include <libtorrent/torrent_info.hpp>
@@ -67,6 +68,8 @@ namespace {
 
 // How long a failed cold visit is shown before a new visit tries again.
 constexpr auto kRetryFailedVisit = std::chrono::seconds(5);
+// A visit updates the site's last-visit time at most this often.
+constexpr std::chrono::seconds kLastVisitResolution{1};
 // How far ahead of a reader pieces get deadlines.
 constexpr std::uint64_t kReadAhead = 4 << 20;
 
@@ -157,6 +160,12 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
           auto [it, fresh] = refreshed_.try_emplace(key, Clock::now());
           due = fresh || Clock::now() - it->second > options_.refresh_interval;
           if (due) it->second = Clock::now();
+        }
+        if (r.role == SiteRole::kVisited &&
+            std::time(nullptr) - r.last_visit >= kLastVisitResolution.count()) {
+          SiteRecord touched = r;
+          touched.last_visit = static_cast<std::int64_t>(std::time(nullptr));
+          (void)catalog_.put_site(touched);  // what the visit cache evicts by
         }
         if (due && r.role != SiteRole::kPublished) {
           SiteRecord copy = r;
@@ -260,7 +269,7 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
       h.set_piece_deadline(lt::piece_index_t(p), ms);
     }
   } else {
-    start_background(ih.hex(), h);
+    start_background(address, ih.hex(), h);
   }
 
   record_visit(address, *ptr);
@@ -357,7 +366,7 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
       node_.wait_piece_event(seen, std::min(left, std::chrono::milliseconds(250)));
     }
   }
-  start_background(version.info_hash, h);
+  if (auto a = SiteAddress::parse(version.address)) start_background(*a, version.info_hash, h);
 
   // Everything from `offset` to the end of the verified run that starts there.
   std::uint64_t end = std::min<std::uint64_t>(file.size, offset + max_bytes);
@@ -382,10 +391,18 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
   return out;
 }
 
-void SiteManager::start_background(const std::string& ih_hex, const lt::torrent_handle& h) {
+void SiteManager::start_background(const SiteAddress& address, const std::string& ih_hex,
+                                   const lt::torrent_handle& h) {
   {
     std::lock_guard lock(visits_mutex_);
     if (!background_.insert(ih_hex).second) return;
+  }
+  // A visited site over the per-site cap is only fetched as it is read.
+  auto record = catalog_.site(address);
+  auto ti = h.torrent_file();
+  bool visited = !record || !*record || (*record)->role == SiteRole::kVisited;
+  if (visited && ti && static_cast<std::uint64_t>(ti->total_size()) > options_.visit_site_bytes) {
+    return;
   }
   raise_unwanted_pieces(h, lt::low_priority);
 }

@@ -145,7 +145,15 @@ Status SiteManager::start() {
   node_.every(options_.republish_interval, [this] { republish_all(); });
   node_.every(std::chrono::seconds(5), [this] { retry_failed_puts(); });
   node_.every(options_.mirror_interval, [this] { follow_mirrors(); });
-  node_.every(std::chrono::seconds(5), [this] { collect_versions(); });
+  node_.every(std::chrono::seconds(5), [this] {
+    collect_versions();
+    if (!evicting_.exchange(true)) {
+      start_thread([this] {
+        enforce_visit_cache();
+        evicting_ = false;
+      });
+    }
+  });
   // A restarted publisher puts its pointers again as soon as it can.
   republish_all();
   return {};

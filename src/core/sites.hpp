@@ -33,6 +33,11 @@ struct SitesOptions {
   std::chrono::seconds mirror_interval{300};
   // How long a replaced version stays seeded before its data is freed.
   std::chrono::seconds version_grace{600};
+  // Visited sites (not published, not mirrored) share this much disk; the
+  // least recently visited go first. A visited site larger than the per-site
+  // cap is only fetched on demand, not in the background.
+  std::uint64_t visit_cache_bytes = std::uint64_t(1) << 30;
+  std::uint64_t visit_site_bytes = std::uint64_t(256) << 20;
 };
 
 // Gives every piece of `h` that is not wanted (priority 0) priority `to`;
@@ -94,7 +99,8 @@ class SiteManager final : public SiteService {
   void start_thread(std::function<void()> fn);
   // After the first on-demand read of a visited version: fetch the rest of it
   // at low priority.
-  void start_background(const std::string& ih_hex, const lt::torrent_handle& h);
+  void start_background(const SiteAddress& address, const std::string& ih_hex,
+                        const lt::torrent_handle& h);
   Result<SignedPointer> resolve_pointer(const SiteAddress& address,
                                         std::chrono::milliseconds timeout);
   Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
@@ -111,6 +117,8 @@ class SiteManager final : public SiteService {
   // Deletes a version's torrent and data unless a catalog record uses it.
   void free_version(const InfoHash& ih);
   void retire_version(const InfoHash& ih);  // frees it after the grace period
+  // Evicts least recently visited sites while visited sites exceed the cache.
+  void enforce_visit_cache();
   // Puts again, every few seconds, pointers whose last put reached no node
   // (a publisher that has not joined the DHT yet). Runs on the node thread.
   void retry_failed_puts();
@@ -149,6 +157,7 @@ class SiteManager final : public SiteService {
 
   std::mutex mirrors_mutex_;
   std::set<std::string> polling_;  // addresses with a poll running
+  std::atomic<bool> evicting_{false};
   std::map<InfoHash, std::chrono::steady_clock::time_point> retired_;  // freed at that time
 };
 

@@ -601,6 +601,41 @@ def test_mirror_rejects_rollback():
         assert fetch(mirror, addr, "/")[2] == b"<h1>v2</h1>"
 
 
+def test_visit_cache_evicts_least_recent():
+    """Visited sites share a cache cap: the least recently visited goes first,
+    a mirrored site never."""
+    with Cluster(BIN, 2, extra_for={2: ["--cache-size", "1"]}) as c:
+        publisher, visitor = c[1], c[2]
+        addrs = {}
+        for name in ("a", "b", "m", "c"):
+            site = make_site(os.path.join(c.dir, name), {"index.html": name,
+                                                         "data.bin": os.urandom(600 * 1024)})
+            addrs[name] = publisher.json("publish", site)["address"]
+
+        def held():
+            return {x["address"]: x for x in visitor.json("sites")}
+
+        def visit(name):
+            # Timestamps are whole seconds: let one pass so visits are ordered.
+            t = int(time.time())
+            wait_for(lambda: int(time.time()) > t, 3)
+            assert fetch(visitor, addrs[name], "/")[2] == name.encode()
+            # The rest of the site follows in the background.
+            assert wait_for(lambda: held().get(addrs[name], {}).get("have", 0) >= 600 * 1024, 60)
+
+        visit("a")
+        visit("b")  # 1.2 MB of visited sites > 1 MiB: "a" goes
+        assert wait_for(lambda: addrs["a"] not in held(), 30), held().keys()
+        assert addrs["b"] in held()
+        assert visitor.json("mirror", addrs["m"])["seq"] == 1
+        visit("c")  # "b" goes; the mirror is not counted and never evicted
+        assert wait_for(lambda: addrs["b"] not in held(), 30), held().keys()
+        sites = held()
+        assert sites[addrs["m"]]["role"] == "mirrored" and addrs["c"] in sites
+        # An evicted site is fetched again on the next visit.
+        assert fetch(visitor, addrs["a"], "/")[2] == b"a"
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     name = sys.argv[2]
