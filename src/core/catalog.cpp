@@ -243,6 +243,16 @@ Status Catalog::put_site(const SiteRecord& r) {
   return {};
 }
 
+Status Catalog::touch_visit(const SiteAddress& address, std::int64_t when) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "UPDATE sites SET last_visit = ? WHERE address = ?");
+  s.bind(1, when);
+  const auto& k = address.key().bytes();
+  s.bind_blob(2, k.data(), k.size());
+  if (s.step() != SQLITE_DONE) return db_error(db_, "update last visit");
+  return {};
+}
+
 Status Catalog::remove_site(const SiteAddress& address) {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "DELETE FROM sites WHERE address = ?");

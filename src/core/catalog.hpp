@@ -67,6 +67,9 @@ class Catalog {
   // Inserts or replaces the whole record.
   Status put_site(const SiteRecord& record);
   Status remove_site(const SiteAddress& address);
+  // Sets only the last-visit time (a visit must not rewrite the version a
+  // concurrent update may be switching).
+  Status touch_visit(const SiteAddress& address, std::int64_t when);
 
   // Records `pointer` if its seq is higher than the stored one. Returns the
   // highest pointer now stored.

@@ -163,9 +163,8 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
         }
         if (r.role == SiteRole::kVisited &&
             std::time(nullptr) - r.last_visit >= kLastVisitResolution.count()) {
-          SiteRecord touched = r;
-          touched.last_visit = static_cast<std::int64_t>(std::time(nullptr));
-          (void)catalog_.put_site(touched);  // what the visit cache evicts by
+          // What the visit cache evicts by.
+          (void)catalog_.touch_visit(*address, static_cast<std::int64_t>(std::time(nullptr)));
         }
         if (due && r.role != SiteRole::kPublished) {
           SiteRecord copy = r;
