@@ -83,6 +83,14 @@ Result<std::vector<std::pair<std::string, int>>> parse_endpoints(const std::stri
 
 constexpr const char* kShuttingDown = "the node is shutting down";
 
+// Every site torrent stays active: libtorrent's queueing (auto-managed
+// torrents, at most a few active downloads) would otherwise pause a visit's
+// torrent right after its metadata arrived, with a reader waiting on it.
+void keep_active(lt::add_torrent_params& params) {
+  params.flags &= ~lt::torrent_flags::auto_managed;
+  params.flags &= ~lt::torrent_flags::paused;
+}
+
 struct Node::Impl {
   NodeOptions options;
   std::unique_ptr<lt::session> session;
@@ -210,6 +218,11 @@ void Node::Impl::run() {
 }
 
 void Node::Impl::handle_alert(lt::alert* a) {
+  if (debug_log && (lt::alert_cast<lt::peer_disconnected_alert>(a) ||
+                    lt::alert_cast<lt::peer_connect_alert>(a) ||
+                    lt::alert_cast<lt::metadata_received_alert>(a))) {
+    std::cerr << "[peer] " << a->message() << "\n";
+  }
   if (debug_log && (a->category() & (lt::alert_category::dht_log | lt::alert_category::dht)) &&
       !lt::alert_cast<lt::dht_pkt_alert>(a)) {
     std::cerr << "[dht] " << a->message() << "\n";
@@ -422,7 +435,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
   s.set_int(lt::settings_pack::alert_mask,
             lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
                 lt::alert_category::dht | lt::alert_category::dht_operation |
-                lt::alert_category::port_mapping | lt::alert_category::piece_progress);
+                lt::alert_category::port_mapping | lt::alert_category::piece_progress |
+                (impl->debug_log ? lt::alert_category::connect : lt::alert_category_t{}));
   s.set_int(lt::settings_pack::alert_queue_size, 10000);
   // A visited site wants only what was asked for until its background fetch
   // starts, so it is briefly "finished"; libtorrent would then drop its
@@ -522,6 +536,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
                   << "\n";
         continue;
       }
+      keep_active(atp);
       impl->session->add_torrent(std::move(atp), lec);
       if (lec) {
         std::cerr << "hostless: cannot restore " << e.path() << ": " << lec.message() << "\n";
@@ -633,6 +648,7 @@ std::future<Result<int>> Node::put_pointer(const SignedPointer& pointer,
 
 Result<lt::torrent_handle> Node::add_torrent(lt::add_torrent_params params) {
   lt::error_code ec;
+  keep_active(params);
   lt::torrent_handle h = impl_->session->add_torrent(std::move(params), ec);
   if (ec) return make_error("cannot add torrent: " + ec.message());
   // Tell the DHT at once rather than at the next announce round, so a new

@@ -337,8 +337,8 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
     while (!h.have_piece(first)) {
       if (Clock::now() >= next_check) {
         // Ask again: a concurrent priority change can drop a deadline. And
-        // with every peer lost (they restart, or drop us while the torrent
-        // re-checks after its metadata arrived), ask the DHT again now.
+        // with every peer lost (they restart or go away), ask the DHT again
+        // now.
         next_check = Clock::now() + std::chrono::seconds(3);
         ask();
         if (h.status({}).num_peers == 0) {
