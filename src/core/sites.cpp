@@ -142,6 +142,15 @@ Status SiteManager::start() {
     atp.save_path = version_dir(*s.info_hash).string();
     (void)node_.add_torrent(std::move(atp));
   }
+  // Versions no site uses any more (replaced before a restart, so their grace
+  // period was only in memory) are freed after a grace period from now.
+  for (const auto& e : fs::directory_iterator(store_dir(), ec)) {
+    auto ih = InfoHash::from_hex(e.path().filename().string());
+    if (!ih) continue;
+    bool used = false;
+    for (const auto& s : *sites) used = used || (s.info_hash && *s.info_hash == *ih);
+    if (!used) retire_version(*ih);
+  }
   node_.every(options_.republish_interval, [this] { republish_all(); });
   node_.every(std::chrono::seconds(5), [this] { retry_failed_puts(); });
   node_.every(options_.mirror_interval, [this] { follow_mirrors(); });

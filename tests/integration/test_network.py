@@ -636,6 +636,27 @@ def test_visit_cache_evicts_least_recent():
         assert fetch(visitor, addrs["a"], "/")[2] == b"a"
 
 
+def test_replaced_versions_freed():
+    """A replaced version is freed after its grace period, also when the
+    daemon restarted in between."""
+    with Cluster(BIN, 1, extra=["--version-grace", "2"]) as c:
+        n = c[1]
+        site = make_site(os.path.join(c.dir, "site"), {"index.html": "v1", "same.bin": "x" * 5000})
+        store = os.path.join(n.home, "store")
+        v1 = n.json("publish", site)["info_hash"]
+        make_site(site, {"index.html": "v2"})
+        v2 = n.json("publish", site)["info_hash"]
+        assert wait_for(lambda: not os.path.exists(os.path.join(store, v1)), 30), os.listdir(store)
+        make_site(site, {"index.html": "v3"})
+        v3 = n.json("publish", site)["info_hash"]
+        n.stop()  # v2's grace period was running in memory only
+        n.start()
+        assert wait_for(lambda: not os.path.exists(os.path.join(store, v2)), 30), os.listdir(store)
+        assert os.listdir(store) == [v3]
+        # Unchanged files were shared with the freed versions (hard links): still whole.
+        assert fetch(n, n.json("sites")[0]["address"], "/same.bin")[2] == b"x" * 5000
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     name = sys.argv[2]
