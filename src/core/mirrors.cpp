@@ -105,21 +105,29 @@ void SiteManager::poll_mirror(const SiteAddress& address) {
   auto ptr = resolve_pointer(address, options_.resolve_timeout);
   if (!ptr || ptr->seq <= (*record)->seq) return;
   if ((*record)->info_hash && ptr->value.ih == *(*record)->info_hash) return;
+  if (!adopt_version(address, *ptr)) return;
+  std::lock_guard lock(retry_mutex_);
+  unannounced_[ptr->key] = *ptr;  // hold the new name at once
+}
+
+bool SiteManager::adopt_version(const SiteAddress& address, const SignedPointer& ptr) {
   // Fetch the new version whole, then switch: until then the old version is
-  // the one served and seeded.
-  auto h = fetch_version(address, ptr->value.ih, Progress{});
-  if (!h) return;
+  // the one served and seeded, so no visitor gets a page of one version with
+  // assets of another.
+  auto h = fetch_version(address, ptr.value.ih, Progress{});
+  if (!h) return false;
   auto now = catalog_.site(address);
-  if (!now || !*now || (*now)->role != SiteRole::kMirrored || (*now)->seq >= ptr->seq) return;
+  if (!now || !*now || (*now)->role == SiteRole::kPublished || (*now)->seq >= ptr.seq) {
+    return false;  // unmirrored, evicted or moved on meanwhile
+  }
   SiteRecord updated = **now;
   std::optional<InfoHash> previous = updated.info_hash;
-  updated.seq = ptr->seq;
-  updated.info_hash = ptr->value.ih;
-  if (!updated.pointer || updated.pointer->seq < ptr->seq) updated.pointer = *ptr;
-  if (!catalog_.put_site(updated)) return;
-  if (previous && *previous != ptr->value.ih) retire_version(*previous);
-  std::lock_guard lock(retry_mutex_);
-  unannounced_[ptr->key] = *updated.pointer;
+  updated.seq = ptr.seq;
+  updated.info_hash = ptr.value.ih;
+  if (!updated.pointer || updated.pointer->seq < ptr.seq) updated.pointer = ptr;
+  if (!catalog_.put_site(updated)) return false;
+  if (previous && *previous != ptr.value.ih) retire_version(*previous);
+  return true;
 }
 
 void SiteManager::retire_version(const InfoHash& ih) {

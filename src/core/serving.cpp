@@ -211,16 +211,9 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
   const InfoHash ih = ptr->value.ih;
   visit->set("finding peers", 0);
 
-  lt::torrent_handle h = node_.find_torrent(ih);
-  if (!h.is_valid()) {
-    lt::add_torrent_params atp;
-    atp.info_hashes.v1 = lt::sha1_hash(reinterpret_cast<const char*>(ih.bytes().data()));
-    atp.save_path = version_dir(ih).string();
-    atp.name = address.str();
-    auto added = node_.add_torrent(std::move(atp));
-    if (!added) return visit->finish(nullptr, added.error().message);
-    h = *added;
-  }
+  auto added = add_version(address, ih);
+  if (!added) return visit->finish(nullptr, added.error().message);
+  lt::torrent_handle h = *added;
   auto got =
       node_
           .wait_torrent(
@@ -229,11 +222,7 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
                   const lt::torrent_status& st) mutable -> std::optional<Status> {
                 if (st.errc) return Status(make_error(st.errc.message()));
                 if (st.has_metadata) return Status();
-                auto now = Clock::now();
-                if (st.num_peers == 0 && now - last_announce > std::chrono::seconds(3)) {
-                  last_announce = now;
-                  st.handle.force_dht_announce();
-                }
+                announce_if_alone(st, last_announce);
                 visit->set(st.num_peers == 0 ? "finding peers" : "fetching metadata", st.num_peers);
                 return std::nullopt;
               },
@@ -285,19 +274,7 @@ void SiteManager::refresh(const SiteRecord& record) {
   if (!ptr || ptr->seq <= record.seq || (record.info_hash && ptr->value.ih == *record.info_hash)) {
     return;
   }
-  // A newer version: fetch it whole, then switch, so a visitor never gets a
-  // page of one version with assets of another.
-  auto h = fetch_version(record.address, ptr->value.ih, Progress{});
-  if (!h) return;
-  auto now = catalog_.site(record.address);
-  if (!now || !*now) return;
-  SiteRecord updated = **now;
-  if (updated.role == SiteRole::kPublished || updated.seq >= ptr->seq) return;
-  std::optional<InfoHash> previous = updated.info_hash;
-  updated.seq = ptr->seq;
-  updated.info_hash = ptr->value.ih;
-  if (!catalog_.put_site(updated)) return;
-  if (previous && *previous != ptr->value.ih) retire_version(*previous);
+  adopt_version(record.address, *ptr);
 }
 
 Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFile& file,

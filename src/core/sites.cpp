@@ -423,19 +423,32 @@ Result<json> SiteManager::resolve(const std::string& address, std::chrono::milli
   return pointer_json(*p);
 }
 
+void announce_if_alone(const lt::torrent_status& st,
+                       std::chrono::steady_clock::time_point& last_announce) {
+  auto now = std::chrono::steady_clock::now();
+  if (st.num_peers == 0 && now - last_announce > std::chrono::seconds(3)) {
+    last_announce = now;
+    st.handle.force_dht_announce();
+  }
+}
+
+Result<lt::torrent_handle> SiteManager::add_version(const SiteAddress& address,
+                                                    const InfoHash& ih) {
+  lt::torrent_handle h = node_.find_torrent(ih);
+  if (h.is_valid()) return h;
+  lt::add_torrent_params atp;
+  atp.info_hashes.v1 = to_sha1(ih);
+  atp.save_path = version_dir(ih).string();
+  atp.name = address.str();
+  return node_.add_torrent(std::move(atp));
+}
+
 Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address,
                                                       const InfoHash& ih,
                                                       const Progress& progress) {
-  lt::torrent_handle h = node_.find_torrent(ih);
-  if (!h.is_valid()) {
-    lt::add_torrent_params atp;
-    atp.info_hashes.v1 = to_sha1(ih);
-    atp.save_path = version_dir(ih).string();
-    atp.name = address.str();
-    auto added = node_.add_torrent(std::move(atp));
-    if (!added) return added.error();
-    h = *added;
-  }
+  auto added = add_version(address, ih);
+  if (!added) return added.error();
+  lt::torrent_handle h = *added;
   if (progress.fn) progress.fn("finding peers", 0, 0);
   // A visited version holds back what no one asked for (piece priority 0),
   // and a torrent that got all it wants counts as finished: fetching it whole
@@ -453,13 +466,7 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
                     const lt::torrent_status& st) mutable -> std::optional<Status> {
                   if (st.errc) return Status(make_error("download failed: " + st.errc.message()));
                   if (st.is_seeding || st.is_finished) return Status();
-                  // No one to download from: ask the DHT again rather than
-                  // waiting for the next announce round.
-                  auto now = std::chrono::steady_clock::now();
-                  if (st.num_peers == 0 && now - last_announce > std::chrono::seconds(3)) {
-                    last_announce = now;
-                    st.handle.force_dht_announce();
-                  }
+                  announce_if_alone(st, last_announce);
                   if (progress.fn) {
                     if (!st.has_metadata) {
                       progress.fn("fetching metadata", 0, 0);

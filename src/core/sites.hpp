@@ -40,6 +40,11 @@ struct SitesOptions {
   std::uint64_t visit_site_bytes = std::uint64_t(256) << 20;
 };
 
+// For torrent-wait checks: with no peer, asks the DHT again (every 3 s at
+// most) rather than waiting for the next announce round.
+void announce_if_alone(const lt::torrent_status& st,
+                       std::chrono::steady_clock::time_point& last_announce);
+
 // Gives every piece of `h` that is not wanted (priority 0) priority `to`;
 // true if there was one. Blocks on libtorrent: never call on the node thread.
 bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t to);
@@ -103,8 +108,14 @@ class SiteManager final : public SiteService {
                         const lt::torrent_handle& h);
   Result<SignedPointer> resolve_pointer(const SiteAddress& address,
                                         std::chrono::milliseconds timeout);
+  // The version's torrent, added by its info-hash if this node lacks it.
+  Result<lt::torrent_handle> add_version(const SiteAddress& address, const InfoHash& ih);
   Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
                                            const Progress& progress);
+  // Fetches `ptr`'s version whole, then makes it the site's served version
+  // (unless the site is published, gone, or already there) and retires the
+  // old one. True if it switched.
+  bool adopt_version(const SiteAddress& address, const SignedPointer& ptr);
   // Records in the catalog that this node holds the version `pointer` names
   // (a get or a visit): a visited site moves to it, never backwards.
   void record_visit(const SiteAddress& address, const SignedPointer& pointer);
