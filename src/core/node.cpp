@@ -537,6 +537,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
         continue;
       }
       keep_active(atp);
+      // A version saved before its start (sites' start_version) would never
+      // download; it starts again without reusing held files.
+      atp.flags &= ~lt::torrent_flags::upload_mode;
       impl->session->add_torrent(std::move(atp), lec);
       if (lec) {
         std::cerr << "hostless: cannot restore " << e.path() << ": " << lec.message() << "\n";

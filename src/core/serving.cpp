@@ -231,6 +231,7 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
   if (!got) {
     return visit->finish(nullptr, "no peer sent the site's files: " + got.error().message);
   }
+  start_version(h, ih);
   // The file asked for comes first; the rest follows in the background once
   // read() got its first bytes (requests queued at a slow peer would otherwise
   // sit ahead of the page). Piece priorities, not file priorities: libtorrent

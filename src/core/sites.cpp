@@ -440,6 +440,9 @@ Result<lt::torrent_handle> SiteManager::add_version(const SiteAddress& address,
   atp.info_hashes.v1 = to_sha1(ih);
   atp.save_path = version_dir(ih).string();
   atp.name = address.str();
+  // No piece request until its metadata is known and held files are in
+  // place (start_version), so nothing this node holds is downloaded again.
+  atp.flags |= lt::torrent_flags::upload_mode;
   return node_.add_torrent(std::move(atp));
 }
 
@@ -450,36 +453,42 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
   if (!added) return added.error();
   lt::torrent_handle h = *added;
   if (progress.fn) progress.fn("finding peers", 0, 0);
-  // A visited version holds back what no one asked for (piece priority 0),
-  // and a torrent that got all it wants counts as finished: fetching it whole
-  // means wanting every piece, also if a visit lowered them meanwhile. (On
-  // this thread: the wait's check runs on the node thread, where a blocking
-  // call into libtorrent could deadlock.)
-  Status done;
-  if (h.status({}).has_metadata) raise_unwanted_pieces(h, lt::default_priority);
-  do {
-    done =
-        node_
-            .wait_torrent(
-                h,
-                [progress, last_announce = std::chrono::steady_clock::now()](
-                    const lt::torrent_status& st) mutable -> std::optional<Status> {
-                  if (st.errc) return Status(make_error("download failed: " + st.errc.message()));
-                  if (st.is_seeding || st.is_finished) return Status();
-                  announce_if_alone(st, last_announce);
-                  if (progress.fn) {
-                    if (!st.has_metadata) {
-                      progress.fn("fetching metadata", 0, 0);
-                    } else {
-                      progress.fn("downloading", static_cast<std::uint64_t>(st.total_wanted_done),
-                                  static_cast<std::uint64_t>(st.total_wanted));
-                    }
-                  }
-                  return std::nullopt;
-                },
-                options_.fetch_timeout)
-            .get();
-  } while (done && raise_unwanted_pieces(h, lt::default_priority));
+  // Waits until the torrent has its metadata (`whole` false) or all of it.
+  const auto wait = [&](bool whole) {
+    return node_
+        .wait_torrent(
+            h,
+            [progress, whole, last_announce = std::chrono::steady_clock::now()](
+                const lt::torrent_status& st) mutable -> std::optional<Status> {
+              if (st.errc) return Status(make_error("download failed: " + st.errc.message()));
+              if (whole ? st.is_seeding || st.is_finished : st.has_metadata) return Status();
+              announce_if_alone(st, last_announce);
+              if (progress.fn) {
+                if (!st.has_metadata) {
+                  progress.fn("fetching metadata", 0, 0);
+                } else {
+                  progress.fn("downloading", static_cast<std::uint64_t>(st.total_wanted_done),
+                              static_cast<std::uint64_t>(st.total_wanted));
+                }
+              }
+              return std::nullopt;
+            },
+            options_.fetch_timeout)
+        .get();
+  };
+  Status done = wait(false);
+  if (done) {
+    start_version(h, ih);
+    // A visited version holds back what no one asked for (piece priority 0),
+    // and a torrent that got all it wants counts as finished: fetching it
+    // whole means wanting every piece, also if a visit lowered them
+    // meanwhile. (On this thread: the wait's check runs on the node thread,
+    // where a blocking call into libtorrent could deadlock.)
+    raise_unwanted_pieces(h, lt::default_priority);
+    do {
+      done = wait(true);
+    } while (done && raise_unwanted_pieces(h, lt::default_priority));
+  }
   if (!done) {
     auto st = h.status();
     std::string why =

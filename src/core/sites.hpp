@@ -108,8 +108,14 @@ class SiteManager final : public SiteService {
                         const lt::torrent_handle& h);
   Result<SignedPointer> resolve_pointer(const SiteAddress& address,
                                         std::chrono::milliseconds timeout);
-  // The version's torrent, added by its info-hash if this node lacks it.
+  // The version's torrent, added by its info-hash if this node lacks it; a
+  // new one downloads nothing until start_version.
   Result<lt::torrent_handle> add_version(const SiteAddress& address, const InfoHash& ih);
+  // Once `h`'s metadata is known: puts every file of it that this node holds
+  // whole in another version (same BEP 52 root) in place, by hard link, has
+  // libtorrent check them, then lets it download the rest. Returns the bytes
+  // reused. Does nothing for a torrent that was started already. Blocks.
+  std::uint64_t start_version(const lt::torrent_handle& h, const InfoHash& ih);
   Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
                                            const Progress& progress);
   // Fetches `ptr`'s version whole, then makes it the site's served version
@@ -166,6 +172,7 @@ class SiteManager final : public SiteService {
   std::map<std::string, std::chrono::steady_clock::time_point> refreshed_;  // by address
   std::set<std::string> background_;  // info-hashes whose background fetch started
 
+  std::mutex reuse_mutex_;  // one start_version at a time
   std::mutex mirrors_mutex_;
   std::set<std::string> polling_;  // addresses with a poll running
   std::atomic<bool> evicting_{false};

@@ -657,6 +657,66 @@ def test_replaced_versions_freed():
         assert fetch(n, n.json("sites")[0]["address"], "/same.bin")[2] == b"x" * 5000
 
 
+def test_incremental_update():
+    """An update costs only what changed: the mirror of a 100-file, 53 MiB
+    site downloads about the one changed 1 MiB file when the publisher
+    changes it and renames another; the renamed one and the 98 others come
+    from what it holds. Also across sites: mirroring a site B that carries
+    two of A's files downloads neither."""
+    mib = 1 << 20
+    with Cluster(BIN, 3, extra_for={3: ["--mirror-interval", "1"]}) as c:
+        publisher, mirror = c[2], c[3]
+        files = {"index.html": "<h1>v1</h1>"}
+        for i in range(50):
+            files["big/%02d.bin" % i] = os.urandom(mib)
+        for i in range(49):
+            files["small/%02d.bin" % i] = os.urandom(64 << 10)
+        site = make_site(os.path.join(c.dir, "site"), files)
+        addr = publisher.json("publish", site)["address"]
+        m = mirror.json("mirror", addr)
+        assert m["bytes"] >= 53 * mib, m
+
+        def downloaded():
+            return mirror.json("status")["downloaded"]
+
+        before = downloaded()
+        changed = os.urandom(mib)
+        with open(os.path.join(site, "big", "07.bin"), "wb") as f:
+            f.write(changed)
+        os.makedirs(os.path.join(site, "moved"))
+        os.rename(os.path.join(site, "big", "13.bin"), os.path.join(site, "moved", "13.bin"))
+        assert publisher.json("publish", site)["seq"] == 2
+
+        def mirror_site():
+            return [x for x in mirror.json("sites") if x["address"] == addr][0]
+
+        assert wait_for(lambda: mirror_site()["seq"] == 2, 60), mirror_site()
+        cost = downloaded() - before
+        print("update: %d payload bytes downloaded for %d changed (%.3fx)"
+              % (cost, mib, cost / mib))
+        assert cost <= 1.05 * mib, cost
+        assert "starts from" in mirror.read_log()
+        out = os.path.join(c.dir, "out")
+        store = os.path.join(mirror.home, "store", mirror_site()["info_hash"])
+        shutil.copytree(store, out)
+        assert same_tree(site, os.path.join(out, os.listdir(out)[0])), os.listdir(out)
+
+        # Across sites: site B carries two of site A's files under new names.
+        other = make_site(os.path.join(c.dir, "other"), {"index.html": "<h1>B</h1>"})
+        shutil.copy(os.path.join(site, "big", "00.bin"), os.path.join(other, "a.bin"))
+        shutil.copy(os.path.join(site, "moved", "13.bin"), os.path.join(other, "b.bin"))
+        other_addr = publisher.json("publish", other)["address"]
+        assert other_addr != addr
+        before = downloaded()
+        mirror.json("mirror", other_addr)
+        cost = downloaded() - before
+        print("second site: %d payload bytes downloaded for %d new" % (cost, len("<h1>B</h1>")))
+        assert cost < 64 << 10, cost
+        out = os.path.join(c.dir, "out-b")
+        mirror.run("get", other_addr, out)
+        assert same_tree(other, out)
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     name = sys.argv[2]
