@@ -94,8 +94,6 @@ Result<std::string> ApiClient::get_raw(const std::string& path, std::chrono::sec
   return request("GET", path, "", timeout);
 }
 
-namespace {
-
 std::string human_bytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;
@@ -107,8 +105,6 @@ std::string human_bytes(double b) {
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
   return buf;
 }
-
-}  // namespace
 
 Result<json> ApiClient::wait_job(const std::string& id, bool show_progress) {
   bool tty = show_progress && ::isatty(STDERR_FILENO);

@@ -39,5 +39,7 @@ class ApiClient {
 };
 
 std::string url_encode(const std::string& s);
+// "1.5 MiB"
+std::string human_bytes(double bytes);
 
 }  // namespace hostless::cli

@@ -1,4 +1,6 @@
 // hostless publish | resolve | get | torrent | status | sites: thin API calls.
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -41,6 +43,16 @@ std::optional<SiteTarget> connect_for(const Globals& g, const std::string& text)
   auto api = connect(g);
   if (!api) return std::nullopt;
   return SiteTarget{a->str(), std::move(*api)};
+}
+
+// "3 min ago"; "never" for 0.
+std::string age(std::int64_t unix_seconds) {
+  if (unix_seconds <= 0) return "never";
+  auto d = static_cast<std::int64_t>(std::time(nullptr)) - unix_seconds;
+  if (d < 60) return "just now";
+  if (d < 3600) return std::to_string(d / 60) + " min ago";
+  if (d < 86400) return std::to_string(d / 3600) + " h ago";
+  return std::to_string(d / 86400) + " days ago";
 }
 
 }  // namespace
@@ -263,9 +275,18 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
       } else if (r->empty()) {
         std::cout << "no sites yet\n";
       } else {
+        std::printf("%-54s %-9s %5s %10s %10s %5s  %s\n", "ADDRESS", "ROLE", "SEQ", "SIZE",
+                    "ON DISK", "PEERS", "LAST VISIT");
+        const auto bytes = [](const nlohmann::json& s, const char* key) {
+          return s.contains(key) ? human_bytes(s[key].get<double>()) : std::string("-");
+        };
         for (const auto& s : *r) {
-          std::cout << s["address"].get<std::string>() << "  " << s["role"].get<std::string>()
-                    << "  seq " << s["seq"] << "\n";
+          std::string peers = s.contains("peers") ? std::to_string(s["peers"].get<int>()) : "-";
+          std::printf("%-54s %-9s %5lld %10s %10s %5s  %s\n",
+                      s["address"].get<std::string>().c_str(), s["role"].get<std::string>().c_str(),
+                      static_cast<long long>(s["seq"].get<std::int64_t>()),
+                      bytes(s, "size").c_str(), bytes(s, "on_disk").c_str(), peers.c_str(),
+                      age(s["last_visit"].get<std::int64_t>()).c_str());
         }
       }
       result = kExitOk;

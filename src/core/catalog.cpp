@@ -157,6 +157,21 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
         "PRAGMA user_version = 1;"
         "COMMIT;");
     if (!s) return s.error();
+    version = 1;
+  }
+  if (version < 2) {
+    // Schema 2: the versions a node holds, with their sizes and when a
+    // replaced one may be freed.
+    auto s = c->exec(
+        "BEGIN;"
+        "CREATE TABLE IF NOT EXISTS versions ("
+        "  info_hash BLOB PRIMARY KEY, address BLOB NOT NULL, seq INTEGER NOT NULL DEFAULT 0,"
+        "  bytes INTEGER NOT NULL DEFAULT 0, retire_at INTEGER NOT NULL DEFAULT 0);"
+        "INSERT OR IGNORE INTO versions (info_hash, address, seq)"
+        "  SELECT info_hash, address, seq FROM sites WHERE info_hash IS NOT NULL;"
+        "PRAGMA user_version = 2;"
+        "COMMIT;");
+    if (!s) return s.error();
   }
   return c;
 }
@@ -178,6 +193,10 @@ Status Catalog::exec(const char* sql) {
 
 Result<std::optional<SiteRecord>> Catalog::site(const SiteAddress& address) {
   std::lock_guard lock(mutex_);
+  return site_locked(address);
+}
+
+Result<std::optional<SiteRecord>> Catalog::site_locked(const SiteAddress& address) {
   Stmt s(db_, (std::string("SELECT ") + kSiteColumns + " FROM sites WHERE address = ?").c_str());
   if (!s.ok()) return db_error(db_, "query");
   const auto& k = address.key().bytes();
@@ -214,6 +233,10 @@ Result<std::optional<SiteRecord>> Catalog::site_by_folder(const std::string& fol
 
 Status Catalog::put_site(const SiteRecord& r) {
   std::lock_guard lock(mutex_);
+  return put_site_locked(r);
+}
+
+Status Catalog::put_site_locked(const SiteRecord& r) {
   Stmt s(db_,
          "INSERT OR REPLACE INTO sites (address, role, key_name, folder, seq, info_hash, "
          "ptr_seq, ptr_value, ptr_sig, last_visit, added) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
@@ -262,21 +285,90 @@ Status Catalog::remove_site(const SiteAddress& address) {
   return {};
 }
 
+Result<std::optional<SiteRecord>> Catalog::update_site(const SiteAddress& address,
+                                                       const SiteUpdate& fn) {
+  std::lock_guard lock(mutex_);
+  if (auto s = exec("BEGIN IMMEDIATE"); !s) return s.error();
+  auto record = site_locked(address);
+  if (!record) {
+    (void)exec("ROLLBACK");
+    return record.error();
+  }
+  if (fn(*record) && *record) {
+    if (auto s = put_site_locked(**record); !s) {
+      (void)exec("ROLLBACK");
+      return s.error();
+    }
+  }
+  if (auto s = exec("COMMIT"); !s) return s.error();
+  return *record;
+}
+
 Result<SignedPointer> Catalog::observe_pointer(const SignedPointer& pointer) {
   if (!pointer.verify()) return make_error("refusing a pointer with a bad signature");
-  auto existing = site(SiteAddress(pointer.key));
-  if (!existing) return existing.error();
-  SiteRecord r;
-  if (*existing) {
-    r = **existing;
-    if (r.pointer && r.pointer->seq >= pointer.seq) return *r.pointer;
-  } else {
-    r.address = SiteAddress(pointer.key);
-    r.role = SiteRole::kVisited;
+  auto stored = update_site(SiteAddress(pointer.key), [&](std::optional<SiteRecord>& r) {
+    if (r && r->pointer && r->pointer->seq >= pointer.seq) return false;
+    if (!r) {
+      r.emplace();
+      r->address = SiteAddress(pointer.key);
+      r->role = SiteRole::kVisited;
+    }
+    r->pointer = pointer;
+    return true;
+  });
+  if (!stored) return stored.error();
+  return *(*stored)->pointer;
+}
+
+Status Catalog::put_version(const VersionRecord& v) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO versions (info_hash, address, seq, bytes, retire_at) "
+         "VALUES (?,?,?,?,?)");
+  if (!s.ok()) return db_error(db_, "prepare");
+  s.bind_blob(1, v.info_hash.bytes().data(), InfoHash::kSize);
+  const auto& k = v.address.key().bytes();
+  s.bind_blob(2, k.data(), k.size());
+  s.bind(3, v.seq).bind(4, static_cast<std::int64_t>(v.bytes)).bind(5, v.retire_at);
+  if (s.step() != SQLITE_DONE) return db_error(db_, "write version");
+  return {};
+}
+
+Status Catalog::retire_version(const InfoHash& ih, std::int64_t at) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "UPDATE versions SET retire_at = ? WHERE info_hash = ?");
+  s.bind(1, at).bind_blob(2, ih.bytes().data(), InfoHash::kSize);
+  if (s.step() != SQLITE_DONE) return db_error(db_, "retire version");
+  return {};
+}
+
+Status Catalog::remove_version(const InfoHash& ih) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "DELETE FROM versions WHERE info_hash = ?");
+  s.bind_blob(1, ih.bytes().data(), InfoHash::kSize);
+  if (s.step() != SQLITE_DONE) return db_error(db_, "delete version");
+  return {};
+}
+
+Result<std::vector<VersionRecord>> Catalog::versions() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT info_hash, address, seq, bytes, retire_at FROM versions");
+  if (!s.ok()) return db_error(db_, "query");
+  std::vector<VersionRecord> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    auto ih = s.text(0);
+    auto key = s.text(1);
+    if (ih.size() != InfoHash::kSize || key.size() != PublicKey::Bytes().size()) continue;
+    InfoHash::Bytes ib{};
+    std::memcpy(ib.data(), ih.data(), ib.size());
+    PublicKey::Bytes kb{};
+    std::memcpy(kb.data(), key.data(), kb.size());
+    out.push_back({InfoHash(ib), SiteAddress(PublicKey(kb)), s.i64(2),
+                   static_cast<std::uint64_t>(s.i64(3)), s.i64(4)});
   }
-  r.pointer = pointer;
-  if (auto s = put_site(r); !s) return s.error();
-  return pointer;
+  if (rc != SQLITE_DONE) return db_error(db_, "query");
+  return out;
 }
 
 Result<std::vector<HashCacheEntry>> Catalog::hash_cache(const std::string& folder) {

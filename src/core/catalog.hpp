@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,6 +42,16 @@ struct SiteRecord {
   std::int64_t added = 0;
 };
 
+// A version (one info-hash) this node holds: a site's current one, or a
+// replaced one waiting out its grace period before its data is freed.
+struct VersionRecord {
+  InfoHash info_hash;
+  SiteAddress address;
+  std::int64_t seq = 0;
+  std::uint64_t bytes = 0;     // payload size of the whole version
+  std::int64_t retire_at = 0;  // unix seconds when it may be freed; 0: in use
+};
+
 // One cached file hash of a published folder.
 struct HashCacheEntry {
   std::string rel_path;
@@ -58,7 +69,7 @@ class Catalog {
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   Result<std::optional<SiteRecord>> site(const SiteAddress& address);
   Result<std::vector<SiteRecord>> sites();
@@ -67,6 +78,12 @@ class Catalog {
   // Inserts or replaces the whole record.
   Status put_site(const SiteRecord& record);
   Status remove_site(const SiteAddress& address);
+  // Read-modify-write in one transaction that no other catalog call can
+  // interleave with: `fn` gets the record (nullopt: none) and returns true to
+  // store it as changed (a nullopt it leaves is not stored). Returns the
+  // record as stored afterwards.
+  using SiteUpdate = std::function<bool(std::optional<SiteRecord>& record)>;
+  Result<std::optional<SiteRecord>> update_site(const SiteAddress& address, const SiteUpdate& fn);
   // Sets only the last-visit time (a visit must not rewrite the version a
   // concurrent update may be switching).
   Status touch_visit(const SiteAddress& address, std::int64_t when);
@@ -75,6 +92,13 @@ class Catalog {
   // highest pointer now stored.
   Result<SignedPointer> observe_pointer(const SignedPointer& pointer);
 
+  // Inserts or replaces a version (retire_at as given).
+  Status put_version(const VersionRecord& version);
+  // Marks a version to be freed at `at` (unix seconds).
+  Status retire_version(const InfoHash& ih, std::int64_t at);
+  Status remove_version(const InfoHash& ih);
+  Result<std::vector<VersionRecord>> versions();
+
   Result<std::vector<HashCacheEntry>> hash_cache(const std::string& folder);
   // Replaces the folder's whole cache.
   Status replace_hash_cache(const std::string& folder, const std::vector<HashCacheEntry>& entries);
@@ -82,6 +106,9 @@ class Catalog {
  private:
   explicit Catalog(sqlite3* db) : db_(db) {}
   Status exec(const char* sql);
+  // The same as the public calls, with mutex_ held by the caller.
+  Result<std::optional<SiteRecord>> site_locked(const SiteAddress& address);
+  Status put_site_locked(const SiteRecord& record);
   sqlite3* db_;
   std::mutex mutex_;
 };

@@ -19,36 +19,37 @@ Result<std::string> SiteManager::start_mirror(const std::string& address) {
 }
 
 Result<json> SiteManager::mirror(const SiteAddress& address, const Progress& progress) {
-  auto existing = catalog_.site(address);
-  if (!existing) return existing.error();
-  if (*existing && (*existing)->role == SiteRole::kPublished) {
+  const auto refuse = [&] {
     return make_error("this node publishes " + address.str() +
                       "; it already seeds it and keeps its name alive");
-  }
+  };
+  auto existing = catalog_.site(address);
+  if (!existing) return existing.error();
+  if (*existing && (*existing)->role == SiteRole::kPublished) return refuse();
   if (progress.fn) progress.fn("finding the name", 0, 0);
   auto ptr = resolve_pointer(address, options_.resolve_timeout);
   if (!ptr) return ptr.error();
   auto h = fetch_version(address, ptr->value.ih, progress);
   if (!h) return h.error();
 
-  auto now = catalog_.site(address);
-  if (!now) return now.error();
-  SiteRecord record;
-  if (*now) {
-    record = **now;
-  } else {
-    record.address = address;
-    record.added = static_cast<std::int64_t>(std::time(nullptr));
-  }
-  std::optional<InfoHash> previous = record.info_hash;
-  record.role = SiteRole::kMirrored;
-  if (!record.info_hash || record.seq <= ptr->seq) {
-    record.seq = ptr->seq;
-    record.info_hash = ptr->value.ih;
-  }
-  if (!record.pointer || record.pointer->seq < ptr->seq) record.pointer = *ptr;
-  if (auto s = catalog_.put_site(record); !s) return s.error();
-  if (previous && *previous != *record.info_hash) retire_version(*previous);
+  bool published = false;
+  auto stored = switch_version(address, *ptr, [&](std::optional<SiteRecord>& r) {
+    if (r && r->role == SiteRole::kPublished) {
+      published = true;
+      return false;
+    }
+    if (!r) {
+      r.emplace();
+      r->address = address;
+      r->added = static_cast<std::int64_t>(std::time(nullptr));
+    }
+    r->role = SiteRole::kMirrored;
+    return true;
+  });
+  if (published) return refuse();
+  if (!stored)
+    return make_error("cannot record the mirror of " + address.str() + " in the catalog");
+  const SiteRecord& record = *stored;
   {
     // Hold the name from now on, not only at the next re-put round.
     std::lock_guard lock(retry_mutex_);
@@ -116,21 +117,56 @@ bool SiteManager::adopt_version(const SiteAddress& address, const SignedPointer&
   // assets of another.
   auto h = fetch_version(address, ptr.value.ih, Progress{});
   if (!h) return false;
-  auto now = catalog_.site(address);
-  if (!now || !*now || (*now)->role == SiteRole::kPublished || (*now)->seq >= ptr.seq) {
-    return false;  // unmirrored, evicted or moved on meanwhile
+  auto stored = switch_version(address, ptr, [&](std::optional<SiteRecord>& r) {
+    // Not if unmirrored, evicted or moved on meanwhile.
+    return r && r->role != SiteRole::kPublished && r->seq < ptr.seq;
+  });
+  return stored && stored->info_hash == ptr.value.ih;
+}
+
+std::optional<SiteRecord> SiteManager::switch_version(
+    const SiteAddress& address, const SignedPointer& ptr,
+    const std::function<bool(std::optional<SiteRecord>&)>& admit) {
+  std::optional<InfoHash> previous;
+  bool switched = false;
+  auto stored = catalog_.update_site(address, [&](std::optional<SiteRecord>& r) {
+    if (!admit(r) || !r) return false;
+    previous = r->info_hash;
+    if (!r->pointer || r->pointer->seq < ptr.seq) r->pointer = ptr;
+    // Never backwards: a lower seq than the served one leaves it served.
+    if (r->role != SiteRole::kPublished && (!r->info_hash || r->seq <= ptr.seq)) {
+      r->seq = ptr.seq;
+      r->info_hash = ptr.value.ih;
+      switched = true;
+    }
+    return true;
+  });
+  if (switched) {
+    hold_version(address, ptr.seq, ptr.value.ih);
+    if (previous && *previous != ptr.value.ih) retire_version(*previous);
+  } else if (!stored || !*stored || (*stored)->info_hash != ptr.value.ih) {
+    retire_version(ptr.value.ih);  // fetched for nothing (freed only if no site uses it)
   }
-  SiteRecord updated = **now;
-  std::optional<InfoHash> previous = updated.info_hash;
-  updated.seq = ptr.seq;
-  updated.info_hash = ptr.value.ih;
-  if (!updated.pointer || updated.pointer->seq < ptr.seq) updated.pointer = ptr;
-  if (!catalog_.put_site(updated)) return false;
-  if (previous && *previous != ptr.value.ih) retire_version(*previous);
-  return true;
+  if (!stored || !*stored) return std::nullopt;
+  return *stored;
+}
+
+void SiteManager::hold_version(const SiteAddress& address, std::int64_t seq, const InfoHash& ih) {
+  std::uint64_t bytes = 0;
+  if (auto h = node_.find_torrent(ih); h.is_valid()) {
+    if (auto ti = h.torrent_file()) {
+      const auto& files = ti->files();
+      for (auto i : files.file_range()) {
+        if (!files.pad_file_at(i)) bytes += static_cast<std::uint64_t>(files.file_size(i));
+      }
+    }
+  }
+  (void)catalog_.put_version({ih, address, seq, bytes, 0});
 }
 
 void SiteManager::retire_version(const InfoHash& ih) {
+  (void)catalog_.retire_version(
+      ih, static_cast<std::int64_t>(std::time(nullptr)) + options_.version_grace.count());
   std::lock_guard lock(mirrors_mutex_);
   retired_[ih] = Clock::now() + options_.version_grace;
 }
@@ -161,6 +197,7 @@ void SiteManager::free_version(const InfoHash& ih) {
     if (s.info_hash && *s.info_hash == ih) return;  // still some site's version
   }
   node_.remove_torrent(node_.find_torrent(ih), true);
+  (void)catalog_.remove_version(ih);
   std::error_code ec;
   fs::remove_all(version_dir(ih), ec);
   fs::remove(torrent_path(ih), ec);

@@ -142,14 +142,27 @@ Status SiteManager::start() {
     atp.save_path = version_dir(*s.info_hash).string();
     (void)node_.add_torrent(std::move(atp));
   }
-  // Versions no site uses any more (replaced before a restart, so their grace
-  // period was only in memory) are freed after a grace period from now.
+  // Versions no site uses any more are freed when the grace period the
+  // catalog recorded for them ends; others found in the store (left by an
+  // older hostless or a crash) after a grace period from now.
+  std::map<InfoHash, std::int64_t> retire_at;
+  if (auto versions = catalog_.versions()) {
+    for (const auto& v : *versions) retire_at[v.info_hash] = v.retire_at;
+  }
   for (const auto& e : fs::directory_iterator(store_dir(), ec)) {
     auto ih = InfoHash::from_hex(e.path().filename().string());
     if (!ih) continue;
     bool used = false;
     for (const auto& s : *sites) used = used || (s.info_hash && *s.info_hash == *ih);
-    if (!used) retire_version(*ih);
+    if (used) continue;
+    auto at = retire_at.find(*ih);
+    if (at == retire_at.end() || at->second == 0) {
+      retire_version(*ih);
+    } else {
+      std::lock_guard lock(mirrors_mutex_);
+      retired_[*ih] = std::chrono::steady_clock::now() +
+                      std::chrono::seconds(std::max<std::int64_t>(0, at->second - now_unix()));
+    }
   }
   node_.every(options_.republish_interval, [this] { republish_all(); });
   node_.every(std::chrono::seconds(5), [this] { retry_failed_puts(); });
@@ -371,16 +384,25 @@ Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& 
     if (!h) return h.error();
   }
 
-  std::optional<InfoHash> previous = record.info_hash;
-  std::int64_t seq = std::max(record.seq, record.pointer ? record.pointer->seq : 0) + 1;
-  SignedPointer pointer = SignedPointer::sign(*key, seq, PointerValue{snap->info_hash});
-  record.role = SiteRole::kPublished;
-  record.key_name = key_name;
-  record.folder = folder.string();
-  record.seq = seq;
-  record.info_hash = snap->info_hash;
-  record.pointer = pointer;
-  if (auto s = catalog_.put_site(record); !s) return s.error();
+  // The record as it is now (a lookup may have raised its pointer meanwhile).
+  std::optional<InfoHash> previous;
+  SignedPointer pointer;
+  auto stored = catalog_.update_site(address, [&](std::optional<SiteRecord>& r) {
+    if (!r) r = record;
+    previous = r->info_hash;
+    std::int64_t seq = std::max(r->seq, r->pointer ? r->pointer->seq : 0) + 1;
+    pointer = SignedPointer::sign(*key, seq, PointerValue{snap->info_hash});
+    r->role = SiteRole::kPublished;
+    r->key_name = key_name;
+    r->folder = folder.string();
+    r->seq = seq;
+    r->info_hash = snap->info_hash;
+    r->pointer = pointer;
+    return true;
+  });
+  if (!stored) return stored.error();
+  const std::int64_t seq = pointer.seq;
+  hold_version(address, seq, snap->info_hash);
   if (auto s = catalog_.replace_hash_cache(folder.string(), snap->cache); !s) return s.error();
   if (previous && *previous != snap->info_hash) retire_version(*previous);
 
@@ -560,22 +582,16 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
 }
 
 void SiteManager::record_visit(const SiteAddress& address, const SignedPointer& pointer) {
-  auto existing = catalog_.site(address);
-  SiteRecord record;
-  if (existing && *existing) {
-    record = **existing;
-  } else {
-    record.address = address;
-    record.role = SiteRole::kVisited;
-    record.added = now_unix();
-  }
-  if (record.role != SiteRole::kPublished && (!record.info_hash || record.seq <= pointer.seq)) {
-    record.seq = pointer.seq;
-    record.info_hash = pointer.value.ih;
-  }
-  if (!record.pointer || record.pointer->seq < pointer.seq) record.pointer = pointer;
-  record.last_visit = now_unix();
-  (void)catalog_.put_site(record);
+  switch_version(address, pointer, [&](std::optional<SiteRecord>& r) {
+    if (!r) {
+      r.emplace();
+      r->address = address;
+      r->role = SiteRole::kVisited;
+      r->added = now_unix();
+    }
+    r->last_visit = now_unix();
+    return true;
+  });
 }
 
 Result<std::string> SiteManager::torrent(const std::string& address) {
@@ -601,6 +617,10 @@ json SiteManager::sites() {
   json arr = json::array();
   auto sites = catalog_.sites();
   if (!sites) return arr;
+  std::map<InfoHash, std::uint64_t> sizes;
+  if (auto versions = catalog_.versions()) {
+    for (const auto& v : *versions) sizes[v.info_hash] = v.bytes;
+  }
   for (const auto& s : *sites) {
     json j = {{"address", s.address.str()},
               {"role", role_name(s.role)},
@@ -611,11 +631,11 @@ json SiteManager::sites() {
     if (!s.key_name.empty()) j["key"] = s.key_name;
     if (!s.folder.empty()) j["folder"] = s.folder;
     if (s.info_hash) {
+      if (auto v = sizes.find(*s.info_hash); v != sizes.end()) j["size"] = v->second;
       auto h = node_.find_torrent(*s.info_hash);
       if (h.is_valid()) {
         auto st = h.status({});
-        j["size"] = st.total_wanted;
-        j["have"] = st.total_wanted_done;
+        j["on_disk"] = st.total_done;  // verified bytes held (a visit may hold part)
         j["peers"] = st.num_peers;
         j["seeds"] = st.num_seeds;
       }

@@ -122,6 +122,16 @@ class SiteManager final : public SiteService {
   // (unless the site is published, gone, or already there) and retires the
   // old one. True if it switched.
   bool adopt_version(const SiteAddress& address, const SignedPointer& ptr);
+  // In one catalog transaction: lets `admit` create or adjust the site's
+  // record (false: leave it as it is), then records `ptr` as the highest
+  // pointer and makes its version the served one unless that would go back
+  // or the site is published. Records the new version and retires the old.
+  // Returns the record as stored; nullopt if not admitted or not stored.
+  std::optional<SiteRecord> switch_version(
+      const SiteAddress& address, const SignedPointer& ptr,
+      const std::function<bool(std::optional<SiteRecord>&)>& admit);
+  // Records that this node holds version `ih` of `address` in use.
+  void hold_version(const SiteAddress& address, std::int64_t seq, const InfoHash& ih);
   // Records in the catalog that this node holds the version `pointer` names
   // (a get or a visit): a visited site moves to it, never backwards.
   void record_visit(const SiteAddress& address, const SignedPointer& pointer);

@@ -424,7 +424,7 @@ def test_gateway_serves_sites():
         assert status == 302 and h["location"] == \
             "http://%s.localhost:%d/docs/?a=b" % (addr, v.gateway_port), h
         # A visitor seeds what it holds: node 3 gets the site with node 1 gone.
-        wait_for(lambda: all(s.get("have") == s.get("size") for s in v.json("sites")), 60)
+        wait_for(lambda: all(s.get("on_disk") == s.get("size") for s in v.json("sites")), 60)
         c[1].stop()
         out = os.path.join(c.dir, "out")
         c[3].json("get", addr, out)
@@ -442,7 +442,7 @@ def test_gateway_streams():
 
         def have(node):
             s = [x for x in node.json("sites") if x["address"] == addr]
-            return s[0].get("have", 0) if s else 0
+            return s[0].get("on_disk", 0) if s else 0
 
         # Node 3 seeks to 20 MiB first: those bytes come before the rest.
         status, h, body = fetch(c[3], addr, "/big.bin",
@@ -621,7 +621,7 @@ def test_visit_cache_evicts_least_recent():
             wait_for(lambda: int(time.time()) > t, 3)
             assert fetch(visitor, addrs[name], "/")[2] == name.encode()
             # The rest of the site follows in the background.
-            assert wait_for(lambda: held().get(addrs[name], {}).get("have", 0) >= 600 * 1024, 60)
+            assert wait_for(lambda: held().get(addrs[name], {}).get("on_disk", 0) >= 600 * 1024, 60)
 
         visit("a")
         visit("b")  # 1.2 MB of visited sites > 1 MiB: "a" goes
@@ -715,6 +715,74 @@ def test_incremental_update():
         out = os.path.join(c.dir, "out-b")
         mirror.run("get", other_addr, out)
         assert same_tree(other, out)
+
+
+def test_atomic_switch_under_load():
+    """While a mirror fetches an update (slowly: the publisher's upload is
+    capped), 8 clients keep loading the page, its CSS and a 4 MiB asset from
+    the mirror's gateway: every response is one version's file, whole, and
+    once a client got version 2 it never gets version 1 again."""
+    mib = 1 << 20
+    with Cluster(BIN, 2, extra_for={1: ["--upload-limit", "2048"],
+                                    2: ["--mirror-interval", "1"]}) as c:
+        publisher, mirror = c[1], c[2]
+
+        def version(n):
+            return {"index.html": "<h1>v%d</h1><link rel=stylesheet href=s.css>" % n,
+                    "s.css": "/* v%d */" % n + " " * (n * 1000),
+                    "big.bin": os.urandom(4 * mib)}
+
+        site = os.path.join(c.dir, "site")
+        files = {1: version(1), 2: version(2)}
+        make_site(site, files[1])
+        addr = publisher.json("publish", site)["address"]
+        mirror.json("mirror", addr)
+
+        def which(path, body):
+            for n in (1, 2):
+                want = files[n][path.lstrip("/") or "index.html"]
+                want = want.encode() if isinstance(want, str) else want
+                if body == want:
+                    return n
+            return None
+
+        stop = threading.Event()
+        failures, counts = [], []
+
+        def client():
+            newest, n = 0, 0
+            while not stop.is_set():
+                for path in ("/", "/s.css", "/big.bin"):
+                    status, _, body = fetch(mirror, addr, path)
+                    v = which(path, body) if status == 200 else None
+                    n += 1
+                    if v is None:
+                        failures.append("%s: status %d, %d bytes of neither version"
+                                        % (path, status, len(body)))
+                    elif v < newest:
+                        failures.append("%s: version %d after version %d" % (path, v, newest))
+                    newest = max(newest, v or 0)
+            counts.append(n)
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(1)
+        make_site(site, files[2])
+        assert publisher.json("publish", site)["seq"] == 2
+
+        def mirror_seq():
+            return [x for x in mirror.json("sites") if x["address"] == addr][0]["seq"]
+
+        switched = wait_for(lambda: mirror_seq() == 2, 90)
+        time.sleep(1)
+        stop.set()
+        for t in threads:
+            t.join()
+        print("%d responses during the update, %d wrong" % (sum(counts), len(failures)))
+        assert switched
+        assert not failures, failures[:5]
+        assert fetch(mirror, addr, "/")[2] == files[2]["index.html"].encode()
 
 
 if __name__ == "__main__":
