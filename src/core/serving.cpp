@@ -231,7 +231,20 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
   if (!got) {
     return visit->finish(nullptr, "no peer sent the site's files: " + got.error().message);
   }
+  auto view = version_view(address, ptr->seq, ih, h);
+  want_first(address, ih, h, view ? view->find(first_path) : nullptr);
   start_version(h, ih);
+
+  record_visit(address, *ptr);
+  {
+    std::lock_guard lock(visits_mutex_);
+    refreshed_[address.str()] = Clock::now();
+  }
+  visit->finish(view, "");
+}
+
+void SiteManager::want_first(const SiteAddress& address, const InfoHash& ih,
+                             const lt::torrent_handle& h, const ServedFile* first) {
   // The file asked for comes first; the rest follows in the background once
   // read() got its first bytes (requests queued at a slow peer would otherwise
   // sit ahead of the page). Piece priorities, not file priorities: libtorrent
@@ -240,9 +253,7 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
   // nothing counts as finished and drops its connections to seeds.
   // In order, like a stream: what a reader needs next is what arrives next.
   h.set_flags(lt::torrent_flags::sequential_download);
-  auto view = version_view(address, ptr->seq, ih, h);
   auto ti = h.torrent_file();
-  const ServedFile* first = view ? view->find(first_path) : nullptr;
   if (ti && first && first->size > 0) {
     std::vector<lt::download_priority_t> priorities(static_cast<std::size_t>(ti->num_pieces()),
                                                     lt::dont_download);
@@ -260,13 +271,6 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
   } else {
     start_background(address, ih.hex(), h);
   }
-
-  record_visit(address, *ptr);
-  {
-    std::lock_guard lock(visits_mutex_);
-    refreshed_[address.str()] = Clock::now();
-  }
-  visit->finish(view, "");
 }
 
 void SiteManager::refresh(const SiteRecord& record) {
@@ -275,7 +279,45 @@ void SiteManager::refresh(const SiteRecord& record) {
   if (!ptr || ptr->seq <= record.seq || (record.info_hash && ptr->value.ih == *record.info_hash)) {
     return;
   }
-  adopt_version(record.address, *ptr);
+  std::uint64_t bytes = 0;
+  if (auto versions = catalog_.versions()) {
+    for (const auto& v : *versions) {
+      if (record.info_hash && v.info_hash == *record.info_hash) bytes = v.bytes;
+    }
+  }
+  // A visited site over the per-site cap is not fetched whole: the new
+  // version is served at once, on demand like a first visit.
+  if (record.role == SiteRole::kVisited && bytes > options_.visit_site_bytes) {
+    adopt_on_demand(record.address, *ptr);
+  } else {
+    adopt_version(record.address, *ptr);
+  }
+}
+
+void SiteManager::adopt_on_demand(const SiteAddress& address, const SignedPointer& ptr) {
+  const InfoHash& ih = ptr.value.ih;
+  auto added = add_version(address, ih);
+  if (!added) return;
+  lt::torrent_handle h = *added;
+  auto got = node_
+                 .wait_torrent(
+                     h,
+                     [last_announce = Clock::now()](
+                         const lt::torrent_status& st) mutable -> std::optional<Status> {
+                       if (st.errc) return Status(make_error(st.errc.message()));
+                       if (st.has_metadata) return Status();
+                       announce_if_alone(st, last_announce);
+                       return std::nullopt;
+                     },
+                     options_.fetch_timeout)
+                 .get();
+  if (!got) return;
+  auto view = version_view(address, ptr.seq, ih, h);
+  want_first(address, ih, h, view ? view->find("index.html") : nullptr);
+  start_version(h, ih);
+  switch_version(address, ptr, [&](std::optional<SiteRecord>& r) {
+    return r && r->role == SiteRole::kVisited && r->seq < ptr.seq;
+  });
 }
 
 Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFile& file,

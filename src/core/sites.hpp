@@ -98,6 +98,14 @@ class SiteManager final : public SiteService {
   // Warm visits: look the name up again; fetch a newer version whole, then
   // make it the served one.
   void refresh(const SiteRecord& record);
+  // Wants only the start of `first` (top priority, deadlines, in order); the
+  // rest of the version follows in the background after the first read
+  // (start_background). No file: the background fetch starts now.
+  void want_first(const SiteAddress& address, const InfoHash& ih, const lt::torrent_handle& h,
+                  const ServedFile* first);
+  // A newer version of a visited site over the per-site cap: served at once,
+  // fetched as it is read.
+  void adopt_on_demand(const SiteAddress& address, const SignedPointer& ptr);
   // The served view of a version whose metadata is known (cached by info-hash).
   std::shared_ptr<const SiteVersion> version_view(const SiteAddress& address, std::int64_t seq,
                                                   const InfoHash& ih, const lt::torrent_handle& h);

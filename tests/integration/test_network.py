@@ -785,6 +785,29 @@ def test_atomic_switch_under_load():
         assert fetch(mirror, addr, "/")[2] == files[2]["index.html"].encode()
 
 
+def test_big_visited_site_updates_on_demand():
+    """A visited site over the per-site cap is fetched only as it is read,
+    its updates too: the new version is served at once, and a visitor that
+    only reads the page downloads only the page."""
+    mib = 1 << 20
+    with Cluster(BIN, 2, extra_for={2: ["--site-cache-size", "1", "--refresh-interval", "1"]}) as c:
+        publisher, visitor = c[1], c[2]
+        site = os.path.join(c.dir, "site")
+        make_site(site, {"index.html": "<h1>v1</h1>", "big.bin": os.urandom(3 * mib)})
+        addr = publisher.json("publish", site)["address"]
+        assert fetch(visitor, addr, "/")[2] == b"<h1>v1</h1>"
+        big = os.urandom(3 * mib)
+        make_site(site, {"index.html": "<h1>v2</h1>", "big.bin": big})
+        assert publisher.json("publish", site)["seq"] == 2
+        assert wait_for(lambda: fetch(visitor, addr, "/")[2] == b"<h1>v2</h1>", 60)
+        entry = [x for x in visitor.json("sites") if x["address"] == addr][0]
+        assert entry["seq"] == 2, entry
+        got = visitor.json("status")["downloaded"]
+        print("downloaded %d bytes for two versions of a %d-byte site" % (got, entry["size"]))
+        assert got < mib, got
+        assert fetch(visitor, addr, "/big.bin")[2] == big
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     name = sys.argv[2]
