@@ -36,6 +36,7 @@ int run(int argc, char** argv) {
   app.footer(
       "Examples:\n"
       "  hostless daemon &\n"
+      "  hostless new ./mysite --template blog\n"
       "  hostless publish ./mysite\n"
       "  hostless get <address> ./copy\n"
       "Run `hostless COMMAND --help` for a command's options.");
@@ -44,6 +45,7 @@ int run(int argc, char** argv) {
   add_daemon_command(app, g, result);
   add_site_commands(app, g, result);
   add_keys_commands(app, g, result);
+  add_new_command(app, result);
 
   try {
     app.parse(argc, argv);

@@ -27,5 +27,6 @@ std::optional<std::filesystem::path> open_home(const Globals& g);
 void add_keys_commands(CLI::App& app, const Globals& g, int& result);
 void add_daemon_command(CLI::App& app, const Globals& g, int& result);
 void add_site_commands(CLI::App& app, const Globals& g, int& result);
+void add_new_command(CLI::App& app, int& result);
 
 }  // namespace hostless::cli
