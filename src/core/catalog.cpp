@@ -166,9 +166,10 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
         "BEGIN;"
         "CREATE TABLE IF NOT EXISTS versions ("
         "  info_hash BLOB PRIMARY KEY, address BLOB NOT NULL, seq INTEGER NOT NULL DEFAULT 0,"
-        "  bytes INTEGER NOT NULL DEFAULT 0, retire_at INTEGER NOT NULL DEFAULT 0);"
-        "INSERT OR IGNORE INTO versions (info_hash, address, seq)"
-        "  SELECT info_hash, address, seq FROM sites WHERE info_hash IS NOT NULL;"
+        "  bytes INTEGER NOT NULL DEFAULT 0, retire_at INTEGER NOT NULL DEFAULT 0,"
+        "  added INTEGER NOT NULL DEFAULT 0);"
+        "INSERT OR IGNORE INTO versions (info_hash, address, seq, added)"
+        "  SELECT info_hash, address, seq, added FROM sites WHERE info_hash IS NOT NULL;"
         "PRAGMA user_version = 2;"
         "COMMIT;");
     if (!s) return s.error();
@@ -323,13 +324,15 @@ Result<SignedPointer> Catalog::observe_pointer(const SignedPointer& pointer) {
 Status Catalog::put_version(const VersionRecord& v) {
   std::lock_guard lock(mutex_);
   Stmt s(db_,
-         "INSERT OR REPLACE INTO versions (info_hash, address, seq, bytes, retire_at) "
-         "VALUES (?,?,?,?,?)");
+         "INSERT INTO versions (info_hash, address, seq, bytes, retire_at, added) "
+         "VALUES (?,?,?,?,?,?) ON CONFLICT(info_hash) DO UPDATE SET address = excluded.address, "
+         "seq = excluded.seq, bytes = excluded.bytes, retire_at = excluded.retire_at");
   if (!s.ok()) return db_error(db_, "prepare");
   s.bind_blob(1, v.info_hash.bytes().data(), InfoHash::kSize);
   const auto& k = v.address.key().bytes();
   s.bind_blob(2, k.data(), k.size());
   s.bind(3, v.seq).bind(4, static_cast<std::int64_t>(v.bytes)).bind(5, v.retire_at);
+  s.bind(6, v.added ? v.added : static_cast<std::int64_t>(std::time(nullptr)));
   if (s.step() != SQLITE_DONE) return db_error(db_, "write version");
   return {};
 }
@@ -352,7 +355,7 @@ Status Catalog::remove_version(const InfoHash& ih) {
 
 Result<std::vector<VersionRecord>> Catalog::versions() {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT info_hash, address, seq, bytes, retire_at FROM versions");
+  Stmt s(db_, "SELECT info_hash, address, seq, bytes, retire_at, added FROM versions");
   if (!s.ok()) return db_error(db_, "query");
   std::vector<VersionRecord> out;
   int rc;
@@ -365,7 +368,7 @@ Result<std::vector<VersionRecord>> Catalog::versions() {
     PublicKey::Bytes kb{};
     std::memcpy(kb.data(), key.data(), kb.size());
     out.push_back({InfoHash(ib), SiteAddress(PublicKey(kb)), s.i64(2),
-                   static_cast<std::uint64_t>(s.i64(3)), s.i64(4)});
+                   static_cast<std::uint64_t>(s.i64(3)), s.i64(4), s.i64(5)});
   }
   if (rc != SQLITE_DONE) return db_error(db_, "query");
   return out;

@@ -50,6 +50,7 @@ struct VersionRecord {
   std::int64_t seq = 0;
   std::uint64_t bytes = 0;     // payload size of the whole version
   std::int64_t retire_at = 0;  // unix seconds when it may be freed; 0: in use
+  std::int64_t added = 0;      // unix seconds when this node first held it (set on insert)
 };
 
 // One cached file hash of a published folder.
@@ -92,7 +93,7 @@ class Catalog {
   // highest pointer now stored.
   Result<SignedPointer> observe_pointer(const SignedPointer& pointer);
 
-  // Inserts or replaces a version (retire_at as given).
+  // Inserts a version, or updates all but its `added` time.
   Status put_version(const VersionRecord& version);
   // Marks a version to be freed at `at` (unix seconds).
   Status retire_version(const InfoHash& ih, std::int64_t at);

@@ -115,4 +115,43 @@ std::string quote_for_message(std::string_view s, std::size_t max_shown, bool ke
   return out;
 }
 
+// Well-formed UTF-8 per Unicode Table 3-7: the narrowed second-byte ranges
+// after E0, ED, F0 and F4 reject overlong forms (so "%c0%ae" can't smuggle a
+// '.'), surrogates and code points above U+10FFFF.
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead == 0xe0) low = 0xa0;
+      if (lead == 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead == 0xf0) low = 0x90;
+      if (lead == 0xf4) high = 0x8f;
+    } else {
+      return false;
+    }
+    if (s.size() - i < length) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto byte = static_cast<unsigned char>(s[i + k]);
+      if (byte < low || byte > high) return false;
+      low = 0x80;
+      high = 0xbf;
+    }
+    i += length;
+  }
+  return true;
+}
+
 }  // namespace hostless

@@ -29,4 +29,8 @@ std::optional<std::vector<std::uint8_t>> from_zbase32(std::string_view text,
 // \xNN; bytes >= 0x80 kept when `keep_non_ascii` (UTF-8 names), else escaped.
 std::string quote_for_message(std::string_view s, std::size_t max_shown, bool keep_non_ascii);
 
+// Well-formed UTF-8 (Unicode Table 3-7): no overlong forms, surrogates or
+// code points past U+10FFFF.
+bool valid_utf8(std::string_view s);
+
 }  // namespace hostless

@@ -4,17 +4,61 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 
 #include <libtorrent/torrent_info.hpp>
 
 #include "core/encoding.hpp"
+#include "core/files.hpp"
 #include "core/sites.hpp"
 
 namespace hostless {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The text of the first <title> element, entities decoded, white space
+// collapsed, at most 200 bytes; "" if none.
+std::string html_title(const std::string& html) {
+  std::string low(html.size(), ' ');
+  std::transform(html.begin(), html.end(), low.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto open = low.find("<title");
+  if (open == std::string::npos) return "";
+  auto start = low.find('>', open);
+  auto end = low.find("</title", start == std::string::npos ? open : start);
+  if (start == std::string::npos || end == std::string::npos) return "";
+  std::string raw = html.substr(start + 1, end - start - 1);
+  static const std::pair<const char*, const char*> kEntities[] = {
+      {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}};
+  std::string out;
+  for (std::size_t i = 0; i < raw.size() && out.size() < 200;) {
+    bool replaced = false;
+    for (const auto& [entity, text] : kEntities) {
+      if (raw.compare(i, std::strlen(entity), entity) == 0) {
+        out += text;
+        i += std::strlen(entity);
+        replaced = true;
+        break;
+      }
+    }
+    if (replaced) continue;
+    char c = raw[i++];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  // Valid UTF-8 only (JSON carries it): cut at the first bad byte.
+  while (!out.empty() && (out.back() == ' ' || !valid_utf8(out))) out.pop_back();
+  return out;
+}
+
+}  // namespace
 
 const ServedFile* SiteVersion::find(const std::string& path) const {
   auto it = files.find(path);
@@ -424,6 +468,29 @@ void SiteManager::start_background(const SiteAddress& address, const std::string
     return;
   }
   raise_unwanted_pieces(h, lt::low_priority);
+}
+
+std::string SiteManager::site_title(const InfoHash& ih, const lt::torrent_handle& h) {
+  {
+    std::lock_guard lock(visits_mutex_);
+    if (auto it = titles_.find(ih.hex()); it != titles_.end()) return it->second;
+  }
+  auto ti = h.torrent_file();
+  if (!ti) return "";
+  const auto& files = ti->files();
+  for (auto i : files.file_range()) {
+    if (files.file_path(i) != (fs::path(files.name()) / "index.html").string()) continue;
+    auto progress = h.file_progress(lt::torrent_handle::piece_granularity);
+    if (progress[static_cast<std::size_t>(static_cast<int>(i))] != files.file_size(i)) return "";
+    std::string title;
+    if (auto html = read_file(version_dir(ih) / files.file_path(i))) {
+      title = html_title(html->substr(0, 65536));
+    }
+    std::lock_guard lock(visits_mutex_);
+    titles_[ih.hex()] = title;
+    return title;
+  }
+  return "";
 }
 
 std::uint64_t SiteManager::bytes_have(const SiteVersion& version, const ServedFile& file) {

@@ -617,9 +617,9 @@ json SiteManager::sites() {
   json arr = json::array();
   auto sites = catalog_.sites();
   if (!sites) return arr;
-  std::map<InfoHash, std::uint64_t> sizes;
-  if (auto versions = catalog_.versions()) {
-    for (const auto& v : *versions) sizes[v.info_hash] = v.bytes;
+  std::map<InfoHash, VersionRecord> versions;
+  if (auto all = catalog_.versions()) {
+    for (const auto& v : *all) versions[v.info_hash] = v;
   }
   for (const auto& s : *sites) {
     json j = {{"address", s.address.str()},
@@ -630,14 +630,22 @@ json SiteManager::sites() {
     if (s.info_hash) j["info_hash"] = s.info_hash->hex();
     if (!s.key_name.empty()) j["key"] = s.key_name;
     if (!s.folder.empty()) j["folder"] = s.folder;
+    j["magnet"] = s.address.magnet();
     if (s.info_hash) {
-      if (auto v = sizes.find(*s.info_hash); v != sizes.end()) j["size"] = v->second;
+      if (auto v = versions.find(*s.info_hash); v != versions.end()) {
+        j["size"] = v->second.bytes;
+        j["version_added"] = v->second.added;
+      }
       auto h = node_.find_torrent(*s.info_hash);
       if (h.is_valid()) {
         auto st = h.status({});
         j["on_disk"] = st.total_done;  // verified bytes held (a visit may hold part)
         j["peers"] = st.num_peers;
         j["seeds"] = st.num_seeds;
+        j["leechers"] = st.num_peers - st.num_seeds;
+        j["download_rate"] = st.download_payload_rate;  // bytes/s
+        j["upload_rate"] = st.upload_payload_rate;
+        if (auto title = site_title(*s.info_hash, h); !title.empty()) j["title"] = title;
       }
     }
     arr.push_back(j);

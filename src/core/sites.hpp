@@ -106,6 +106,8 @@ class SiteManager final : public SiteService {
   // A newer version of a visited site over the per-site cap: served at once,
   // fetched as it is read.
   void adopt_on_demand(const SiteAddress& address, const SignedPointer& ptr);
+  // The <title> of a version's top index.html once it is held ("" if none).
+  std::string site_title(const InfoHash& ih, const lt::torrent_handle& h);
   // The served view of a version whose metadata is known (cached by info-hash).
   std::shared_ptr<const SiteVersion> version_view(const SiteAddress& address, std::int64_t seq,
                                                   const InfoHash& ih, const lt::torrent_handle& h);
@@ -188,7 +190,8 @@ class SiteManager final : public SiteService {
   std::map<std::string, std::shared_ptr<Visit>> visits_;             // by address, while cold
   std::map<std::string, std::shared_ptr<const SiteVersion>> views_;  // by info-hash hex
   std::map<std::string, std::chrono::steady_clock::time_point> refreshed_;  // by address
-  std::set<std::string> background_;  // info-hashes whose background fetch started
+  std::set<std::string> background_;           // info-hashes whose background fetch started
+  std::map<std::string, std::string> titles_;  // by info-hash hex
 
   std::mutex reuse_mutex_;  // one start_version at a time
   std::mutex mirrors_mutex_;

@@ -128,6 +128,17 @@ TEST_CASE("versions: recorded, retired, removed", "[catalog]") {
       CHECK(x.seq == 2);
     }
   }
+  // Updating keeps when it was first held.
+  REQUIRE(c->put_version({ih_of(2), address, 2, 2000, 0, 777}));
+  REQUIRE(c->put_version({ih_of(2), address, 2, 2500, 0, 0}));
+  auto updated = c->versions();
+  REQUIRE(updated);
+  for (const auto& x : *updated) {
+    if (x.info_hash == ih_of(2)) {
+      CHECK(x.bytes == 2500);
+      CHECK(x.added > 777);  // set by the first put (now), kept by the second
+    }
+  }
   REQUIRE(c->remove_version(ih_of(1)));
   CHECK(c->versions()->size() == 1);
 }
