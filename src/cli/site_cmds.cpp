@@ -1,4 +1,8 @@
-// hostless publish | resolve | get | torrent | status | sites: thin API calls.
+// hostless publish | resolve | get | torrent | mirror | unmirror | dashboard | status | sites:
+// thin API calls.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -238,6 +242,45 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
       out.write(r->data(), static_cast<std::streamsize>(r->size()));
       if (!out) return void(result = fail("cannot write " + a->out));
       std::cerr << "wrote " << a->out << " (" << r->size() << " bytes)\n";
+      result = kExitOk;
+    });
+  }
+  {
+    struct Args {
+      bool open = false;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("dashboard", "Print (or open) a sign-in link to the dashboard");
+    cmd->add_flag("--open", a->open, "Also open it in the default browser (xdg-open)");
+    cmd->add_flag("--json", a->json, "Print JSON");
+    cmd->footer(
+        "The link signs this browser in once and works for 2 minutes; the dashboard\n"
+        "then stays signed in until the daemon restarts.\n"
+        "Example:\n  hostless dashboard --open");
+    cmd->callback([&g, &result, a] {
+      auto api = connect(g);
+      if (!api) return void(result = kExitFailure);
+      auto r = api->post("/api/v1/login-codes", nlohmann::json::object(), std::chrono::seconds(10));
+      if (!r) return void(result = fail(r.error().message));
+      std::string url = (*r)["url"].get<std::string>();
+      if (a->json) {
+        std::cout << r->dump(2) << "\n";
+      } else {
+        std::cout << url << "\n";
+      }
+      if (a->open) {
+        pid_t pid = ::fork();
+        if (pid == 0) {
+          ::execlp("xdg-open", "xdg-open", url.c_str(), static_cast<char*>(nullptr));
+          ::_exit(127);
+        }
+        int status = 0;
+        if (pid < 0 || ::waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0) {
+          std::cerr << "hostless: could not open a browser (xdg-open); open the link above\n";
+        }
+      }
       result = kExitOk;
     });
   }

@@ -10,6 +10,8 @@
 #include <algorithm>
 
 #include "core/address.hpp"
+#include "core/encoding.hpp"
+#include "gateway/dashboard.hpp"
 #include "gateway/site_serving.hpp"
 
 namespace hostless {
@@ -76,6 +78,15 @@ bool someone_listens(const std::string& host, int port) {
   ::close(fd);
   return connected;
 }
+
+// 128 random bits, hex.
+std::string random_key() {
+  std::uint8_t bytes[16];
+  randombytes_buf(bytes, sizeof bytes);
+  return to_hex(bytes);
+}
+
+constexpr auto kLoginCodeLifetime = std::chrono::minutes(2);
 
 }  // namespace
 
@@ -144,11 +155,10 @@ void Gateway::install_routes() {
       serve_site(service_, SiteServingOptions{options_.timeout}, route.address, req, res);
       return httplib::Server::HandlerResponse::Handled;
     }
-    if (req.path.rfind("/api/", 0) == 0) {
+    if (req.path.rfind("/api/", 0) == 0 && req.path != "/api/v1/session") {
       std::string auth = req.get_header_value("Authorization");
       const std::string prefix = "Bearer ";
-      if (auth.rfind(prefix, 0) != 0 ||
-          !token_matches(auth.substr(prefix.size()), options_.api_token)) {
+      if (auth.rfind(prefix, 0) != 0 || !authorized(auth.substr(prefix.size()))) {
         send_error(res, 401, "missing or wrong API token (see <home>/api-token)");
         return httplib::Server::HandlerResponse::Handled;
       }
@@ -168,13 +178,7 @@ void Gateway::install_routes() {
         send_error(res, 500, what);
       });
 
-  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(
-        "<!doctype html><meta charset=utf-8><title>hostless</title>"
-        "<h1>hostless</h1><p>This node is running. Open a site at "
-        "<code>http://&lt;address&gt;.localhost:PORT/</code>.</p>\n",
-        "text/html; charset=utf-8");
-  });
+  install_dashboard();
 
   // /s/<address>/<path>: the same site in its own origin, <address>.localhost.
   s.Get(R"(/s/([^/]+)(/.*)?)", [this](const httplib::Request& req, httplib::Response& res) {
@@ -261,10 +265,85 @@ void Gateway::install_routes() {
     if (!r) return send_error(res, 404, r.error().message);
     send_json(res, 200, *r);
   });
+  s.Get("/api/v1/address", [this](const httplib::Request& req, httplib::Response& res) {
+    auto parsed = parse_address_and_path(req.get_param_value("q"));
+    if (!parsed) return send_error(res, 400, parsed.error().message);
+    std::string port = std::to_string(port_);
+    send_json(
+        res, 200,
+        json{{"address", parsed->address.str()},
+             {"path", parsed->path},
+             {"url", "http://" + parsed->address.str() + ".localhost:" + port + parsed->path}});
+  });
   s.Get("/api/v1/torrent", [this](const httplib::Request& req, httplib::Response& res) {
     auto r = service_.torrent(req.get_param_value("address"));
     if (!r) return send_error(res, 404, r.error().message);
     res.set_content(*r, "application/x-bittorrent");
+  });
+}
+
+bool Gateway::authorized(const std::string& bearer) {
+  if (token_matches(bearer, options_.api_token)) return true;
+  std::lock_guard lock(auth_mutex_);
+  for (const auto& key : sessions_) {
+    if (token_matches(bearer, key)) return true;
+  }
+  return false;
+}
+
+void Gateway::install_dashboard() {
+  auto& s = *server_;
+  for (const auto& file : dashboard_files()) {
+    s.Get(std::string(file.path), [file](const httplib::Request&, httplib::Response& res) {
+      // Only its own files, never framed (no clickjacking of its buttons by a
+      // site), nothing cached, no referrer.
+      res.set_header("Content-Security-Policy",
+                     "default-src 'none'; script-src 'self'; style-src 'self'; "
+                     "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                     "base-uri 'none'; form-action 'none'");
+      res.set_header("X-Frame-Options", "DENY");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("Referrer-Policy", "no-referrer");
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(std::string(file.body), std::string(file.content_type));
+    });
+  }
+
+  // A one-time code for `hostless dashboard` (the API token is required).
+  s.Post("/api/v1/login-codes", [this](const httplib::Request&, httplib::Response& res) {
+    std::string code = random_key();
+    {
+      std::lock_guard lock(auth_mutex_);
+      auto now = std::chrono::steady_clock::now();
+      std::erase_if(login_codes_, [now](const auto& c) { return c.second < now; });
+      login_codes_[code] = now + kLoginCodeLifetime;
+    }
+    send_json(res, 201,
+              json{{"code", code},
+                   {"url", "http://localhost:" + std::to_string(port_) + "/#login=" + code},
+                   {"expires_in", std::chrono::seconds(kLoginCodeLifetime).count()}});
+  });
+  // The dashboard trades the code for a session key (no token needed: the
+  // code is the credential, and it works once).
+  s.Post("/api/v1/session", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = json::parse(req.body, nullptr, false);
+    std::string code = body.is_object() ? body.value("code", "") : "";
+    std::string key;
+    {
+      std::lock_guard lock(auth_mutex_);
+      auto it = login_codes_.find(code);
+      if (it != login_codes_.end() && it->second >= std::chrono::steady_clock::now()) {
+        key = random_key();
+        sessions_.insert(key);
+      }
+      if (it != login_codes_.end()) login_codes_.erase(it);
+    }
+    if (key.empty()) {
+      return send_error(res, 403,
+                        "this login code is unknown, used or expired: run `hostless dashboard` "
+                        "again");
+    }
+    send_json(res, 201, json{{"token", key}});
   });
 }
 

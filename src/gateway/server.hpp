@@ -5,7 +5,10 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -48,11 +51,20 @@ class Gateway {
 
  private:
   void install_routes();
+  void install_dashboard();
+  // The API token, or a dashboard session key.
+  bool authorized(const std::string& bearer);
   SiteService& service_;
   GatewayOptions options_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+
+  // Dashboard sign-in: `hostless dashboard` gets a one-time code (API token
+  // required); the page trades it for a session key, valid until restart.
+  std::mutex auth_mutex_;
+  std::map<std::string, std::chrono::steady_clock::time_point> login_codes_;  // -> expiry
+  std::set<std::string> sessions_;
 };
 
 }  // namespace hostless

@@ -4,6 +4,7 @@ daemons on 127.0.0.1: what a visitor's browser sees through the gateway.
 
 usage: test_browser.py HOSTLESS_BINARY BUILD_DIR TEST_NAME
 """
+import http.client
 import json
 import os
 import re
@@ -12,11 +13,13 @@ import struct
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from harness import Cluster, make_site  # noqa: E402
+from harness import Cluster, make_site, wait_for  # noqa: E402
+from cdp import Chromium  # noqa: E402
 
 BIN = None
 BUILD = None
@@ -143,6 +146,145 @@ def test_sites_render():
             print("screenshot:", shot)
         finally:
             browser.close()
+
+
+def request(port, host, path, method="GET", body=None, headers=None):
+    """(status, body) of one request to 127.0.0.1:port with this Host."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=dict({"Host": host}, **(headers or {})))
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def new_site(node, directory, template):
+    """A site from a starter template, published by `node`: its address."""
+    node.run("new", directory, "--template", template)
+    return node.json("publish", directory)["address"]
+
+
+def test_dashboard():
+    """The dashboard needs a one-time sign-in link from the CLI; it lists a
+    visited and a mirrored site with their titles, a click on "Mirror"
+    mirrors a site (checked through the CLI), and its address box opens a
+    site given in another address form."""
+    with Cluster(BIN, 2) as c:
+        publisher, me = c[1], c[2]
+        blog = new_site(publisher, os.path.join(c.dir, "blog"), "blog")
+        docs = new_site(publisher, os.path.join(c.dir, "docs"), "docs")
+        gw = me.gateway_port
+        for addr in (blog, docs):  # visits, through the swarm
+            assert wait_for(lambda: request(gw, addr + ".localhost", "/")[0] == 200, 60)
+        me.json("mirror", docs)
+
+        # The API refuses anyone without the token or a session key.
+        assert request(gw, "localhost", "/api/v1/sites",
+                    headers={"Authorization": "Bearer " + "0" * 32})[0] == 401
+        with Chromium() as browser:
+            browser.navigate("http://localhost:%d/" % gw)  # no sign-in link: no data
+            browser.wait("document.getElementById('login').hidden === false")
+            assert browser.eval("document.querySelectorAll('#sites tbody tr').length") == 0
+
+            link = me.run("dashboard").stdout.strip()
+            assert link.startswith("http://localhost:%d/#login=" % gw), link
+            browser.navigate(link)
+            row = "document.querySelector('tr[data-address=\"%s\"]')"
+            browser.wait("%s && %s.querySelector('.role').textContent === 'visited' && "
+                         "%s.querySelector('.title').textContent === 'My Blog'"
+                         % ((row % blog,) * 3))
+            browser.wait("%s && %s.querySelector('.role').textContent === 'mirrored'"
+                         % ((row % docs,) * 2))
+            assert browser.eval("location.hash") == ""  # the code left the address bar
+            code = link.split("#login=")[1]
+            status, _ = request(gw, "localhost", "/api/v1/session", "POST",
+                             json.dumps({"code": code}), {"Content-Type": "application/json"})
+            assert status == 403  # a code works once
+
+            browser.click('tr[data-address="%s"] button[data-action="mirror"]' % blog)
+            role = lambda: [s["role"] for s in me.json("sites") if s["address"] == blog]  # noqa
+            assert wait_for(lambda: role() == ["mirrored"], 90), role()
+            browser.wait("%s.querySelector('.role').textContent === 'mirrored'" % (row % blog))
+            shot = os.path.join(BUILD, "e2e-dashboard.png")
+            browser.screenshot(shot)
+            assert os.path.getsize(shot) > 10000
+            print("screenshot:", shot)
+
+            # The address box takes any address form.
+            browser.eval("document.getElementById('open-input').value = %s"
+                         % json.dumps("hostless://%s/reference.html" % docs))
+            browser.click("#open-form button")
+            title = browser.wait("location.host.startsWith(%s) && document.readyState === "
+                                 "'complete' && document.title" % json.dumps(docs))
+            assert title == "Reference - My Project docs", title
+
+
+def crawl(browser, port, address, start_paths):
+    """Loads every page of a site reachable from start_paths in Chromium;
+    every link and asset of every page must answer 200 (404 for the missing
+    page). Returns the number of URLs checked."""
+    host = "%s.localhost:%d" % (address, port)
+    base = "http://" + host
+    queue, seen, checked = list(start_paths), set(start_paths), 0
+    while queue:
+        path = queue.pop(0)
+        browser.navigate(base + path)
+        browser.wait("location.host === %s && document.readyState === 'complete' && "
+                     "location.pathname === %s"
+                     % (json.dumps(host), json.dumps(urllib.parse.urlsplit(path).path)))
+        # Every image decoded, every stylesheet loaded.
+        broken = browser.eval("[...document.images].filter(i => !i.complete || "
+                              "i.naturalWidth === 0).map(i => i.src).concat("
+                              "[...document.querySelectorAll('link[rel=stylesheet]')]"
+                              ".filter(l => !l.sheet).map(l => l.href))")
+        assert not broken, (path, broken)
+        urls = browser.eval("[...document.querySelectorAll('a[href], link[href], img[src], "
+                            "script[src]')].map(e => e.href || e.src)")
+        for url in urls:
+            u = urllib.parse.urlsplit(url)
+            assert u.netloc == host, (path, url)  # no link leaves the site
+            target = u.path or "/"
+            status, _ = request(port, host, target)
+            assert status == 200, (path, url, status)
+            checked += 1
+            if (target.endswith(".html") or target.endswith("/")) and target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return checked
+
+
+def test_templates_render():
+    """Every starter template, published on one node and rendered through
+    another's gateway in Chromium: every page reachable from its front page
+    and its 404 page loads, and every link and asset answers 200."""
+    with Cluster(BIN, 2) as c:
+        templates = c[1].json("new", "--list")
+        assert {"minimal", "blog", "docs"} <= {t["name"] for t in templates}, templates
+        with Chromium() as browser:
+            for t in templates:
+                address = new_site(c[1], os.path.join(c.dir, t["name"]), t["name"])
+                gw = c[2].gateway_port
+                host = "%s.localhost:%d" % (address, gw)
+                assert wait_for(lambda: request(gw, host, "/")[0] == 200, 60)
+                missing = request(gw, host, "/no-such-page")[0]
+                starts = ["/"]
+                if os.path.exists(os.path.join(c.dir, t["name"], "404.html")):
+                    assert missing == 404
+                    starts.append("/no-such-page")
+                n = crawl(browser, gw, address, starts)
+                print("template %s: %d links and assets, all 200" % (t["name"], n))
+
+
+def test_cli_help():
+    """Every command's --help exits 0 and shows an example."""
+    commands = [["daemon"], ["new"], ["publish"], ["resolve"], ["get"], ["torrent"],
+                ["mirror"], ["unmirror"], ["dashboard"], ["status"], ["sites"], ["keys"],
+                ["keys", "list"], ["keys", "new"], ["keys", "export"], ["keys", "import"]]
+    for cmd in [[]] + commands:
+        p = subprocess.run([BIN] + cmd + ["--help"], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, (cmd, p.returncode, p.stderr)
+        assert "Example" in p.stdout, (cmd, p.stdout)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+"""Headless Chromium driven over the DevTools protocol (python3-websocket):
+navigate, evaluate JavaScript, click like a mouse, take screenshots."""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import websocket
+
+from harness import free_port, wait_for
+
+
+class Chromium:
+    def __init__(self):
+        self.profile = tempfile.mkdtemp(prefix="hostless-cdp-")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--no-first-run", "--window-size=1280,800",
+             "--user-data-dir=" + self.profile, "--remote-debugging-address=127.0.0.1",
+             "--remote-debugging-port=%d" % self.port, "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        target = None
+
+        def page():
+            nonlocal target
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % self.port,
+                                            timeout=2) as r:
+                    pages = [t for t in json.load(r) if t["type"] == "page"]
+            except OSError:
+                return False
+            target = pages[0] if pages else None
+            return target is not None
+
+        if not wait_for(page, 30, 0.2):
+            self.close()
+            raise RuntimeError("chromium's DevTools endpoint did not come up")
+        self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=60,
+                                              suppress_origin=True)
+        self.next_id = 0
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.next_id:
+                if "error" in msg:
+                    raise RuntimeError("%s: %s" % (method, msg["error"]))
+                return msg.get("result", {})
+
+    def navigate(self, url):
+        self.call("Page.navigate", url=url)
+
+    def eval(self, expression):
+        """The value of a JavaScript expression (awaited if a promise)."""
+        r = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
+                      awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError("JavaScript failed: %s" % r["exceptionDetails"])
+        return r["result"].get("value")
+
+    def wait(self, expression, timeout=30):
+        """Waits until `expression` is truthy; returns its value."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                v = self.eval(expression)
+            except RuntimeError:
+                v = None
+            if v:
+                return v
+            time.sleep(0.2)
+        raise AssertionError("timed out waiting for: " + expression)
+
+    def click(self, selector):
+        """A real mouse click (pressed and released) at the element's centre."""
+        box = self.wait("(() => { const e = document.querySelector(%s);"
+                        " if (!e || e.offsetParent === null) return null;"
+                        " e.scrollIntoView({block: 'center'});"
+                        " const r = e.getBoundingClientRect();"
+                        " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+                        % json.dumps(selector))
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1],
+                      button="left", clickCount=1)
+
+    def screenshot(self, path):
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
