@@ -11,7 +11,7 @@ BUILD_PACKAGES=(
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev catch2
 )
 TEST_PACKAGES=(
-  python3 python3-libtorrent python3-websocket curl qbittorrent-nox chromium
+  python3 python3-libtorrent python3-websocket curl qbittorrent-nox chromium bash-completion
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -276,8 +276,21 @@ def test_templates_render():
                 print("template %s: %d links and assets, all 200" % (t["name"], n))
 
 
-def test_cli_help():
-    """Every command's --help exits 0 and shows an example."""
+COMPLETION_SCRIPT = """
+source /usr/share/bash-completion/bash_completion
+source "$1"
+t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMP_LINE="$*"
+      COMP_POINT=${#COMP_LINE}; COMPREPLY=(); _hostless; echo "${COMPREPLY[*]}"; }
+t hostless pub
+t hostless new --template ""
+t hostless daemon --upl
+t hostless keys ""
+"""
+
+
+def test_cli():
+    """Every command's --help exits 0 and shows an example; bash completes
+    commands, options and template names."""
     commands = [["daemon"], ["new"], ["publish"], ["resolve"], ["get"], ["torrent"],
                 ["mirror"], ["unmirror"], ["dashboard"], ["status"], ["sites"], ["keys"],
                 ["keys", "list"], ["keys", "new"], ["keys", "export"], ["keys", "import"]]
@@ -285,6 +298,12 @@ def test_cli_help():
         p = subprocess.run([BIN] + cmd + ["--help"], capture_output=True, text=True, timeout=30)
         assert p.returncode == 0, (cmd, p.returncode, p.stderr)
         assert "Example" in p.stdout, (cmd, p.stdout)
+    script = os.path.join(HERE, "..", "..", "src", "cli", "completion", "hostless.bash")
+    env = dict(os.environ, PATH=os.path.dirname(BIN) + ":" + os.environ["PATH"])
+    p = subprocess.run(["bash", "-c", COMPLETION_SCRIPT, "bash", script], capture_output=True,
+                       text=True, timeout=30, env=env)
+    assert p.stdout.split("\n")[:4] == ["publish", "blog docs minimal", "--upload-limit",
+                                        "list new export import"], (p.stdout, p.stderr)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,71 @@
+# bash completion for hostless. Installed to
+# <prefix>/share/bash-completion/completions/hostless; to try it from a
+# checkout: source src/cli/completion/hostless.bash
+
+# The addresses this node knows (needs a running daemon; silent otherwise).
+_hostless_addresses() {
+  local home=()
+  [ -n "$1" ] && home=(--home "$1")
+  hostless "${home[@]}" sites --json 2>/dev/null |
+    sed -n 's/^ *"address": "\([a-z0-9]*\)",*$/\1/p'
+}
+
+_hostless() {
+  local cur prev words cword
+  _init_completion || return
+
+  local commands="daemon new publish resolve get torrent mirror unmirror dashboard status sites keys"
+  local home="" cmd="" sub="" i
+  for ((i = 1; i < cword; i++)); do
+    case "${words[i]}" in
+      --home) home="${words[i + 1]}"; ((i++)) ;;
+      -*) ;;
+      *) if [ -z "$cmd" ]; then cmd="${words[i]}"; elif [ -z "$sub" ]; then sub="${words[i]}"; fi ;;
+    esac
+  done
+
+  case "$prev" in
+    --home|-o|--output) _filedir; return ;;
+    --template|-t)
+      COMPREPLY=($(compgen -W "$(hostless new --list 2>/dev/null | awk '{print $1}')" -- "$cur"))
+      return ;;
+    --key)
+      COMPREPLY=($(compgen -W "$(hostless ${home:+--home "$home"} keys list 2>/dev/null | awk '{print $1}')" -- "$cur"))
+      return ;;
+  esac
+
+  local opts=""
+  case "$cmd" in
+    "") COMPREPLY=($(compgen -W "$commands --home --help --version" -- "$cur")); return ;;
+    daemon) opts="--gateway --listen --bootstrap --lan --no-lsd --gateway-timeout --republish-interval
+                  --dht-item-lifetime --refresh-interval --mirror-interval --version-grace --cache-size
+                  --site-cache-size --upload-limit" ;;
+    new) opts="--template --list --json" ;;
+    publish) opts="--key --json" ;;
+    resolve) opts="--timeout --json" ;;
+    get|mirror|unmirror|sites|status) opts="--json" ;;
+    torrent) opts="--output" ;;
+    dashboard) opts="--open --json" ;;
+    keys)
+      if [ -z "$sub" ]; then
+        COMPREPLY=($(compgen -W "list new export import" -- "$cur"))
+        return
+      fi ;;
+  esac
+  if [[ "$cur" == -* ]]; then
+    COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
+    return
+  fi
+  case "$cmd" in
+    new|publish) _filedir -d ;;
+    get) if [ -z "$sub" ]; then
+           COMPREPLY=($(compgen -W "$(_hostless_addresses "$home")" -- "$cur"))
+         else
+           _filedir -d
+         fi ;;
+    resolve|torrent|mirror|unmirror)
+      COMPREPLY=($(compgen -W "$(_hostless_addresses "$home")" -- "$cur")) ;;
+    keys) [ "$sub" = import ] && _filedir ;;
+  esac
+}
+complete -F _hostless hostless
