@@ -12,6 +12,7 @@
 #include "cli/client.hpp"
 #include "cli/context.hpp"
 #include "core/address.hpp"
+#include "core/files.hpp"
 
 namespace hostless::cli {
 namespace fs = std::filesystem;
@@ -270,9 +271,23 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
         std::cout << url << "\n";
       }
       if (a->open) {
+        // Not the link itself on a command line (any local user can read
+        // /proc/*/cmdline and could trade the code first): a file only this
+        // user can read, which sends the browser on.
+        auto home = open_home(g);
+        if (!home) return void(result = kExitFailure);
+        fs::path page = *home / "dashboard-login.html";
+        std::string html =
+            "<!doctype html><meta charset=utf-8><title>hostless</title>"
+            "<meta http-equiv=refresh content=\"0; url=" +
+            url + "\"><a href=\"" + url + "\">Open the dashboard</a>\n";
+        if (!write_file_atomic(page, html, 0600)) {
+          return void(result = fail("cannot write " + page.string()));
+        }
+        std::string target = "file://" + page.string();
         pid_t pid = ::fork();
         if (pid == 0) {
-          ::execlp("xdg-open", "xdg-open", url.c_str(), static_cast<char*>(nullptr));
+          ::execlp("xdg-open", "xdg-open", target.c_str(), static_cast<char*>(nullptr));
           ::_exit(127);
         }
         int status = 0;

@@ -295,7 +295,14 @@ Result<std::optional<SiteRecord>> Catalog::update_site(const SiteAddress& addres
     (void)exec("ROLLBACK");
     return record.error();
   }
-  if (fn(*record) && *record) {
+  bool changed = false;
+  try {
+    changed = fn(*record);
+  } catch (...) {
+    (void)exec("ROLLBACK");  // a thrown update leaves no transaction open
+    throw;
+  }
+  if (changed && *record) {
     if (auto s = put_site_locked(**record); !s) {
       (void)exec("ROLLBACK");
       return s.error();

@@ -1,5 +1,9 @@
 #include "core/files.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <fstream>
 #include <iterator>
 
@@ -12,19 +16,24 @@ std::optional<std::string> read_file(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-bool write_file_atomic(const fs::path& p, std::string_view data) {
+bool write_file_atomic(const fs::path& p, std::string_view data, unsigned mode) {
   fs::path tmp = p;
   tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.flush();
-    if (!out) return false;
-  }
   std::error_code ec;
-  fs::rename(tmp, p, ec);
-  return !ec;
+  fs::remove(tmp, ec);  // created afresh, so with `mode`
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return false;
+  bool ok = true;  // (the umask applies, so never more than `mode`)
+  for (std::size_t done = 0; ok && done < data.size();) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<std::size_t>(n);
+  }
+  ok = ::close(fd) == 0 && ok;
+  if (ok) fs::rename(tmp, p, ec);
+  if (!ok || ec) fs::remove(tmp, ec);
+  return ok && !ec;
 }
 
 }  // namespace hostless

@@ -12,7 +12,8 @@ namespace hostless {
 std::optional<std::string> read_file(const std::filesystem::path& p);
 
 // Writes `data` to `p` through a temporary file and rename, so a crash leaves
-// either the old or the new file. False on any failure.
-bool write_file_atomic(const std::filesystem::path& p, std::string_view data);
+// either the old or the new file, created with permissions `mode` (less the
+// umask). False on any failure.
+bool write_file_atomic(const std::filesystem::path& p, std::string_view data, unsigned mode = 0666);
 
 }  // namespace hostless

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <iostream>
+#include <thread>
 
 #include "core/sites.hpp"
 
@@ -199,7 +200,12 @@ void SiteManager::free_version(const InfoHash& ih) {
   node_.remove_torrent(node_.find_torrent(ih), true);
   (void)catalog_.remove_version(ih);
   std::error_code ec;
-  fs::remove_all(version_dir(ih), ec);
+  // libtorrent deletes the files too, at the same time: a file it removed
+  // between our listing and our unlink stops remove_all, so try again.
+  for (int i = 0; i < 50 && fs::exists(version_dir(ih), ec); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fs::remove_all(version_dir(ih), ec);
+  }
   fs::remove(torrent_path(ih), ec);
   std::lock_guard lock(visits_mutex_);
   views_.erase(ih.hex());

@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 
 #include <libtorrent/torrent_info.hpp>
 
 #include "core/encoding.hpp"
-#include "core/files.hpp"
 #include "core/sites.hpp"
 
 namespace hostless {
@@ -273,6 +273,7 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
               options_.fetch_timeout)
           .get();
   if (!got) {
+    retire_version(ih);  // freed later unless some site uses it
     return visit->finish(nullptr, "no peer sent the site's files: " + got.error().message);
   }
   auto view = version_view(address, ptr->seq, ih, h);
@@ -355,7 +356,7 @@ void SiteManager::adopt_on_demand(const SiteAddress& address, const SignedPointe
                      },
                      options_.fetch_timeout)
                  .get();
-  if (!got) return;
+  if (!got) return retire_version(ih);  // freed later unless some site uses it
   auto view = version_view(address, ptr.seq, ih, h);
   want_first(address, ih, h, view ? view->find("index.html") : nullptr);
   start_version(h, ih);
@@ -482,10 +483,11 @@ std::string SiteManager::site_title(const InfoHash& ih, const lt::torrent_handle
     if (files.file_path(i) != (fs::path(files.name()) / "index.html").string()) continue;
     auto progress = h.file_progress(lt::torrent_handle::piece_granularity);
     if (progress[static_cast<std::size_t>(static_cast<int>(i))] != files.file_size(i)) return "";
-    std::string title;
-    if (auto html = read_file(version_dir(ih) / files.file_path(i))) {
-      title = html_title(html->substr(0, 65536));
-    }
+    std::string head(65536, '\0');  // the title is near the top; never read it all
+    std::ifstream in(version_dir(ih) / files.file_path(i), std::ios::binary);
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(in.gcount()));
+    std::string title = html_title(head);
     std::lock_guard lock(visits_mutex_);
     titles_[ih.hex()] = title;
     return title;

@@ -142,6 +142,12 @@ Status SiteManager::start() {
     atp.save_path = version_dir(*s.info_hash).string();
     (void)node_.add_torrent(std::move(atp));
   }
+  // Sizes a catalog upgraded from schema 1 does not know yet.
+  if (auto versions = catalog_.versions()) {
+    for (const auto& v : *versions) {
+      if (v.bytes == 0 && v.retire_at == 0) hold_version(v.address, v.seq, v.info_hash);
+    }
+  }
   // Versions no site uses any more are freed when the grace period the
   // catalog recorded for them ends; others found in the store (left by an
   // older hostless or a crash) after a grace period from now.
@@ -512,6 +518,7 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     } while (done && raise_unwanted_pieces(h, lt::default_priority));
   }
   if (!done) {
+    retire_version(ih);  // freed later unless some site uses it
     auto st = h.status();
     std::string why =
         !st.has_metadata ? "no peer sent the site's metadata" : "the download did not finish";

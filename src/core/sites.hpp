@@ -193,7 +193,8 @@ class SiteManager final : public SiteService {
   std::set<std::string> background_;           // info-hashes whose background fetch started
   std::map<std::string, std::string> titles_;  // by info-hash hex
 
-  std::mutex reuse_mutex_;  // one start_version at a time
+  std::mutex reuse_mutex_;
+  std::set<InfoHash> starting_;  // versions in start_version (guarded by reuse_mutex_)
   std::mutex mirrors_mutex_;
   std::set<std::string> polling_;  // addresses with a poll running
   std::atomic<bool> evicting_{false};
