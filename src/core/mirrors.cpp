@@ -197,6 +197,16 @@ void SiteManager::free_version(const InfoHash& ih) {
   for (const auto& s : *sites) {
     if (s.info_hash && *s.info_hash == ih) return;  // still some site's version
   }
+  {
+    // Nothing serves it from here on.
+    std::lock_guard lock(visits_mutex_);
+    views_.erase(ih.hex());
+    background_.erase(ih.hex());
+    complete_.erase(ih.hex());
+    disk_paths_.erase(ih.hex());
+    completion_checked_.erase(ih.hex());
+    std::erase_if(warm_, [&](const auto& w) { return w.second.record.info_hash == ih; });
+  }
   node_.remove_torrent(node_.find_torrent(ih), true);
   (void)catalog_.remove_version(ih);
   std::error_code ec;
@@ -207,9 +217,6 @@ void SiteManager::free_version(const InfoHash& ih) {
     fs::remove_all(version_dir(ih), ec);
   }
   fs::remove(torrent_path(ih), ec);
-  std::lock_guard lock(visits_mutex_);
-  views_.erase(ih.hex());
-  background_.erase(ih.hex());
 }
 
 void SiteManager::enforce_visit_cache() {

@@ -20,6 +20,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// How long visit() reuses what the catalog said about a site.
+constexpr auto kWarmFor = std::chrono::seconds(1);
+
 // The text of the first <title> element, entities decoded, white space
 // collapsed, at most 200 bytes; "" if none.
 std::string html_title(const std::string& html) {
@@ -170,8 +173,11 @@ std::shared_ptr<const SiteVersion> SiteManager::version_view(const SiteAddress& 
     v->files[path] = ServedFile{static_cast<int>(i), static_cast<std::uint64_t>(files.file_size(i)),
                                 file_etag(files, i, ih)};
   }
+  std::vector<std::string> paths;
+  for (auto i : files.file_range()) paths.push_back(files.file_path(i));
   std::lock_guard lock(visits_mutex_);
   views_[ih.hex()] = v;
+  disk_paths_[ih.hex()] = std::move(paths);
   return v;
 }
 
@@ -192,31 +198,54 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
   }
 
   // Known: serve the version we hold; look the name up again behind it.
-  auto record = catalog_.site(*address);
-  if (record && *record && (*record)->info_hash) {
-    const SiteRecord& r = **record;
-    auto h = node_.find_torrent(*r.info_hash);
-    if (h.is_valid()) {
-      if (auto v = version_view(*address, r.seq, *r.info_hash, h)) {
-        bool due = false;
-        {
+  // (What the catalog says is reused for up to kWarmFor: a busy site is not
+  // one catalog query and libtorrent round trip per request.)
+  std::optional<Warm> warm;
+  {
+    std::lock_guard lock(visits_mutex_);
+    auto it = warm_.find(key);
+    if (it != warm_.end() && Clock::now() - it->second.at < kWarmFor) warm = it->second;
+  }
+  if (!warm) {
+    auto record = catalog_.site(*address);
+    if (record && *record && (*record)->info_hash) {
+      const SiteRecord& r = **record;
+      auto h = node_.find_torrent(*r.info_hash);
+      if (h.is_valid()) {
+        if (auto v = version_view(*address, r.seq, *r.info_hash, h)) {
+          warm = Warm{r, v, Clock::now()};
           std::lock_guard lock(visits_mutex_);
-          auto [it, fresh] = refreshed_.try_emplace(key, Clock::now());
-          due = fresh || Clock::now() - it->second > options_.refresh_interval;
-          if (due) it->second = Clock::now();
+          auto& slot = warm_[key];
+          // Never back to an older version a slower thread read.
+          if (!slot.view || slot.record.seq <= r.seq) slot = *warm;
         }
-        if (r.role == SiteRole::kVisited &&
-            std::time(nullptr) - r.last_visit >= kLastVisitResolution.count()) {
-          // What the visit cache evicts by.
-          (void)catalog_.touch_visit(*address, static_cast<std::int64_t>(std::time(nullptr)));
-        }
-        if (due && r.role != SiteRole::kPublished) {
-          SiteRecord copy = r;
-          start_thread([this, copy] { refresh(copy); });
-        }
-        return {"ready", "", 0, v};
       }
     }
+  }
+  if (warm) {
+    const SiteRecord& r = warm->record;
+    bool due = false;
+    bool touch = false;
+    const auto now_s = static_cast<std::int64_t>(std::time(nullptr));
+    {
+      std::lock_guard lock(visits_mutex_);
+      auto [it, fresh] = refreshed_.try_emplace(key, Clock::now());
+      due = fresh || Clock::now() - it->second > options_.refresh_interval;
+      if (due) it->second = Clock::now();
+      auto w = warm_.find(key);
+      if (r.role == SiteRole::kVisited && w != warm_.end() &&
+          now_s - w->second.record.last_visit >= kLastVisitResolution.count()) {
+        w->second.record.last_visit = now_s;
+        touch = true;
+      }
+    }
+    // What the visit cache evicts by.
+    if (touch) (void)catalog_.touch_visit(*address, now_s);
+    if (due && r.role != SiteRole::kPublished) {
+      SiteRecord copy = r;
+      start_thread([this, copy] { refresh(copy); });
+    }
+    return {"ready", "", 0, warm->view};
   }
 
   // Cold: fetch in the background; callers poll or wait.
@@ -368,13 +397,17 @@ void SiteManager::adopt_on_demand(const SiteAddress& address, const SignedPointe
 Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFile& file,
                                       std::uint64_t offset, std::size_t max_bytes,
                                       std::chrono::milliseconds timeout) {
+  if (offset >= file.size) return std::string();
+  // A complete version is read from disk at once: no libtorrent round trip.
+  if (auto path = complete_file(version.info_hash, file.index)) {
+    return read_stored(*path, offset, std::min<std::uint64_t>(file.size, offset + max_bytes));
+  }
   auto ih = InfoHash::from_hex(version.info_hash);
   if (!ih) return ih.error();
   auto h = node_.find_torrent(*ih);
   if (!h.is_valid()) return make_error("this version of the site is no longer held");
   auto ti = h.torrent_file();
   if (!ti) return make_error("the site's metadata is missing");
-  if (offset >= file.size) return std::string();
   const auto& files = ti->files();
   const lt::file_index_t index(file.index);
   const std::uint64_t piece_len = static_cast<std::uint64_t>(ti->piece_length());
@@ -440,19 +473,49 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
       break;
     }
   }
-  fs::path path = version_dir(*ih) / files.file_path(index);
+  note_if_complete(version.info_hash, h);
+  return read_stored(version_dir(*ih) / files.file_path(index), offset, end);
+}
+
+Result<std::string> SiteManager::read_stored(const fs::path& path, std::uint64_t from,
+                                             std::uint64_t to) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return make_error("cannot open the stored file: " + std::string(strerror(errno)));
-  std::string out(end - offset, '\0');
+  std::string out(to - from, '\0');
   std::size_t got = 0;
   while (got < out.size()) {
-    ssize_t n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(offset + got));
+    ssize_t n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(from + got));
     if (n <= 0) break;
     got += static_cast<std::size_t>(n);
   }
   ::close(fd);
   if (got != out.size()) return make_error("the stored file is shorter than its metadata says");
   return out;
+}
+
+std::optional<fs::path> SiteManager::complete_file(const std::string& ih_hex, int index) {
+  std::lock_guard lock(visits_mutex_);
+  if (!complete_.count(ih_hex)) return std::nullopt;
+  auto paths = disk_paths_.find(ih_hex);
+  auto ih = InfoHash::from_hex(ih_hex);
+  if (paths == disk_paths_.end() || !ih || index < 0 ||
+      static_cast<std::size_t>(index) >= paths->second.size()) {
+    return std::nullopt;
+  }
+  return version_dir(*ih) / paths->second[static_cast<std::size_t>(index)];
+}
+
+void SiteManager::note_if_complete(const std::string& ih_hex, const lt::torrent_handle& h) {
+  {
+    std::lock_guard lock(visits_mutex_);
+    if (complete_.count(ih_hex)) return;
+    auto [it, fresh] = completion_checked_.try_emplace(ih_hex, Clock::now());
+    if (!fresh && Clock::now() - it->second < std::chrono::seconds(1)) return;
+    it->second = Clock::now();
+  }
+  if (!h.status({}).is_seeding) return;  // (a version, once whole, stays whole)
+  std::lock_guard lock(visits_mutex_);
+  complete_.insert(ih_hex);
 }
 
 void SiteManager::start_background(const SiteAddress& address, const std::string& ih_hex,
@@ -496,6 +559,7 @@ std::string SiteManager::site_title(const InfoHash& ih, const lt::torrent_handle
 }
 
 std::uint64_t SiteManager::bytes_have(const SiteVersion& version, const ServedFile& file) {
+  if (complete_file(version.info_hash, file.index)) return file.size;
   auto ih = InfoHash::from_hex(version.info_hash);
   if (!ih) return 0;
   auto h = node_.find_torrent(*ih);

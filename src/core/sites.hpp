@@ -106,6 +106,12 @@ class SiteManager final : public SiteService {
   // A newer version of a visited site over the per-site cap: served at once,
   // fetched as it is read.
   void adopt_on_demand(const SiteAddress& address, const SignedPointer& ptr);
+  // The stored file `index` of a version known whole, if it is.
+  std::optional<std::filesystem::path> complete_file(const std::string& ih_hex, int index);
+  // Remembers (asking libtorrent at most once a second) when a version is whole.
+  void note_if_complete(const std::string& ih_hex, const lt::torrent_handle& h);
+  static Result<std::string> read_stored(const std::filesystem::path& path, std::uint64_t from,
+                                         std::uint64_t to);
   // The <title> of a version's top index.html once it is held ("" if none).
   std::string site_title(const InfoHash& ih, const lt::torrent_handle& h);
   // The served view of a version whose metadata is known (cached by info-hash).
@@ -192,6 +198,18 @@ class SiteManager final : public SiteService {
   std::map<std::string, std::chrono::steady_clock::time_point> refreshed_;  // by address
   std::set<std::string> background_;           // info-hashes whose background fetch started
   std::map<std::string, std::string> titles_;  // by info-hash hex
+  // Versions known whole (read from disk without asking libtorrent), their
+  // files' paths in the store by file index, and when completeness was last
+  // asked; all by info-hash hex.
+  std::set<std::string> complete_;
+  std::map<std::string, std::vector<std::string>> disk_paths_;
+  std::map<std::string, std::chrono::steady_clock::time_point> completion_checked_;
+  struct Warm {
+    SiteRecord record;
+    std::shared_ptr<const SiteVersion> view;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, Warm> warm_;  // by address: what visit() last read
 
   std::mutex reuse_mutex_;
   std::set<InfoHash> starting_;  // versions in start_version (guarded by reuse_mutex_)

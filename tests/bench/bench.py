@@ -23,7 +23,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from harness import Cluster, free_port, wait_for  # noqa: E402
+from harness import Cluster, Node, free_port, wait_for  # noqa: E402
 
 BIN = None
 BUILD = None
@@ -325,15 +325,89 @@ def bench_transfer():
                       "curl %.2f s" % (t_get, t_curl)]}
 
 
+def timed_get(port, host, path, headers=None):
+    """(seconds to the first byte, seconds to the last, status, body)."""
+    t0 = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("GET", path, headers=dict({"Host": host}, **(headers or {})))
+        r = conn.getresponse()
+        first = r.read(1)
+        t_first = time.monotonic() - t0
+        body = first + r.read()
+        return t_first, time.monotonic() - t0, r.status, body
+    finally:
+        conn.close()
+
+
+def percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+def bench_visit():
+    """A fresh visitor daemon on a loopback DHT opens a 1 MiB multi-file site
+    through its gateway: time to the first byte and to the whole page (every
+    asset); then the same warm."""
+    nodes = 4 if QUICK else 20
+    trials = 2 if QUICK else 10
+    cold_first, cold_page, warm_first = [], [], []
+    with Cluster(BIN, nodes) as c:
+        folder = os.path.join(c.dir, "site")
+        assets = ["css/site.css", "js/app.js"] + ["img/%d.png" % i for i in range(4)]
+        os.makedirs(folder)
+        with open(os.path.join(folder, "index.html"), "w") as f:
+            f.write("<!doctype html><title>visit</title><link rel=stylesheet href=css/site.css>"
+                    + "".join("<img src=img/%d.png>" % i for i in range(4))
+                    + "<script src=js/app.js></script>")
+        write_random(os.path.join(folder, "css", "site.css"), 20000)
+        write_random(os.path.join(folder, "js", "app.js"), 40000)
+        for i in range(4):
+            write_random(os.path.join(folder, "img", "%d.png" % i), 240000)
+        addr = publish(c[2], folder)["address"]
+        for trial in range(trials):
+            visitor = Node(BIN, os.path.join(c.dir, "v%d" % trial), 100 + trial,
+                           bootstrap_port=c[1].peer_port).start()
+            try:
+                wait_for(lambda: visitor.json("status")["dht_nodes"] >= 1, 30)
+                host = "%s.localhost:%d" % (addr, visitor.gateway_port)
+                t0 = time.monotonic()
+                first, _, status, _ = timed_get(visitor.gateway_port, host, "/")
+                if status != 200:
+                    raise RuntimeError("cold visit answered %d" % status)
+                for a in assets:  # a browser loads them in parallel; sequential here
+                    if timed_get(visitor.gateway_port, host, "/" + a)[2] != 200:
+                        raise RuntimeError("asset %s failed" % a)
+                cold_first.append(first)
+                cold_page.append(time.monotonic() - t0)
+                warm_first.append(timed_get(visitor.gateway_port, host, "/")[0])
+            finally:
+                visitor.stop()
+    med = percentile
+    return {"rows": [
+        row("cold visit: first byte, median", med(cold_first, 50), 0.3, 1.0, "s",
+            higher_is_better=False, note="baseline: the target"),
+        row("cold visit: first byte, p90", med(cold_first, 90), 0.3, None, "s",
+            higher_is_better=False),
+        row("cold visit: whole page, median", med(cold_page, 50), 0.43, None, "s",
+            higher_is_better=False, note="baseline: js-ipfs, name + one 4 KiB file"),
+        row("cold visit: whole page, p90", med(cold_page, 90), 0.43, None, "s",
+            higher_is_better=False),
+        row("warm visit: first byte, median", med(warm_first, 50) * 1000, 5, 1.0, "ms",
+            higher_is_better=False, note="baseline: the target"),
+    ], "notes": ["%d-node loopback DHT, %d trials, a fresh visitor daemon each (joined the DHT "
+                 "before the request); assets fetched one after another" % (nodes, trials)]}
+
+
 BENCHES = {
     "gateway": bench_gateway,
     "publish": bench_publish,
     "update": bench_update,
     "transfer": bench_transfer,
+    "visit": bench_visit,
 }
 NOT_YET = {
     "swarm": "N = 1..16 visitors against the Kumar-Ross bound",
-    "visit": "cold and warm visits on a 20-node DHT",
     "scale": "RSS and start-up time with 100 and 1000 mirrored sites",
 }
 
