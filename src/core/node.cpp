@@ -106,6 +106,7 @@ struct Node::Impl {
   struct GetLookup {
     std::optional<SignedPointer> best;
     Clock::time_point deadline;
+    std::chrono::milliseconds settle{0};  // 0: wait for the authoritative answer
     std::vector<std::promise<Result<SignedPointer>>> waiters;
   };
   std::map<PublicKey, GetLookup> gets;
@@ -171,8 +172,12 @@ void Node::Impl::run() {
     std::deque<std::function<void()>> todo;
     {
       std::unique_lock lock(mutex);
-      wake.wait_for(lock, std::chrono::milliseconds(250),
-                    [&] { return alerts_pending || !tasks.empty() || stopping; });
+      auto wait = std::chrono::milliseconds(250);
+      for (const auto& [key, g] : gets) {  // wake for the next lookup deadline too
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(g.deadline - Clock::now());
+        wait = std::clamp(left, std::chrono::milliseconds(1), wait);
+      }
+      wake.wait_for(lock, wait, [&] { return alerts_pending || !tasks.empty() || stopping; });
       if (stopping && tasks.empty()) break;
       alerts_pending = false;
       todo.swap(tasks);
@@ -248,6 +253,11 @@ void Node::Impl::handle_alert(lt::alert* a) {
         // verify again over our canonical re-encoding so what we keep is
         // exactly what we can re-put and check later.
         if (sp.verify() && (!it->second.best || sp.seq > it->second.best->seq)) {
+          if (!it->second.best && it->second.settle.count() > 0) {
+            // An answer is in hand: take what else arrives within the settle
+            // time rather than waiting for unresponsive nodes to time out.
+            it->second.deadline = std::min(it->second.deadline, Clock::now() + it->second.settle);
+          }
           it->second.best = sp;
         }
       }
@@ -587,7 +597,8 @@ void Node::save_state() {
 }
 
 std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
-                                                     std::chrono::milliseconds timeout) {
+                                                     std::chrono::milliseconds timeout,
+                                                     std::chrono::milliseconds settle) {
   std::promise<Result<SignedPointer>> promise;
   auto future = promise.get_future();
   bool start = false;
@@ -601,9 +612,16 @@ std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
     auto deadline = Clock::now() + timeout;
     if (inserted) {
       it->second.deadline = deadline;
+      it->second.settle = settle;
       start = true;
     } else {
       it->second.deadline = std::max(it->second.deadline, deadline);
+      if (settle.count() > 0 && (it->second.settle.count() == 0 || settle < it->second.settle)) {
+        it->second.settle = settle;
+      }
+      if (it->second.best && settle.count() > 0) {
+        it->second.deadline = std::min(it->second.deadline, Clock::now() + settle);
+      }
     }
     it->second.waiters.push_back(std::move(promise));
   }

@@ -58,10 +58,13 @@ class Node {
 
   // Looks up the BEP 44 item of `key` (empty salt). Resolves with the
   // highest-seq item whose signature and BEP 46 value are valid once the
-  // lookup is authoritative, or with the best seen at `timeout`; with an
-  // error when nothing valid was found by then.
-  std::future<Result<SignedPointer>> get_pointer(const PublicKey& key,
-                                                 std::chrono::milliseconds timeout);
+  // lookup is authoritative, or `settle` after the first valid item arrived
+  // (when non-zero: a lookup otherwise waits for every unresponsive node to
+  // time out, about 15 s), or with the best seen at `timeout`; with an error
+  // when nothing valid was found by then.
+  std::future<Result<SignedPointer>> get_pointer(
+      const PublicKey& key, std::chrono::milliseconds timeout,
+      std::chrono::milliseconds settle = std::chrono::milliseconds(0));
 
   // Stores `pointer` (already signed) in the DHT. Resolves with the number of
   // nodes that accepted it; an error when none did within `timeout`.

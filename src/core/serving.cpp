@@ -279,7 +279,9 @@ VisitState SiteManager::wait_visit(const std::string& address, const std::string
 
 void SiteManager::run_visit(const SiteAddress& address, const std::string& first_path,
                             const std::shared_ptr<Visit>& visit) {
-  auto ptr = resolve_pointer(address, options_.resolve_timeout);
+  // A visitor is waiting: the first valid answer and what follows it within
+  // 150 ms. (A newer version found later arrives with the next refresh.)
+  auto ptr = resolve_pointer(address, options_.resolve_timeout, std::chrono::milliseconds(150));
   if (!ptr) return visit->finish(nullptr, ptr.error().message);
   const InfoHash ih = ptr->value.ih;
   visit->set("finding peers", 0);

@@ -430,8 +430,9 @@ Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& 
 }
 
 Result<SignedPointer> SiteManager::resolve_pointer(const SiteAddress& address,
-                                                   std::chrono::milliseconds timeout) {
-  auto found = node_.get_pointer(address.key(), timeout).get();
+                                                   std::chrono::milliseconds timeout,
+                                                   std::chrono::milliseconds settle) {
+  auto found = node_.get_pointer(address.key(), timeout, settle).get();
   if (found) {
     // Rollback protection: never go below the highest seq seen.
     return catalog_.observe_pointer(*found);

@@ -122,8 +122,11 @@ class SiteManager final : public SiteService {
   // at low priority.
   void start_background(const SiteAddress& address, const std::string& ih_hex,
                         const lt::torrent_handle& h);
-  Result<SignedPointer> resolve_pointer(const SiteAddress& address,
-                                        std::chrono::milliseconds timeout);
+  // The site's pointer: the DHT's answer (the highest valid one that arrived
+  // within `settle` of the first) unless the catalog holds a higher one.
+  Result<SignedPointer> resolve_pointer(
+      const SiteAddress& address, std::chrono::milliseconds timeout,
+      std::chrono::milliseconds settle = std::chrono::milliseconds(2000));
   // The version's torrent, added by its info-hash if this node lacks it; a
   // new one downloads nothing until start_version.
   Result<lt::torrent_handle> add_version(const SiteAddress& address, const InfoHash& ih);
