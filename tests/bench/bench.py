@@ -313,16 +313,54 @@ def bench_transfer():
         nginx = Nginx(folder)
         try:
             t0 = time.monotonic()
-            subprocess.run(["curl", "-s", "-o", "/dev/null",
+            # Into a file, as `get` writes one.
+            subprocess.run(["curl", "-s", "-o", os.path.join(c.dir, "curl.bin"),
                             "http://127.0.0.1:%d/big.bin" % nginx.port], check=True)
             t_curl = time.monotonic() - t0
         finally:
             nginx.close()
+        t_lt = plain_libtorrent_pair(folder, c.dir)
     return {"rows": [row("%d MiB site: throughput" % (size // MIB), size / t_get / MIB,
                          size / t_curl / MIB, 0.2, "MiB/s",
-                         note="baseline: curl from nginx")],
+                         note="baseline: curl from nginx"),
+                     row("%d MiB site: vs two plain libtorrent sessions" % (size // MIB),
+                         size / t_get / MIB, size / t_lt / MIB, None, "MiB/s")],
             "notes": ["`hostless get` %.2f s (name lookup, metadata, download, copy out), "
-                      "curl %.2f s" % (t_get, t_curl)]}
+                      "curl %.2f s; two python3-libtorrent sessions with default settings "
+                      "moving the same folder as a hybrid torrent: %.2f s" % (t_get, t_curl, t_lt)]}
+
+
+def plain_libtorrent_pair(folder, workdir):
+    """Seconds two python3-libtorrent sessions (default settings, loopback)
+    take to move `folder` as a hybrid torrent: what the library itself does
+    here."""
+    script = """
+import libtorrent as lt, os, sys, time
+src, out = sys.argv[1], sys.argv[2]
+fs = lt.file_storage()
+lt.add_files(fs, src)
+ct = lt.create_torrent(fs)
+lt.set_piece_hashes(ct, os.path.dirname(src))
+data = lt.bencode(ct.generate())
+def session():
+    return lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False,
+                       "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False})
+s1, s2 = session(), session()
+a = lt.add_torrent_params(); a.ti = lt.torrent_info(data); a.save_path = os.path.dirname(src)
+a.flags |= lt.torrent_flags.seed_mode
+s1.add_torrent(a)
+b = lt.add_torrent_params(); b.ti = lt.torrent_info(data); b.save_path = out
+h = s2.add_torrent(b)
+time.sleep(0.5)
+h.connect_peer(("127.0.0.1", s1.listen_port()))
+t0 = time.time()
+while not h.status().is_seeding and time.time() - t0 < 600:
+    time.sleep(0.05)
+print(time.time() - t0)
+"""
+    p = subprocess.run(["/usr/bin/python3", "-c", script, folder, os.path.join(workdir, "lt-out")],
+                       capture_output=True, text=True, timeout=700, check=True)
+    return float(p.stdout.strip().splitlines()[-1])
 
 
 def timed_get(port, host, path, headers=None):
