@@ -205,6 +205,7 @@ void SiteManager::free_version(const InfoHash& ih) {
     complete_.erase(ih.hex());
     disk_paths_.erase(ih.hex());
     completion_checked_.erase(ih.hex());
+    titles_.erase(ih.hex());
     std::erase_if(warm_, [&](const auto& w) { return w.second.record.info_hash == ih; });
   }
   node_.remove_torrent(node_.find_torrent(ih), true);

@@ -441,7 +441,10 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
         // now.
         next_check = Clock::now() + std::chrono::seconds(3);
         ask();
-        if (h.status({}).num_peers == 0) {
+        auto st = h.status({});
+        int retries = 0;
+        recover_hybrid_error(st, retries);
+        if (st.num_peers == 0) {
           // Forget the peers we know but are not connected to (libtorrent
           // backs off from one that dropped us), then look them up afresh.
           h.clear_peers();

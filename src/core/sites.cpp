@@ -5,6 +5,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <iostream>
 #include <random>
 
 #include <libtorrent/bencode.hpp>
@@ -452,6 +453,15 @@ Result<json> SiteManager::resolve(const std::string& address, std::chrono::milli
   return pointer_json(*p);
 }
 
+bool recover_hybrid_error(const lt::torrent_status& st, int& retries) {
+  if (st.errc != lt::errors::torrent_inconsistent_hashes || retries >= 5) return false;
+  ++retries;
+  std::cerr << "hostless: " << st.name << ": libtorrent reported inconsistent v1/v2 hashes; "
+            << "clearing the error and downloading on (" << retries << "/5)\n";
+  st.handle.clear_error();
+  return true;
+}
+
 void announce_if_alone(const lt::torrent_status& st,
                        std::chrono::steady_clock::time_point& last_announce) {
   auto now = std::chrono::steady_clock::now();
@@ -487,8 +497,9 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     return node_
         .wait_torrent(
             h,
-            [progress, whole, last_announce = std::chrono::steady_clock::now()](
-                const lt::torrent_status& st) mutable -> std::optional<Status> {
+            [progress, whole, last_announce = std::chrono::steady_clock::now(),
+             retries = 0](const lt::torrent_status& st) mutable -> std::optional<Status> {
+              if (recover_hybrid_error(st, retries)) return std::nullopt;
               if (st.errc) return Status(make_error("download failed: " + st.errc.message()));
               if (whole ? st.is_seeding || st.is_finished : st.has_metadata) return Status();
               announce_if_alone(st, last_announce);

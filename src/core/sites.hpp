@@ -40,6 +40,13 @@ struct SitesOptions {
   std::uint64_t visit_site_bytes = std::uint64_t(256) << 20;
 };
 
+// For torrent-wait checks: libtorrent 2.0 sometimes stops a hybrid torrent
+// that several peers feed with "v1 and v2 hashes do not describe the same
+// data" (libtorrent issue 6394) though its data is sound. Clears that error so
+// the download goes on (at most 5 times per wait, counted in `retries`); true
+// if it did. Does not block.
+bool recover_hybrid_error(const lt::torrent_status& st, int& retries);
+
 // For torrent-wait checks: with no peer, asks the DHT again (every 3 s at
 // most) rather than waiting for the next announce round.
 void announce_if_alone(const lt::torrent_status& st,

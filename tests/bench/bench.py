@@ -437,15 +437,60 @@ def bench_visit():
                  "before the request); assets fetched one after another" % (nodes, trials)]}
 
 
+def bench_swarm():
+    """One publisher with its upload capped at U, N visitor daemons `get` a
+    site at once: the last visitor's completion time against the Kumar-Ross
+    bound and against client-server distribution, and what the publisher
+    uploaded."""
+    size = 2 * MIB if QUICK else 32 * MIB
+    cap_kib = 1024 if QUICK else 4096
+    counts = [1, 2] if QUICK else [1, 2, 4, 8, 16]
+    u = cap_kib * 1024
+    rows, plot_points = [], []
+    for n in counts:
+        with Cluster(BIN, n + 1, extra_for={1: ["--upload-limit", str(cap_kib)]}) as c:
+            folder = os.path.join(c.dir, "site")
+            write_random(os.path.join(folder, "data.bin"), size)
+            with open(os.path.join(folder, "index.html"), "w") as f:
+                f.write("<h1>swarm</h1>")
+            addr = publish(c[1], folder)["address"]
+            total = size + len("<h1>swarm</h1>")
+            up_before = c[1].json("status")["uploaded"]
+            procs = []
+            t0 = time.monotonic()
+            for i in range(2, n + 2):
+                procs.append(subprocess.Popen(
+                    [BIN, "--home", c[i].home, "get", addr, os.path.join(c.dir, "out%d" % i)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+            for p in procs:
+                if p.wait(timeout=900) != 0:
+                    raise RuntimeError("a visitor's get failed: " + p.stderr.read())
+            t_last = time.monotonic() - t0
+            uploaded = c[1].json("status")["uploaded"] - up_before
+        # Visitors' own upload and download are not capped: the bound is F/U.
+        t_min = total / u
+        t_cs = n * total / u
+        plot_points.append((n, t_last, t_min, t_cs))
+        rows.append(row("N=%d: last visitor done / Kumar-Ross bound" % n, t_last, t_min,
+                        1.25 if n == counts[-1] else None, "s", higher_is_better=False))
+        rows.append(row("N=%d: publisher upload / F" % n, uploaded / total, 1.0,
+                        2.0 if n == counts[-1] else None, "x F", higher_is_better=False))
+    return {"rows": rows, "series": plot_points,
+            "notes": ["F = %d bytes, U = %d KiB/s (libtorrent rate limit, local peers included); "
+                      "bound T_min = max(F/U, F/d_min, N F/(U + sum u_i)) = F/U with visitors "
+                      "uncapped; client-server time N F/U" % (size, cap_kib),
+                      "times include each visitor's name lookup and metadata fetch"]}
+
+
 BENCHES = {
     "gateway": bench_gateway,
     "publish": bench_publish,
     "update": bench_update,
     "transfer": bench_transfer,
     "visit": bench_visit,
+    "swarm": bench_swarm,
 }
 NOT_YET = {
-    "swarm": "N = 1..16 visitors against the Kumar-Ross bound",
     "scale": "RSS and start-up time with 100 and 1000 mirrored sites",
 }
 
@@ -481,6 +526,23 @@ def plot(name, result, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    if result.get("series"):  # swarm: completion time against N
+        ns = [p[0] for p in result["series"]]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot(ns, [p[1] for p in result["series"]], "o-", label="hostless: last visitor done")
+        ax.plot(ns, [p[2] for p in result["series"]], "--", label="Kumar-Ross bound")
+        ax.plot(ns, [p[3] for p in result["series"]], ":", label="client-server N F/U")
+        ax.set_xlabel("visitors N")
+        ax.set_ylabel("seconds")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns)
+        ax.set_xticklabels([str(n) for n in ns])
+        ax.legend()
+        ax.set_title(name)
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        return True
     rows = [r for r in result["rows"] if r["ratio"] is not None]
     if not rows:
         return False
