@@ -289,20 +289,9 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
   auto added = add_version(address, ih);
   if (!added) return visit->finish(nullptr, added.error().message);
   lt::torrent_handle h = *added;
-  auto got =
-      node_
-          .wait_torrent(
-              h,
-              [visit, last_announce = Clock::now()](
-                  const lt::torrent_status& st) mutable -> std::optional<Status> {
-                if (st.errc) return Status(make_error(st.errc.message()));
-                if (st.has_metadata) return Status();
-                announce_if_alone(st, last_announce);
-                visit->set(st.num_peers == 0 ? "finding peers" : "fetching metadata", st.num_peers);
-                return std::nullopt;
-              },
-              options_.fetch_timeout)
-          .get();
+  auto got = await_metadata(h, [visit](const lt::torrent_status& st) {
+    visit->set(st.num_peers == 0 ? "finding peers" : "fetching metadata", st.num_peers);
+  });
   if (!got) {
     retire_version(ih);  // freed later unless some site uses it
     return visit->finish(nullptr, "no peer sent the site's files: " + got.error().message);
@@ -375,19 +364,7 @@ void SiteManager::adopt_on_demand(const SiteAddress& address, const SignedPointe
   auto added = add_version(address, ih);
   if (!added) return;
   lt::torrent_handle h = *added;
-  auto got = node_
-                 .wait_torrent(
-                     h,
-                     [last_announce = Clock::now()](
-                         const lt::torrent_status& st) mutable -> std::optional<Status> {
-                       if (st.errc) return Status(make_error(st.errc.message()));
-                       if (st.has_metadata) return Status();
-                       announce_if_alone(st, last_announce);
-                       return std::nullopt;
-                     },
-                     options_.fetch_timeout)
-                 .get();
-  if (!got) return retire_version(ih);  // freed later unless some site uses it
+  if (!await_metadata(h, {})) return retire_version(ih);  // freed later unless some site uses it
   auto view = version_view(address, ptr.seq, ih, h);
   want_first(address, ih, h, view ? view->find("index.html") : nullptr);
   start_version(h, ih);

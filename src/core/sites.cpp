@@ -485,6 +485,23 @@ Result<lt::torrent_handle> SiteManager::add_version(const SiteAddress& address,
   return node_.add_torrent(std::move(atp));
 }
 
+Status SiteManager::await_metadata(const lt::torrent_handle& h,
+                                   std::function<void(const lt::torrent_status&)> on_wait) {
+  return node_
+      .wait_torrent(
+          h,
+          [on_wait, last_announce = std::chrono::steady_clock::now()](
+              const lt::torrent_status& st) mutable -> std::optional<Status> {
+            if (st.errc) return Status(make_error(st.errc.message()));
+            if (st.has_metadata) return Status();
+            announce_if_alone(st, last_announce);
+            if (on_wait) on_wait(st);
+            return std::nullopt;
+          },
+          options_.fetch_timeout)
+      .get();
+}
+
 Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address,
                                                       const InfoHash& ih,
                                                       const Progress& progress) {
@@ -492,31 +509,29 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
   if (!added) return added.error();
   lt::torrent_handle h = *added;
   if (progress.fn) progress.fn("finding peers", 0, 0);
-  // Waits until the torrent has its metadata (`whole` false) or all of it.
-  const auto wait = [&](bool whole) {
+  // Waits until the torrent has all it wants.
+  const auto wait_whole = [&] {
     return node_
         .wait_torrent(
             h,
-            [progress, whole, last_announce = std::chrono::steady_clock::now(),
+            [progress, last_announce = std::chrono::steady_clock::now(),
              retries = 0](const lt::torrent_status& st) mutable -> std::optional<Status> {
               if (recover_hybrid_error(st, retries)) return std::nullopt;
               if (st.errc) return Status(make_error("download failed: " + st.errc.message()));
-              if (whole ? st.is_seeding || st.is_finished : st.has_metadata) return Status();
+              if (st.is_seeding || st.is_finished) return Status();
               announce_if_alone(st, last_announce);
               if (progress.fn) {
-                if (!st.has_metadata) {
-                  progress.fn("fetching metadata", 0, 0);
-                } else {
-                  progress.fn("downloading", static_cast<std::uint64_t>(st.total_wanted_done),
-                              static_cast<std::uint64_t>(st.total_wanted));
-                }
+                progress.fn("downloading", static_cast<std::uint64_t>(st.total_wanted_done),
+                            static_cast<std::uint64_t>(st.total_wanted));
               }
               return std::nullopt;
             },
             options_.fetch_timeout)
         .get();
   };
-  Status done = wait(false);
+  Status done = await_metadata(h, [progress](const lt::torrent_status&) {
+    if (progress.fn) progress.fn("fetching metadata", 0, 0);
+  });
   if (done) {
     start_version(h, ih);
     // A visited version holds back what no one asked for (piece priority 0),
@@ -526,7 +541,7 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     // where a blocking call into libtorrent could deadlock.)
     raise_unwanted_pieces(h, lt::default_priority);
     do {
-      done = wait(true);
+      done = wait_whole();
     } while (done && raise_unwanted_pieces(h, lt::default_priority));
   }
   if (!done) {

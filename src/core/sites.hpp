@@ -142,6 +142,11 @@ class SiteManager final : public SiteService {
   // libtorrent check them, then lets it download the rest. Returns the bytes
   // reused. Does nothing for a torrent that was started already. Blocks.
   std::uint64_t start_version(const lt::torrent_handle& h, const InfoHash& ih);
+  // Waits (--fetch-timeout) until `h` has its metadata, asking the DHT again
+  // while it has no peer; `on_wait` (node thread: must not block) sees each
+  // status meanwhile.
+  Status await_metadata(const lt::torrent_handle& h,
+                        std::function<void(const lt::torrent_status&)> on_wait);
   Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
                                            const Progress& progress);
   // Fetches `ptr`'s version whole, then makes it the site's served version
