@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,7 +91,19 @@ Result<std::string> ensure_token(const fs::path& home) {
   return token;
 }
 
+// Every torrent's files, peer connections and browser connections take file
+// descriptors; a soft limit of 1024 is soon reached by a node with many sites
+// or a page opening many connections. Raise it to the hard limit.
+void raise_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int run_daemon(const Globals& g, const DaemonArgs& a) {
+  raise_file_limit();
   auto home = open_home(g);
   if (!home) return kExitFailure;
   auto gw = parse_endpoints(a.gateway);

@@ -281,4 +281,24 @@ std::string html_escape(std::string_view text) {
   return out;
 }
 
+HeadResult check_head(std::string_view received, const HeadLimits& limits) {
+  std::size_t pos = 0;
+  std::size_t fields = 0;
+  for (bool first = true;; first = false) {
+    std::size_t end = received.find('\n', pos);
+    std::size_t line = (end == std::string_view::npos ? received.size() : end) - pos;
+    if (end != std::string_view::npos && line > 0 && received[end - 1] == '\r') --line;
+    if (first && line > limits.request_line) return {HeadCheck::kUriTooLong, 0};
+    if (!first && line > limits.field_line) return {HeadCheck::kFieldsTooLarge, 0};
+    std::size_t consumed = end == std::string_view::npos ? received.size() : end + 1;
+    if (consumed > limits.head) {
+      return {first ? HeadCheck::kUriTooLong : HeadCheck::kFieldsTooLarge, 0};
+    }
+    if (end == std::string_view::npos) return {HeadCheck::kIncomplete, 0};
+    if (!first && line == 0) return {HeadCheck::kComplete, consumed};
+    if (!first && ++fields > limits.fields) return {HeadCheck::kFieldsTooLarge, 0};
+    pos = consumed;
+  }
+}
+
 }  // namespace hostless

@@ -71,4 +71,32 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag);
 // and in quoted attribute values.
 std::string html_escape(std::string_view text);
 
+// Limits on a request head (request line and header fields), enforced before
+// cpp-httplib parses it, so a client can neither make the gateway buffer an
+// unbounded head nor get a 400 where RFC 9110/6585 name the problem.
+struct HeadLimits {
+  std::size_t request_line = 8192;  // longer: 414 URI Too Long
+  std::size_t field_line = 8192;    // one header field longer: 431
+  std::size_t fields = 100;         // more header fields: 431
+  std::size_t head = 32768;         // request line + fields + blank line longer: 431
+};
+
+enum class HeadCheck {
+  kIncomplete,      // no blank line yet, and within every limit
+  kComplete,        // a whole head within the limits; see head_size
+  kUriTooLong,      // 414
+  kFieldsTooLarge,  // 431
+};
+
+struct HeadResult {
+  HeadCheck check = HeadCheck::kIncomplete;
+  std::size_t head_size = 0;  // for kComplete: bytes up to and including the blank line
+};
+
+// Checks the bytes received so far on a connection for one request head.
+// Lines end in "\n" with an optional "\r" before it, as cpp-httplib reads
+// them. A request line or field line still without its "\n" already counts
+// against its limit, so a head is refused as soon as it can only be too big.
+HeadResult check_head(std::string_view received, const HeadLimits& limits);
+
 }  // namespace hostless

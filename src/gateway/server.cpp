@@ -11,6 +11,7 @@
 
 #include "core/address.hpp"
 #include "core/encoding.hpp"
+#include "gateway/connections.hpp"
 #include "gateway/dashboard.hpp"
 #include "gateway/site_serving.hpp"
 
@@ -88,6 +89,12 @@ std::string random_key() {
 
 constexpr auto kLoginCodeLifetime = std::chrono::minutes(2);
 
+detail::ConnectionLimits connection_limits(int workers) {
+  detail::ConnectionLimits limits;
+  limits.workers = workers;
+  return limits;
+}
+
 }  // namespace
 
 HostRoute route_host(const std::string& host_header) {
@@ -108,7 +115,7 @@ HostRoute route_host(const std::string& host_header) {
 Gateway::Gateway(SiteService& service, GatewayOptions options)
     : service_(service),
       options_(std::move(options)),
-      server_(std::make_unique<httplib::Server>()) {}
+      server_(std::make_unique<detail::GuardedServer>(connection_limits(options_.threads))) {}
 
 Gateway::~Gateway() {
   stop();
@@ -117,11 +124,10 @@ Gateway::~Gateway() {
 void Gateway::stop() {
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
+  if (server_) server_->stop_connections();
 }
 
 Status Gateway::start() {
-  int threads = options_.threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(1000);
   server_->set_keep_alive_timeout(10);
@@ -134,6 +140,7 @@ Status Gateway::start() {
                       " for the gateway (port in use?); pick another with --gateway HOST:PORT");
   }
   port_ = options_.port;
+  server_->start_connections();
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return {};
 }
@@ -192,7 +199,14 @@ void Gateway::install_routes() {
     std::string host = req.get_header_value("Host");
     std::string port = std::to_string(port_);
     if (auto colon = host.rfind(':'); colon != std::string::npos && host.back() != ']') {
-      port = host.substr(colon + 1);
+      // The port the browser used (behind a port forward it is not ours), if
+      // it is one: "localhost:@evil.example" must not redirect elsewhere.
+      std::string given_port = host.substr(colon + 1);
+      if (!given_port.empty() && given_port.size() <= 5 &&
+          std::all_of(given_port.begin(), given_port.end(),
+                      [](unsigned char c) { return std::isdigit(c); })) {
+        port = given_port;
+      }
     }
     // The rest of the raw target (still percent-encoded, query included).
     std::string rest = req.target.substr(std::min(req.target.size(), 3 + given.size()));
@@ -207,32 +221,41 @@ void Gateway::install_routes() {
     send_json(res, 200, service_.sites());
   });
 
-  auto parse_body = [](const httplib::Request& req, httplib::Response& res) -> std::optional<json> {
+  // The body as a JSON object whose `fields`, where present, are strings (so
+  // value(field, "") cannot throw); else a 400 and nullopt.
+  auto parse_body = [](const httplib::Request& req, httplib::Response& res,
+                       std::initializer_list<const char*> fields) -> std::optional<json> {
     auto body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       send_error(res, 400, "the request body must be a JSON object");
       return std::nullopt;
+    }
+    for (const char* field : fields) {
+      if (body.contains(field) && !body[field].is_string()) {
+        send_error(res, 400, std::string("\"") + field + "\" must be a string");
+        return std::nullopt;
+      }
     }
     return body;
   };
 
   s.Post("/api/v1/publish",
          [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res);
+           auto body = parse_body(req, res, {"folder", "key"});
            if (!body) return;
            auto id = service_.start_publish(body->value("folder", ""), body->value("key", ""));
            if (!id) return send_error(res, 400, id.error().message);
            send_json(res, 202, json{{"job", *id}});
          });
   s.Post("/api/v1/get", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res);
+    auto body = parse_body(req, res, {"address", "outdir"});
     if (!body) return;
     auto id = service_.start_get(body->value("address", ""), body->value("outdir", ""));
     if (!id) return send_error(res, 400, id.error().message);
     send_json(res, 202, json{{"job", *id}});
   });
   s.Post("/api/v1/mirror", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res);
+    auto body = parse_body(req, res, {"address"});
     if (!body) return;
     auto id = service_.start_mirror(body->value("address", ""));
     if (!id) return send_error(res, 400, id.error().message);
@@ -240,7 +263,7 @@ void Gateway::install_routes() {
   });
   s.Post("/api/v1/unmirror",
          [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res);
+           auto body = parse_body(req, res, {"address"});
            if (!body) return;
            auto r = service_.unmirror(body->value("address", ""));
            if (!r) return send_error(res, 400, r.error().message);
@@ -327,7 +350,9 @@ void Gateway::install_dashboard() {
   // code is the credential, and it works once).
   s.Post("/api/v1/session", [this](const httplib::Request& req, httplib::Response& res) {
     auto body = json::parse(req.body, nullptr, false);
-    std::string code = body.is_object() ? body.value("code", "") : "";
+    std::string code = body.is_object() && body.contains("code") && body["code"].is_string()
+                           ? body["code"].get<std::string>()
+                           : "";
     std::string key;
     {
       std::lock_guard lock(auth_mutex_);

@@ -15,20 +15,21 @@
 #include "core/result.hpp"
 #include "core/service.hpp"
 
-namespace httplib {
-class Server;
-}
-
 namespace hostless {
+namespace detail {
+class GuardedServer;
+}
 
 struct GatewayOptions {
   std::string host = "127.0.0.1";
   int port = 8420;
   std::string api_token;  // the bearer token every /api/v1/ call must carry
   std::chrono::milliseconds timeout{30000};
-  // Worker threads: an open keep-alive connection holds one (cpp-httplib is
-  // thread-per-connection), and browsers keep several per site open.
-  int threads = 256;
+  // Worker threads. A connection holds one only while a request is under way
+  // (a whole head arrived); idle keep-alive and slow connections wait in one
+  // epoll thread (gateway/connections.hpp). A streaming response holds its
+  // worker until done.
+  int threads = 64;
 };
 
 // What kind of request a Host header names.
@@ -56,7 +57,7 @@ class Gateway {
   bool authorized(const std::string& bearer);
   SiteService& service_;
   GatewayOptions options_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<detail::GuardedServer> server_;
   std::thread thread_;
   int port_ = 0;
 

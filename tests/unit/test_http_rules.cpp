@@ -8,7 +8,11 @@
 #include "gateway/http_rules.hpp"
 
 using hostless::ByteRange;
+using hostless::check_head;
 using hostless::etag_matches;
+using hostless::HeadCheck;
+using hostless::HeadLimits;
+using hostless::HeadResult;
 using hostless::html_escape;
 using hostless::kMaxPathBytes;
 using hostless::kMaxPathSegments;
@@ -381,4 +385,38 @@ TEST_CASE("html_escape replaces the five special characters", "[http_rules]") {
   }));
   CAPTURE(text);
   CHECK(html_escape(text) == escaped);
+}
+
+TEST_CASE("check_head finds a whole head and refuses oversized ones early", "[http_rules]") {
+  HeadLimits limits;
+  limits.request_line = 20;
+  limits.field_line = 16;
+  limits.fields = 2;
+  limits.head = 60;
+  struct Case {
+    std::string received;
+    HeadCheck check;
+    std::size_t head_size = 0;
+  };
+  const auto& input = GENERATE(values<Case>({
+      {"", HeadCheck::kIncomplete},
+      {"GET / HTTP/1.1\r\n", HeadCheck::kIncomplete},
+      {"GET / HTTP/1.1\r\nHost: a\r\n", HeadCheck::kIncomplete},
+      {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", HeadCheck::kComplete, 27},
+      {"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody", HeadCheck::kComplete, 27},
+      {"GET / HTTP/1.1\nHost: a\n\nGET /", HeadCheck::kComplete, 24},
+      {"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n", HeadCheck::kComplete, 30},
+      // The request line is judged before its end arrives.
+      {"GET /aaaaaaaaaaaaaaaaaaaa", HeadCheck::kUriTooLong},
+      {"GET /aaaaaaaaaaaaaa HTTP/1.1\r\n", HeadCheck::kUriTooLong},
+      {"GET / HTTP/1.1\r\nX: 0123456789abcdef", HeadCheck::kFieldsTooLarge},
+      {"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n", HeadCheck::kFieldsTooLarge},
+      // Past the whole head's limit before the third field line ends.
+      {"GET / HTTP/1.1\r\nA: 0123456789abc\r\nB: 0123456789abc\r\nC: 0123456789",
+       HeadCheck::kFieldsTooLarge},
+  }));
+  CAPTURE(input.received);
+  HeadResult r = check_head(input.received, limits);
+  CHECK(r.check == input.check);
+  CHECK(r.head_size == input.head_size);
 }

@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""Reliability and security tests against real daemons on 127.0.0.1: hostile
+HTTP clients and a full disk (see docs/reliability.md).
+
+usage: test_security.py HOSTLESS_BINARY TEST_NAME
+"""
+import os
+import socket
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+sys.path.insert(0, HERE)
+from harness import Cluster, make_site, wait_for  # noqa: E402
+from test_network import fetch  # noqa: E402
+import test_network  # noqa: E402
+
+BIN = None
+LONG = os.environ.get("HOSTLESS_TEST_LONG") == "1"
+
+
+def raw_exchange(port, data, timeout=10):
+    """Sends data on a new connection and returns what comes back until the
+    server closes or timeout passes (b"" if the send itself was refused)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+    got = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except OSError:
+        pass
+    s.close()
+    return got
+
+
+def status_of(response):
+    return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.1 ") else None
+
+
+def test_hostile_http():
+    """Oversized request lines and heads get 414/431 without the whole head
+    being buffered; slowloris and idle connections, more of them than the
+    gateway has workers, don't stop normal clients being served."""
+    with Cluster(BIN, 1) as c:
+        node = c[1]
+        port = node.gateway_port
+        site = make_site(os.path.join(c.dir, "site"), {"index.html": "<h1>hi</h1>"})
+        addr = node.json("publish", site)["address"]
+        host = b"Host: %s.localhost:%d\r\n" % (addr.encode(), port)
+        assert fetch(node, addr, "/")[2] == b"<h1>hi</h1>"
+
+        # 414 for a long target, 431 for a long field, too many fields or a
+        # head that never ends; the last is refused long before its 64 MiB.
+        cases = [
+            (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n" + host + b"\r\n", 414),
+            (b"GET / HTTP/1.1\r\n" + host + b"X-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
+            (b"GET / HTTP/1.1\r\n" + host + b"".join(b"X-%d: a\r\n" % i for i in range(150))
+             + b"\r\n", 431),
+        ]
+        for request, want in cases:
+            got = raw_exchange(port, request)
+            assert status_of(got) == want, (want, got[:80])
+        endless = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sent = 0
+        endless.sendall(b"GET / HTTP/1.1\r\n" + host)
+        try:
+            while sent < 64 << 20:
+                endless.sendall(b"X-Fill: " + b"a" * 1000 + b"\r\n")
+                sent += 1010
+        except OSError:
+            pass
+        endless.close()
+        print("an endless head was cut off after %d bytes" % sent)
+        assert sent < 8 << 20, sent
+        # Malformed requests get an answer or a close, never a crash.
+        for junk in [b"\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"\x00\xff" * 100 +
+                     b"\r\n\r\n", b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n",
+                     b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\n"
+                     b"Content-Length: 99999999999999999999\r\n\r\n"]:
+            raw_exchange(port, junk, timeout=5)
+        assert node.proc.poll() is None
+
+        # Slowloris: heads that trickle in a byte at a time, and connections
+        # that say nothing, far more than the 64 workers.
+        slow_count = 400 if LONG else 300
+        idle_count = 200
+        stop = threading.Event()
+        slow = []
+        for i in range(slow_count):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET / HTTP/1.1\r\n")
+            slow.append(s)
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10)
+                for _ in range(idle_count)]
+
+        def trickle():
+            while not stop.is_set():
+                for s in slow:
+                    try:
+                        s.send(b"X")
+                    except OSError:
+                        pass
+                stop.wait(1.0)
+
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+        try:
+            time.sleep(1)
+            latencies = []
+            deadline = time.time() + (30 if LONG else 8)
+            while time.time() < deadline:
+                t0 = time.time()
+                status, _, body = fetch(node, addr, "/", timeout=10)
+                latencies.append(time.time() - t0)
+                assert status == 200 and body == b"<h1>hi</h1>", (status, body)
+            latencies.sort()
+            p99 = latencies[int(len(latencies) * 0.99)]
+            print("%d slowloris + %d idle connections held: %d normal requests served, "
+                  "median %.1f ms, p99 %.1f ms" % (slow_count, idle_count, len(latencies),
+                                                   latencies[len(latencies) // 2] * 1000,
+                                                   p99 * 1000))
+            # Served, not merely eventually: a starved gateway would take the
+            # slow clients' timeout (10 s) to answer.
+            assert p99 < 5, p99
+        finally:
+            stop.set()
+            t.join()
+        # The trickling heads are cut off at the head timeout (408), the
+        # silent ones at the idle timeout.
+        closed = 0
+        for s in slow + idle:
+            s.settimeout(20)
+            try:
+                while s.recv(65536):
+                    pass
+                closed += 1
+            except OSError:
+                pass
+            s.close()
+        print("%d of %d held connections closed by the gateway" % (closed, slow_count + idle_count))
+        assert closed == slow_count + idle_count
+        assert fetch(node, addr, "/")[0] == 200
+        assert node.proc.poll() is None
+
+
+if __name__ == "__main__":
+    BIN = os.path.abspath(sys.argv[1])
+    test_network.BIN = BIN
+    name = sys.argv[2]
+    globals()[name]()
+    print("ok", name)
