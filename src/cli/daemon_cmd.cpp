@@ -30,6 +30,7 @@ struct DaemonArgs {
   std::string bootstrap;
   bool lan = false;
   bool no_lsd = false;
+  bool allow_embedded_sites = false;
   int gateway_timeout_s = 30;
   int republish_interval_s = 1800;
   int dht_item_lifetime_s = 0;
@@ -163,6 +164,7 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   gopt.port = gw_port;
   gopt.api_token = *token;
   gopt.timeout = std::chrono::seconds(a.gateway_timeout_s);
+  gopt.allow_embedded_sites = a.allow_embedded_sites;
   Gateway gateway(*sites, gopt);
   if (auto s = gateway.start(); !s) return fail(s.error().message);
 
@@ -212,6 +214,9 @@ void add_daemon_command(CLI::App& app, const Globals& g, int& result) {
                 "No public bootstrap nodes, no UPnP/NAT-PMP; DHT rules relaxed for many nodes "
                 "on one IP (LANs and tests)");
   cmd->add_flag("--no-lsd", args->no_lsd, "Disable local service discovery (multicast)");
+  cmd->add_flag("--allow-embedded-sites", args->allow_embedded_sites,
+                "Let a site's page load another site you never opened (image, script, frame), "
+                "which makes this node fetch and seed it; off by default");
   cmd->add_option("--gateway-timeout", args->gateway_timeout_s,
                   "Seconds to wait for a name or content before giving up")
       ->capture_default_str();

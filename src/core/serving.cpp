@@ -181,6 +181,17 @@ std::shared_ptr<const SiteVersion> SiteManager::version_view(const SiteAddress& 
   return v;
 }
 
+bool SiteManager::knows(const std::string& address_text) {
+  auto address = SiteAddress::parse(address_text);
+  if (!address) return false;
+  {
+    std::lock_guard lock(visits_mutex_);
+    if (warm_.count(address->str()) != 0 || visits_.count(address->str()) != 0) return true;
+  }
+  auto record = catalog_.site(*address);
+  return record && *record;
+}
+
 VisitState SiteManager::visit(const std::string& address_text, const std::string& first_path) {
   auto address = SiteAddress::parse(address_text);
   if (!address) return {"failed", address.error().message, 0, nullptr};

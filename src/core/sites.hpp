@@ -80,6 +80,7 @@ class SiteManager final : public SiteService {
   nlohmann::json status() override;
   nlohmann::json sites() override;
   VisitState visit(const std::string& address, const std::string& first_path) override;
+  bool knows(const std::string& address) override;
   VisitState wait_visit(const std::string& address, const std::string& first_path,
                         std::chrono::milliseconds timeout) override;
   Result<std::string> read(const SiteVersion& version, const ServedFile& file, std::uint64_t offset,

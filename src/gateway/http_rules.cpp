@@ -281,6 +281,15 @@ std::string html_escape(std::string_view text) {
   return out;
 }
 
+FetchOrigin fetch_origin(std::string_view site, std::string_view mode, std::string_view dest,
+                         std::string_view user) {
+  if (site.empty() || site == "none" || site == "same-origin") return FetchOrigin::kOwn;
+  if (mode == "navigate" && dest == "document" && user == "?1") {
+    return FetchOrigin::kUserNavigation;
+  }
+  return FetchOrigin::kEmbedded;
+}
+
 HeadResult check_head(std::string_view received, const HeadLimits& limits) {
   std::size_t pos = 0;
   std::size_t fields = 0;

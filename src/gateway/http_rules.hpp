@@ -71,6 +71,20 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag);
 // and in quoted attribute values.
 std::string html_escape(std::string_view text);
 
+// Who asked a browser for a resource, from its Fetch Metadata headers
+// (Sec-Fetch-Site, -Mode, -Dest, -User; https://w3c.github.io/webappsec-fetch-metadata/).
+enum class FetchOrigin {
+  kOwn,             // no such headers (curl, an old browser), typed or bookmarked
+                    // ("none"), or the site's own page ("same-origin")
+  kUserNavigation,  // the user clicked through to it from another site's page
+  kEmbedded,        // another site's page loads it: image, script, frame, fetch,
+                    // or navigates to it without a user's click
+};
+// The two values that matter most: a top-level document navigation
+// ("navigate"/"document") counts as the user's only with Sec-Fetch-User "?1".
+FetchOrigin fetch_origin(std::string_view site, std::string_view mode, std::string_view dest,
+                         std::string_view user);
+
 // Limits on a request head (request line and header fields), enforced before
 // cpp-httplib parses it, so a client can neither make the gateway buffer an
 // unbounded head nor get a 400 where RFC 9110/6585 name the problem.

@@ -159,7 +159,8 @@ void Gateway::install_routes() {
       return httplib::Server::HandlerResponse::Handled;
     }
     if (route.kind == HostKind::kSite) {
-      serve_site(service_, SiteServingOptions{options_.timeout}, route.address, req, res);
+      serve_site(service_, SiteServingOptions{options_.timeout, options_.allow_embedded_sites},
+                 route.address, req, res);
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.path.rfind("/api/", 0) == 0 && req.path != "/api/v1/session") {
@@ -211,7 +212,8 @@ void Gateway::install_routes() {
     // The rest of the raw target (still percent-encoded, query included).
     std::string rest = req.target.substr(std::min(req.target.size(), 3 + given.size()));
     if (rest.empty() || rest.front() != '/') rest = "/" + rest;
-    res.set_redirect("http://" + address->str() + ".localhost:" + port + rest, 302);
+    res.set_redirect("http://" + address->str() + ".localhost:" + port + encode_raw_target(rest),
+                     302);
   });
 
   s.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {

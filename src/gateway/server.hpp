@@ -25,6 +25,8 @@ struct GatewayOptions {
   int port = 8420;
   std::string api_token;  // the bearer token every /api/v1/ call must carry
   std::chrono::milliseconds timeout{30000};
+  // See SiteServingOptions::allow_embedded_sites.
+  bool allow_embedded_sites = false;
   // Worker threads. A connection holds one only while a request is under way
   // (a whole head arrived); idle keep-alive and slow connections wait in one
   // epoll thread (gateway/connections.hpp). A streaming response holds its

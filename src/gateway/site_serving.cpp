@@ -114,6 +114,21 @@ void send_file(SiteService& service, const SiteServingOptions& options, const ht
 
 }  // namespace
 
+std::string encode_raw_target(std::string_view raw) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : raw) {
+    if (c > 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 std::string encode_url_path(const std::string& path) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
@@ -144,6 +159,38 @@ void serve_site(SiteService& service, const SiteServingOptions& options, const s
   auto site_path = normalise_path(req.target);
   if (!site_path) return plain_page(res, 400, "Bad request", site_path.error().message);
 
+  // Drive-by seeding: a page of one site must not make this node fetch and
+  // seed another site the user never opened. Asked before visit(), which
+  // would start the fetch.
+  FetchOrigin origin =
+      fetch_origin(req.get_header_value("Sec-Fetch-Site"), req.get_header_value("Sec-Fetch-Mode"),
+                   req.get_header_value("Sec-Fetch-Dest"), req.get_header_value("Sec-Fetch-User"));
+  if (origin == FetchOrigin::kEmbedded && !options.allow_embedded_sites &&
+      !service.knows(address)) {
+    if (req.get_header_value("Sec-Fetch-Mode") != "navigate") {
+      common_headers(res);
+      res.status = 403;
+      res.set_header("Cache-Control", "no-store");
+      res.set_content("hostless: another site's page asked for a site you have not opened\n",
+                      "text/plain; charset=utf-8");
+      return;
+    }
+    // A frame or a redirect without a click: one click on this page, on the
+    // site's own origin, opens it.
+    common_headers(res);
+    res.status = 403;
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(
+        "<!doctype html><meta charset=utf-8><title>Open this site?</title>"
+        "<h1>Open this site?</h1><p>Another site's page is sending you to <code>" +
+            html_escape(address) +
+            "</code>, a site you have not opened yet. Opening it downloads the site and shares "
+            "it with others.</p><p><a href=\"" +
+            html_escape(encode_url_path("/" + site_path->path)) + "\">Open it</a></p>\n",
+        "text/html; charset=utf-8");
+    return;
+  }
+
   std::string path = site_path->path;
   if (site_path->trailing_slash) path = path.empty() ? "index.html" : path + "/index.html";
   const bool browser = wants_html(req);
@@ -164,7 +211,7 @@ void serve_site(SiteService& service, const SiteServingOptions& options, const s
   if (!file && !site_path->trailing_slash && version->is_directory(path)) {
     std::string location = encode_url_path("/" + site_path->path + "/");
     auto q = req.target.find('?');
-    if (q != std::string::npos) location += req.target.substr(q);
+    if (q != std::string::npos) location += encode_raw_target(req.target.substr(q));
     res.set_redirect(location, 301);
     common_headers(res);
     return;

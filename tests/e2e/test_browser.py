@@ -306,6 +306,105 @@ def test_cli():
                                         "list new export import"], (p.stdout, p.stderr)
 
 
+EMBEDDER_SCRIPT = """
+window.addEventListener('load', async () => {
+  const r = {};
+  const other = 'http://' + OTHER + '.localhost:' + location.port;
+  const img = new Image();
+  r.img = await new Promise(done => {
+    img.onload = () => done(img.naturalWidth);
+    img.onerror = () => done(0);
+    img.src = other + '/dot.png';
+  });
+  r.script = await new Promise(done => {
+    const s = document.createElement('script');
+    s.onload = () => done(window.otherRan === true ? 'ran' : 'loaded');
+    s.onerror = () => done('refused');
+    s.src = other + '/run.js';
+    document.head.appendChild(s);
+  });
+  try {
+    await fetch(other + '/data.txt', {mode: 'no-cors'});
+    r.fetch = 'sent';
+  } catch (e) { r.fetch = 'error'; }
+  const frame = document.createElement('iframe');
+  frame.src = other + '/';
+  document.body.appendChild(frame);
+  await new Promise(done => { frame.onload = done; setTimeout(done, 3000); });
+  // A forged API call: a form-like POST needs no CORS grant to be sent, but
+  // carries no token.
+  try {
+    await fetch('http://localhost:' + location.port + '/api/v1/mirror',
+                {method: 'POST', mode: 'no-cors', body: JSON.stringify({address: OTHER})});
+    r.csrf = 'sent';
+  } catch (e) { r.csrf = 'error'; }
+  document.getElementById('result').textContent = JSON.stringify(r);
+});
+"""
+
+
+def test_browser_security():
+    """A page of site A that loads site B (image, script, fetch, frame) does not
+    make the node fetch and seed B while the user has never opened B, unless
+    the daemon allows it; once the user opens B, A may load it. A site's
+    script cannot call the API, and a foreign Host (DNS rebinding) is refused."""
+    with Cluster(BIN, 3, extra_for={3: ["--allow-embedded-sites"]}) as c:
+        b_dir = make_site(os.path.join(c.dir, "b"), {
+            "index.html": "<!doctype html><title>B</title><h1>site B</h1>",
+            "dot.png": png(9, 4, (0, 128, 0)), "run.js": "window.otherRan = true;",
+            "data.txt": "data"})
+        b = c[1].json("publish", b_dir)["address"]
+        a_dir = make_site(os.path.join(c.dir, "a"), {
+            "index.html": "<!doctype html><title>A</title><h1>site A</h1><pre id=result></pre>"
+                          "<script>const OTHER = %s;</script><script src=embed.js></script>"
+                          % json.dumps(b),
+            "embed.js": EMBEDDER_SCRIPT})
+        a = c[1].json("publish", a_dir)["address"]
+        browser = Browser()
+        try:
+            def held(node):
+                return {s["address"]: s["role"] for s in node.json("sites")}
+
+            def open_a(node):
+                return browser.result("http://%s.localhost:%d/" % (a, node.gateway_port))
+
+            visitor = c[2]
+            r = open_a(visitor)
+            assert r == {"img": 0, "script": "refused", "fetch": "sent", "csrf": "sent"}, r
+            sites = held(visitor)
+            assert sites == {a: "visited"}, sites  # B never fetched, A not mirrored
+            log = visitor.read_log()
+            assert b not in log, log[-2000:]
+            status, body = request(visitor.gateway_port, "%s.localhost" % b, "/dot.png",
+                                   headers={"Sec-Fetch-Site": "cross-site",
+                                            "Sec-Fetch-Mode": "no-cors",
+                                            "Sec-Fetch-Dest": "image"})
+            assert status == 403, (status, body)
+            print("drive-by loads of an unopened site: refused (img, script, fetch, frame)")
+
+            # The user opens B: from then on A's page may load it.
+            dom = browser.dom("http://%s.localhost:%d/" % (b, visitor.gateway_port))
+            assert "site B" in dom, dom[:500]
+            r = open_a(visitor)
+            assert r["img"] == 9 and r["script"] == "ran", r
+            assert held(visitor) == {a: "visited", b: "visited"}
+
+            # A daemon configured to allow it fetches B for A's page.
+            r = open_a(c[3])
+            assert r["img"] == 9 and r["script"] == "ran", r
+            assert held(c[3]) == {a: "visited", b: "visited"}
+
+            # DNS rebinding: a name that resolves to the gateway gets nothing.
+            rules = "--host-resolver-rules=MAP rebind.test 127.0.0.1"
+            for path in ["/", "/api/v1/status", "/s/%s/" % b]:
+                dom = browser.run("http://rebind.test:%d%s" % (visitor.gateway_port, path),
+                                  "--dump-dom", rules)
+                assert "refuses this Host" in dom and "site B" not in dom, dom[:500]
+            print("foreign Host refused in the browser")
+        finally:
+            browser.close()
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     BUILD = os.path.abspath(sys.argv[2])

@@ -10,6 +10,8 @@
 using hostless::ByteRange;
 using hostless::check_head;
 using hostless::etag_matches;
+using hostless::fetch_origin;
+using hostless::FetchOrigin;
 using hostless::HeadCheck;
 using hostless::HeadLimits;
 using hostless::HeadResult;
@@ -419,4 +421,29 @@ TEST_CASE("check_head finds a whole head and refuses oversized ones early", "[ht
   HeadResult r = check_head(input.received, limits);
   CHECK(r.check == input.check);
   CHECK(r.head_size == input.head_size);
+}
+
+TEST_CASE("fetch_origin tells the user's requests from another site's", "[http_rules]") {
+  struct Case {
+    const char* site;
+    const char* mode;
+    const char* dest;
+    const char* user;
+    FetchOrigin origin;
+  };
+  const auto& c = GENERATE(values<Case>({
+      {"", "", "", "", FetchOrigin::kOwn},  // curl, or a browser without Fetch Metadata
+      {"none", "navigate", "document", "?1", FetchOrigin::kOwn},  // typed or bookmarked
+      {"same-origin", "no-cors", "image", "", FetchOrigin::kOwn},
+      {"same-origin", "navigate", "iframe", "", FetchOrigin::kOwn},
+      {"cross-site", "navigate", "document", "?1", FetchOrigin::kUserNavigation},
+      {"same-site", "navigate", "document", "?1", FetchOrigin::kUserNavigation},
+      {"cross-site", "navigate", "document", "", FetchOrigin::kEmbedded},  // a redirect
+      {"cross-site", "navigate", "iframe", "?1", FetchOrigin::kEmbedded},
+      {"cross-site", "no-cors", "image", "", FetchOrigin::kEmbedded},
+      {"same-site", "no-cors", "script", "", FetchOrigin::kEmbedded},
+      {"cross-site", "cors", "empty", "", FetchOrigin::kEmbedded},
+  }));
+  CAPTURE(c.site, c.mode, c.dest, c.user);
+  CHECK(fetch_origin(c.site, c.mode, c.dest, c.user) == c.origin);
 }
