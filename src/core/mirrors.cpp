@@ -30,11 +30,13 @@ Result<json> SiteManager::mirror(const SiteAddress& address, const Progress& pro
   if (progress.fn) progress.fn("finding the name", 0, 0);
   auto ptr = resolve_pointer(address, options_.resolve_timeout);
   if (!ptr) return ptr.error();
-  auto h = fetch_version(address, ptr->value.ih, progress);
-  if (!h) return h.error();
-
+  // The mirror is recorded before its fetch: a daemon stopped or killed
+  // meanwhile goes on with it when it starts again (resume_mirrors), from the
+  // pieces already verified on disk. Until the fetch is done the site serves
+  // what it served before (nothing, for a new one).
   bool published = false;
-  auto stored = switch_version(address, *ptr, [&](std::optional<SiteRecord>& r) {
+  // A published site is no mirror; any other becomes one (added if new).
+  const auto admit = [&](std::optional<SiteRecord>& r) {
     if (r && r->role == SiteRole::kPublished) {
       published = true;
       return false;
@@ -46,7 +48,31 @@ Result<json> SiteManager::mirror(const SiteAddress& address, const Progress& pro
     }
     r->role = SiteRole::kMirrored;
     return true;
+  };
+  bool was_mirrored = false;
+  auto intent = catalog_.update_site(address, [&](std::optional<SiteRecord>& r) {
+    was_mirrored = r && r->role == SiteRole::kMirrored;
+    if (!admit(r)) return false;
+    if (!r->pointer || r->pointer->seq < ptr->seq) r->pointer = *ptr;
+    return true;
   });
+  if (published) return refuse();
+  if (!intent) return intent.error();
+  auto h = fetch_version(address, ptr->value.ih, progress);
+  if (!h) {
+    // A failed mirror is no mirror (a stopping daemon's is resumed instead).
+    // One stopped by a full disk stays a mirror: it goes on when there is room.
+    if (!was_mirrored && !stopping_ && !waits_for_space(ptr->value.ih)) {
+      (void)catalog_.update_site(address, [](std::optional<SiteRecord>& r) {
+        if (!r || r->role != SiteRole::kMirrored) return false;
+        r->role = SiteRole::kVisited;
+        return true;
+      });
+    }
+    return h.error();
+  }
+
+  auto stored = switch_version(address, *ptr, admit);
   if (published) return refuse();
   if (!stored)
     return make_error("cannot record the mirror of " + address.str() + " in the catalog");
@@ -94,6 +120,30 @@ void SiteManager::follow_mirrors() {
     SiteAddress a = s.address;
     start_thread([this, a] {
       poll_mirror(a);
+      std::lock_guard lock(mirrors_mutex_);
+      polling_.erase(a.str());
+    });
+  }
+}
+
+void SiteManager::resume_mirrors() {
+  auto sites = catalog_.sites();
+  if (!sites) return;
+  for (const auto& s : *sites) {
+    // A mirror whose catalog pointer names a version it does not serve yet:
+    // its fetch was cut short (a crash, a stop).
+    if (s.role != SiteRole::kMirrored || !s.pointer || s.pointer->seq <= s.seq) continue;
+    if (s.info_hash && *s.info_hash == s.pointer->value.ih) continue;
+    {
+      std::lock_guard lock(mirrors_mutex_);
+      if (!polling_.insert(s.address.str()).second) continue;
+    }
+    std::cerr << "hostless: resuming the mirror of " << s.address.str() << " (version "
+              << s.pointer->seq << ")\n";
+    SiteAddress a = s.address;
+    SignedPointer ptr = *s.pointer;
+    start_thread([this, a, ptr] {
+      adopt_version(a, ptr);
       std::lock_guard lock(mirrors_mutex_);
       polling_.erase(a.str());
     });

@@ -9,12 +9,15 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/bdecode.hpp>
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/entry.hpp>
+#include <libtorrent/extensions/ut_metadata.hpp>
+#include <libtorrent/extensions/ut_pex.hpp>
 #include <libtorrent/ip_filter.hpp>
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
@@ -124,8 +127,13 @@ struct Node::Impl {
     lt::torrent_handle handle;
     TorrentCheck check;
     Clock::time_point deadline;
+    // When `check` last saw a status. libtorrent's state updates name only
+    // torrents that changed: one stopped by an error or stalled without
+    // peers sends none, so such a wait is looked at every kStaleWait.
+    Clock::time_point checked;
     std::promise<Status> promise;
   };
+  static constexpr std::chrono::seconds kStaleWait{1};
   std::vector<std::unique_ptr<TorrentWait>> torrent_waits;
 
   struct Periodic {
@@ -146,6 +154,9 @@ struct Node::Impl {
   bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
   std::atomic<int> listen_port{0};
   std::map<std::string, std::string> torrent_errors;  // by info-hash hex
+  // DHT items refused by get lookups, by key, seq and signature: each is
+  // logged once, not once per lookup. Node thread only.
+  std::set<std::string> refused_items;
 
   fs::path resume_dir() const { return options.home / "resume"; }
   fs::path session_file() const { return options.home / "session.dat"; }
@@ -160,6 +171,9 @@ struct Node::Impl {
 
   void run();
   void handle_alert(lt::alert* a);
+  // Logs (once per item) why a DHT item for `key` is not a pointer we accept.
+  void refuse_item(const PublicKey& key, const lt::dht_mutable_item_alert& m,
+                   const std::string& why);
   void check_deadlines();
   void save_dht_state();
   void request_resume_data(bool all);
@@ -222,6 +236,20 @@ void Node::Impl::run() {
   }
 }
 
+void Node::Impl::refuse_item(const PublicKey& key, const lt::dht_mutable_item_alert& m,
+                             const std::string& why) {
+  // A lookup sees the same item again on every refresh and from every node
+  // holding it; one line per item is enough (and bounded: a flood of distinct
+  // items can't grow this set without limit).
+  std::string id(reinterpret_cast<const char*>(key.bytes().data()), key.bytes().size());
+  id += std::to_string(m.seq) + ":";
+  id.append(m.signature.data(), m.signature.size());
+  if (refused_items.size() >= 10000) refused_items.clear();
+  if (!refused_items.insert(std::move(id)).second) return;
+  std::cerr << "hostless: refusing a DHT item for " << SiteAddress(key).str() << " (seq " << m.seq
+            << "): " << why << "\n";
+}
+
 void Node::Impl::handle_alert(lt::alert* a) {
   if (debug_log && (lt::alert_cast<lt::peer_disconnected_alert>(a) ||
                     lt::alert_cast<lt::peer_connect_alert>(a) ||
@@ -243,7 +271,9 @@ void Node::Impl::handle_alert(lt::alert* a) {
       std::string value;
       lt::bencode(std::back_inserter(value), m->item);
       auto pv = PointerValue::decode(value);
-      if (pv) {
+      if (!pv) {
+        refuse_item(key, *m, pv.error().message);
+      } else {
         SignedPointer sp;
         sp.key = key;
         sp.seq = m->seq;
@@ -252,7 +282,13 @@ void Node::Impl::handle_alert(lt::alert* a) {
         // libtorrent verified the signature over the bytes it received;
         // verify again over our canonical re-encoding so what we keep is
         // exactly what we can re-put and check later.
-        if (sp.verify() && (!it->second.best || sp.seq > it->second.best->seq)) {
+        const bool valid = sp.verify();
+        if (!valid) {
+          refuse_item(key, *m,
+                      "its signature does not cover the canonical encoding of its value "
+                      "(non-canonical bencoding)");
+        }
+        if (valid && (!it->second.best || sp.seq > it->second.best->seq)) {
           if (!it->second.best && it->second.settle.count() > 0) {
             // An answer is in hand: take what else arrives within the settle
             // time rather than waiting for unresponsive nodes to time out.
@@ -290,6 +326,19 @@ void Node::Impl::handle_alert(lt::alert* a) {
       }
     }
     puts.erase(it);
+    return;
+  }
+  // A peer that sends data failing the hash check: libtorrent drops the
+  // piece and bans a peer that was its only source (or that keeps failing).
+  // Said once per event, so a corrupt or malicious swarm shows in the log.
+  if (auto* f = lt::alert_cast<lt::hash_failed_alert>(a)) {
+    std::cerr << "hostless: " << f->torrent_name() << ": piece " << static_cast<int>(f->piece_index)
+              << " failed its hash check; it is downloaded again\n";
+    return;
+  }
+  if (auto* b = lt::alert_cast<lt::peer_ban_alert>(a)) {
+    std::cerr << "hostless: " << b->torrent_name() << ": banned peer " << b->endpoint
+              << " (it sent data that failed the hash check)\n";
     return;
   }
   if (lt::alert_cast<lt::piece_finished_alert>(a)) {
@@ -345,6 +394,7 @@ void Node::Impl::handle_alert(lt::alert* a) {
       if (!w) continue;
       for (const auto& st : u->status) {
         if (st.handle != w->handle) continue;
+        w->checked = Clock::now();
         if (auto r = w->check(st)) {
           w->promise.set_value(*r);
           w.reset();
@@ -359,7 +409,7 @@ void Node::Impl::handle_alert(lt::alert* a) {
 
 void Node::Impl::check_deadlines() {
   auto now = Clock::now();
-  std::lock_guard lock(mutex);
+  std::unique_lock lock(mutex);
   for (auto it = gets.begin(); it != gets.end();) {
     if (now < it->second.deadline) {
       ++it;
@@ -384,16 +434,45 @@ void Node::Impl::check_deadlines() {
     }
     it = puts.erase(it);
   }
+  // Waits to look at now: out of the list while they are looked at, since
+  // status() waits for libtorrent's thread, which takes `mutex` to post an
+  // alert (holding it here would deadlock).
+  std::vector<std::unique_ptr<TorrentWait>> look;
   for (auto& w : torrent_waits) {
-    if (w && now >= w->deadline) {
-      // One last look at the torrent before giving up.
-      lt::torrent_status st = w->handle.is_valid() ? w->handle.status() : lt::torrent_status{};
-      std::optional<Status> r = w->handle.is_valid() ? w->check(st) : std::nullopt;
-      w->promise.set_value(r ? *r : Status(make_error("timed out")));
+    if (w && !w->handle.is_valid()) {
+      // Removed meanwhile (a refused or freed version): no update will come.
+      w->promise.set_value(make_error("the torrent was removed"));
+      w.reset();
+      continue;
+    }
+    // One that sent no update lately, or one last look before giving up.
+    if (w && (now >= w->deadline || now - w->checked >= kStaleWait)) look.push_back(std::move(w));
+  }
+  std::erase(torrent_waits, nullptr);
+  lock.unlock();
+  for (auto& w : look) {
+    std::optional<Status> r;
+    try {
+      r = w->check(w->handle.status());
+    } catch (const std::exception&) {
+      r = make_error("the torrent was removed");  // between is_valid() and status()
+    }
+    w->checked = now;
+    if (!r && now >= w->deadline) r = make_error("timed out");
+    if (r) {
+      w->promise.set_value(*r);
       w.reset();
     }
   }
-  std::erase(torrent_waits, nullptr);
+  lock.lock();
+  for (auto& w : look) {
+    if (!w) continue;
+    if (cancelled) {
+      w->promise.set_value(make_error(kShuttingDown));
+    } else {
+      torrent_waits.push_back(std::move(w));
+    }
+  }
 }
 
 void Node::Impl::save_dht_state() {
@@ -446,6 +525,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
             lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
                 lt::alert_category::dht | lt::alert_category::dht_operation |
                 lt::alert_category::port_mapping | lt::alert_category::piece_progress |
+                lt::alert_category::peer |
                 (impl->debug_log ? lt::alert_category::connect : lt::alert_category_t{}));
   s.set_int(lt::settings_pack::alert_queue_size, 10000);
   // A visited site wants only what was asked for until its background fetch
@@ -475,6 +555,13 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     // as puts no node accepts and lookups that find nothing.
     s.set_int(lt::settings_pack::dht_block_ratelimit, 1000000);
     s.set_int(lt::settings_pack::dht_block_timeout, 0);
+    // No smart_ban plugin: it pins a block that failed the hash check on the
+    // first peer it finds with the sender's IP address, and with several
+    // peers on one IP (allowed above) that can be an honest one, banned once
+    // the piece passes (seen: the publisher banned after a corrupt peer on
+    // 127.0.0.1). libtorrent itself still bans a peer that was a failed
+    // piece's only source or keeps failing (peer_ban_alert).
+    params.extensions.clear();
   } else if (!bootstrap.empty()) {
     std::string defaults = s.get_str(lt::settings_pack::dht_bootstrap_nodes);
     s.set_str(lt::settings_pack::dht_bootstrap_nodes, bootstrap + "," + defaults);
@@ -486,6 +573,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
 
   try {
     impl->session = std::make_unique<lt::session>(std::move(params));
+    if (o.lan) {
+      impl->session->add_extension(&lt::create_ut_metadata_plugin);
+      impl->session->add_extension(&lt::create_ut_pex_plugin);
+    }
   } catch (const std::exception& e) {
     return make_error(std::string("cannot start the BitTorrent session: ") + e.what());
   }
@@ -762,6 +853,8 @@ NodeStats Node::stats() const {
     auto st = h.status({});
     s.total_download += st.total_payload_download;
     s.total_upload += st.total_payload_upload;
+    s.total_failed += st.total_failed_bytes;
+    s.total_redundant += st.total_redundant_bytes;
   }
   return s;
 }

@@ -45,6 +45,10 @@ struct NodeStats {
   int torrents = 0;
   std::int64_t total_download = 0;  // payload bytes since start
   std::int64_t total_upload = 0;
+  // Of total_download: bytes of pieces that failed the hash check (corrupt
+  // peers), and bytes received twice (end game, piece deadlines).
+  std::int64_t total_failed = 0;
+  std::int64_t total_redundant = 0;
 };
 
 // Thread-safe. Construct with Node::start; destroying it saves resume data and

@@ -63,17 +63,6 @@ std::string html_title(const std::string& html) {
 
 }  // namespace
 
-const ServedFile* SiteVersion::find(const std::string& path) const {
-  auto it = files.find(path);
-  return it == files.end() ? nullptr : &it->second;
-}
-
-bool SiteVersion::is_directory(const std::string& path) const {
-  std::string prefix = path.empty() ? "" : path + "/";
-  auto it = files.lower_bound(prefix);
-  return it != files.end() && it->first.compare(0, prefix.size(), prefix) == 0;
-}
-
 struct SiteManager::Visit {
   std::mutex mutex;
   std::condition_variable changed;
@@ -142,7 +131,15 @@ void SiteManager::start_thread(std::function<void()> fn) {
   });
   auto done = std::make_shared<std::atomic<bool>>(false);
   threads_.push_back({std::thread([fn = std::move(fn), done] {
-                        fn();
+                        // A thread's edge: an exception (libtorrent throws on
+                        // a handle removed meanwhile) ends this job, never
+                        // the daemon.
+                        try {
+                          fn();
+                        } catch (const std::exception& e) {
+                          std::cerr << "hostless: internal error in a background job: " << e.what()
+                                    << "\n";
+                        }
                         *done = true;
                       }),
                       done});
@@ -196,15 +193,21 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
   auto address = SiteAddress::parse(address_text);
   if (!address) return {"failed", address.error().message, 0, nullptr};
   const std::string key = address->str();
+  // A recent failed visit is the answer unless the site got served since (a
+  // mirror's fetch that went on once the disk had room, say).
+  std::optional<VisitState> failed;
   {
     std::lock_guard lock(visits_mutex_);
     auto it = visits_.find(key);
     if (it != visits_.end()) {
       auto st = it->second->state();
-      bool stale_failure =
-          st.stage == "failed" && Clock::now() - it->second->failed_at > kRetryFailedVisit;
-      if (!stale_failure && !st.ready()) return st;
-      visits_.erase(it);
+      if (st.stage == "failed" && Clock::now() - it->second->failed_at <= kRetryFailedVisit) {
+        failed = st;
+      } else if (st.stage != "failed" && !st.ready()) {
+        return st;
+      } else {
+        visits_.erase(it);
+      }
     }
   }
 
@@ -258,6 +261,7 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
     }
     return {"ready", "", 0, warm->view};
   }
+  if (failed) return *failed;
 
   // Cold: fetch in the background; callers poll or wait.
   std::shared_ptr<Visit> v;
@@ -300,12 +304,23 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
   auto added = add_version(address, ih);
   if (!added) return visit->finish(nullptr, added.error().message);
   lt::torrent_handle h = *added;
-  auto got = await_metadata(h, [visit](const lt::torrent_status& st) {
-    visit->set(st.num_peers == 0 ? "finding peers" : "fetching metadata", st.num_peers);
-  });
+  auto got = accept_metadata(
+      address, h, ih, await_metadata(h, [visit](const lt::torrent_status& st) {
+        visit->set(st.num_peers == 0 ? "finding peers" : "fetching metadata", st.num_peers);
+      }));
+  if (!got && refused(ih)) return visit->finish(nullptr, got.error().message);
   if (!got) {
     retire_version(ih);  // freed later unless some site uses it
-    return visit->finish(nullptr, "no peer sent the site's files: " + got.error().message);
+    // A torrent that stopped with an error got metadata it cannot use.
+    const bool failed = static_cast<bool>(status_of(h).errc);
+    return visit->finish(nullptr,
+                         (failed ? "" : "no peer sent the site's files: ") + got.error().message);
+  }
+  if (const auto st = status_of(h); st.errc) {
+    // Stopped, by a full disk say (a mirror's fetch of the same version): no
+    // piece comes until that is fixed, so the visitor hears why now.
+    int retries = 0;
+    if (!recover_hybrid_error(st, retries)) return visit->finish(nullptr, torrent_error_text(st));
   }
   auto view = version_view(address, ptr->seq, ih, h);
   want_first(address, ih, h, view ? view->find(first_path) : nullptr);
@@ -375,7 +390,10 @@ void SiteManager::adopt_on_demand(const SiteAddress& address, const SignedPointe
   auto added = add_version(address, ih);
   if (!added) return;
   lt::torrent_handle h = *added;
-  if (!await_metadata(h, {})) return retire_version(ih);  // freed later unless some site uses it
+  if (!accept_metadata(address, h, ih, await_metadata(h, {}))) {
+    if (!refused(ih)) retire_version(ih);  // freed later unless some site uses it
+    return;
+  }
   auto view = version_view(address, ptr.seq, ih, h);
   want_first(address, ih, h, view ? view->find("index.html") : nullptr);
   start_version(h, ih);
@@ -421,23 +439,21 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
     };
     ask();
     const auto deadline = Clock::now() + timeout;
-    auto next_check = Clock::now() + std::chrono::seconds(2);
+    auto next_check = Clock::now();
+    PeerSearch search;
+    int retries = 0;
     while (!h.have_piece(first)) {
       if (Clock::now() >= next_check) {
         // Ask again: a concurrent priority change can drop a deadline. And
-        // with every peer lost (they restart or go away), ask the DHT again
-        // now.
+        // with every peer lost (they restart or go away), look them up again.
         next_check = Clock::now() + std::chrono::seconds(3);
         ask();
         auto st = h.status({});
-        int retries = 0;
-        recover_hybrid_error(st, retries);
-        if (st.num_peers == 0) {
-          // Forget the peers we know but are not connected to (libtorrent
-          // backs off from one that dropped us), then look them up afresh.
-          h.clear_peers();
-          h.force_dht_announce();
+        if (st.errc && !recover_hybrid_error(st, retries)) {
+          // Stopped (a full disk, say): waiting would not bring the piece.
+          return make_error(torrent_error_text(st));
         }
+        announce_if_alone(st, search);
       }
       auto seen = node_.piece_events();
       if (h.have_piece(first)) break;

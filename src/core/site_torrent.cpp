@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include <libtorrent/bdecode.hpp>
 #include <libtorrent/create_torrent.hpp>
 #include <libtorrent/error_code.hpp>
 #include <libtorrent/file_storage.hpp>
@@ -94,9 +95,11 @@ std::string errno_text(int err) {
   return std::system_category().message(err);
 }
 
-// A printable rendering of a path for error messages (UTF-8 kept).
+// A printable rendering of a path for error messages: UTF-8 kept when the
+// part shown is valid UTF-8 (messages travel as JSON), else escaped.
 std::string shown(std::string_view s) {
-  return quote_for_message(s, 200, true);
+  constexpr std::size_t kShown = 200;
+  return quote_for_message(s, kShown, valid_utf8(s.substr(0, kShown)));
 }
 
 // ---------------------------------------------------------------------------
@@ -324,6 +327,21 @@ std::vector<std::string_view> split_path(std::string_view path) {
   }
 }
 
+// Why `part` cannot be one component of a path in a site, or nullopt if it can.
+std::optional<std::string> component_problem(std::string_view part) {
+  if (part.empty()) return "it has an empty component";
+  if (part == "." || part == "..") return "it has a \".\" or \"..\" component";
+  // Dotfiles are never published (snapshot), and a ".git/config" written by
+  // `get` could run commands the next time someone uses git there.
+  if (part.front() == '.') {
+    return "it has a hidden component " + shown(part) + " (sites have no dotfiles)";
+  }
+  if (part.size() > kMaxComponentBytes) {
+    return "a component is longer than " + std::to_string(kMaxComponentBytes) + " bytes";
+  }
+  return std::nullopt;
+}
+
 // Why `path` cannot name a file in a site, or nullopt if it can.
 std::optional<std::string> path_problem(std::string_view path) {
   if (path.empty()) return "it is empty";
@@ -331,9 +349,15 @@ std::optional<std::string> path_problem(std::string_view path) {
   if (path.find('\\') != std::string_view::npos) return "it contains a backslash";
   if (path.find('\0') != std::string_view::npos) return "it contains a NUL byte";
   if (!valid_utf8(path)) return "it is not valid UTF-8";
-  for (const std::string_view part : split_path(path)) {
-    if (part.empty()) return "it has an empty component";
-    if (part == "." || part == "..") return "it has a \".\" or \"..\" component";
+  if (path.size() > kMaxPathBytes) {
+    return "it is longer than " + std::to_string(kMaxPathBytes) + " bytes";
+  }
+  const auto parts = split_path(path);
+  if (parts.size() > kMaxPathDepth) {
+    return "it is more than " + std::to_string(kMaxPathDepth) + " levels deep";
+  }
+  for (const std::string_view part : parts) {
+    if (auto problem = component_problem(part)) return problem;
   }
   return std::nullopt;
 }
@@ -349,10 +373,69 @@ std::string ascii_lower(std::string_view s) {
 // The canonical file order: path component by path component, bytewise,
 // which is the order of BEP 52's "file tree" dictionaries and of libtorrent's
 // file_storage::canonicalize().
-bool canonical_less(const SiteFile& a, const SiteFile& b) {
-  const auto pa = split_path(a.path);
-  const auto pb = split_path(b.path);
+bool canonical_less_path(std::string_view a, std::string_view b) {
+  const auto pa = split_path(a);
+  const auto pb = split_path(b);
   return std::lexicographical_compare(pa.begin(), pa.end(), pb.begin(), pb.end());
+}
+
+bool canonical_less(const SiteFile& a, const SiteFile& b) {
+  return canonical_less_path(a.path, b.path);
+}
+
+Error too_many_files(std::size_t count) {
+  return make_error("a site can have at most " + std::to_string(kMaxSiteFiles) +
+                    " files; this one has " + std::to_string(count));
+}
+
+// The rules for a site's list of file paths (relative, '/'-separated): what
+// build_site_torrent builds and check_site_metadata accepts.
+Status check_paths(std::vector<std::string_view> paths) {
+  if (paths.size() > kMaxSiteFiles) {
+    return too_many_files(paths.size());
+  }
+  for (const std::string_view p : paths) {
+    if (auto problem = path_problem(p)) {
+      return make_error("invalid file path " + shown(p) + ": " + *problem);
+    }
+  }
+  std::sort(paths.begin(), paths.end(), canonical_less_path);
+  std::set<std::string_view> dirs;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (i > 0 && paths[i] == paths[i - 1]) {
+      return make_error("file path " + shown(paths[i]) + " appears twice");
+    }
+    const std::string_view p = paths[i];
+    for (std::size_t slash = p.find('/'); slash != std::string_view::npos;
+         slash = p.find('/', slash + 1)) {
+      dirs.insert(p.substr(0, slash));
+    }
+  }
+  for (const std::string_view p : paths) {
+    if (dirs.count(p) != 0) {
+      return make_error("file path " + shown(p) + " is also a directory of other files");
+    }
+  }
+  // libtorrent renames a file on load (to "name.1.ext") when its path equals
+  // another file's or directory's path ignoring ASCII case, so such a file
+  // could not be found under its own name; and on a case-insensitive disk the
+  // two would be one file.
+  std::set<std::string> lower_dirs;
+  for (const std::string_view d : dirs) lower_dirs.insert(ascii_lower(d));
+  std::unordered_map<std::string, std::string_view> lower_files;
+  for (const std::string_view p : paths) {
+    std::string lower = ascii_lower(p);
+    if (lower_dirs.count(lower) != 0) {
+      return make_error("file path " + shown(p) +
+                        " differs only in letter case from a directory of other files");
+    }
+    const auto [it, inserted] = lower_files.emplace(std::move(lower), p);
+    if (!inserted) {
+      return make_error("file paths " + shown(it->second) + " and " + shown(p) +
+                        " differ only in letter case");
+    }
+  }
+  return {};
 }
 
 Status check_hashes(const SiteFile& f, std::uint64_t piece_size) {
@@ -379,47 +462,13 @@ Result<std::vector<char>> build(const std::string& name, std::vector<SiteFile> f
                       problem.value_or("it contains a slash"));
   }
   if (files.empty()) return make_error("a site needs at least one file");
-  for (const SiteFile& f : files) {
-    if (auto problem = path_problem(f.path)) {
-      return make_error("invalid file path " + shown(f.path) + ": " + *problem);
-    }
+  {
+    std::vector<std::string_view> paths;
+    paths.reserve(files.size());
+    for (const SiteFile& f : files) paths.push_back(f.path);
+    if (Status s = check_paths(std::move(paths)); !s) return s.error();
   }
-
   std::sort(files.begin(), files.end(), canonical_less);
-  std::set<std::string_view> dirs;
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    if (i > 0 && files[i].path == files[i - 1].path) {
-      return make_error("file path " + shown(files[i].path) + " appears twice");
-    }
-    const std::string_view p = files[i].path;
-    for (std::size_t slash = p.find('/'); slash != std::string_view::npos;
-         slash = p.find('/', slash + 1)) {
-      dirs.insert(p.substr(0, slash));
-    }
-  }
-  for (const SiteFile& f : files) {
-    if (dirs.count(f.path) != 0) {
-      return make_error("file path " + shown(f.path) + " is also a directory of other files");
-    }
-  }
-  // libtorrent renames a file on load (to "name.1.ext") when its path equals
-  // another file's or directory's path ignoring ASCII case, so such a file
-  // could not be found under its own name.
-  std::set<std::string> lower_dirs;
-  for (const std::string_view d : dirs) lower_dirs.insert(ascii_lower(d));
-  std::unordered_map<std::string, const std::string*> lower_files;
-  for (const SiteFile& f : files) {
-    std::string lower = ascii_lower(f.path);
-    if (lower_dirs.count(lower) != 0) {
-      return make_error("file path " + shown(f.path) +
-                        " differs only in letter case from a directory of other files");
-    }
-    const auto [it, inserted] = lower_files.emplace(std::move(lower), &f.path);
-    if (!inserted) {
-      return make_error("file paths " + shown(*it->second) + " and " + shown(f.path) +
-                        " differ only in letter case");
-    }
-  }
 
   const std::uint64_t piece_size = files.front().hashes.piece_size;
   if (!valid_piece_size(piece_size)) {
@@ -496,6 +545,200 @@ Result<std::vector<char>> build(const std::string& name, std::vector<SiteFile> f
   return torrent;
 }
 
+// ---------------------------------------------------------------------------
+// A stranger's metadata
+
+// Decode limits for the second look at an info dictionary: libtorrent decoded
+// it first within its own (lower) limits, so these never cut a torrent it
+// accepted, and still bound the work if its settings change.
+constexpr int kDecodeDepth = 1000;
+constexpr int kDecodeTokens = 10000000;
+
+// The files an info dictionary names, as its bytes say (before libtorrent
+// sanitises anything): '/'-joined paths below the site's folder. Counts all of
+// them but keeps at most kMaxSiteFiles + 1.
+struct MetadataFiles {
+  std::vector<std::string> paths;
+  std::size_t count = 0;
+
+  void add(std::string path) {
+    if (++count <= kMaxSiteFiles + 1) paths.push_back(std::move(path));
+  }
+};
+
+std::string_view std_view(lt::string_view s) {
+  return {s.data(), s.size()};
+}
+
+Error symlink_error(std::string_view path) {
+  return make_error("file " + shown(path) + " is a symbolic link (sites have none)");
+}
+
+// One path given as a list of components (v1 "path" / "path.utf-8").
+Result<std::string> joined_path(const lt::bdecode_node& list) {
+  std::string path;
+  for (int i = 0; i < list.list_size(); ++i) {
+    const lt::bdecode_node part = list.list_at(i);
+    if (part.type() != lt::bdecode_node::string_t) {
+      return make_error("a file path holds something other than strings");
+    }
+    const std::string_view name = std_view(part.string_value());
+    if (i > 0) path += '/';
+    path += name;
+    // Joined, it would read as two components.
+    if (name.find('/') != std::string_view::npos) {
+      return make_error("invalid file path " + shown(path) + ": a component contains a slash");
+    }
+    if (path.size() > kMaxPathBytes) {
+      return make_error("invalid file path " + shown(path) + ": it is longer than " +
+                        std::to_string(kMaxPathBytes) + " bytes");
+    }
+  }
+  return path;
+}
+
+// v1: the "files" list (multi-file torrents). Pad files (BEP 47) hold no
+// data and are never written, so their paths don't matter.
+Status v1_files(const lt::bdecode_node& list, MetadataFiles& out) {
+  for (int i = 0; i < list.list_size(); ++i) {
+    const lt::bdecode_node f = list.list_at(i);
+    if (f.type() != lt::bdecode_node::dict_t) return make_error("a file entry is malformed");
+    const std::string_view attr = std_view(f.dict_find_string_value("attr"));
+    if (attr.find('p') != std::string_view::npos) continue;
+    // libtorrent reads "path.utf-8" when present, else "path": both must be sound.
+    std::optional<std::string> chosen;
+    for (const char* key : {"path", "path.utf-8"}) {
+      const lt::bdecode_node p = f.dict_find_list(key);
+      if (!p) continue;
+      auto path = joined_path(p);
+      if (!path) return path.error();
+      if (auto problem = path_problem(*path)) {
+        return make_error("invalid file path " + shown(*path) + ": " + *problem);
+      }
+      chosen = std::move(*path);
+    }
+    if (!chosen) return make_error("a file entry has no path");
+    if (attr.find('l') != std::string_view::npos) return symlink_error(*chosen);
+    out.add(std::move(*chosen));
+  }
+  return {};
+}
+
+// v2: the nested "file tree" dictionaries; a file is a dictionary under the
+// key "". Walked without recursion, at most kMaxPathDepth levels.
+Status v2_files(const lt::bdecode_node& tree, MetadataFiles& out) {
+  struct Dir {
+    lt::bdecode_node node;
+    std::string path;
+    std::size_t depth;
+  };
+  std::vector<Dir> todo{{tree, std::string(), 0}};
+  while (!todo.empty()) {
+    Dir dir = std::move(todo.back());
+    todo.pop_back();
+    for (int i = 0; i < dir.node.dict_size(); ++i) {
+      const auto [lt_key, child] = dir.node.dict_at(i);
+      const std::string_view key = std_view(lt_key);
+      if (child.type() != lt::bdecode_node::dict_t) return make_error("the file tree is malformed");
+      if (key.empty()) {
+        if (dir.depth == 0) return make_error("the file tree is malformed");
+        const std::string_view attr = std_view(child.dict_find_string_value("attr"));
+        if (attr.find('l') != std::string_view::npos) return symlink_error(dir.path);
+        out.add(dir.path);
+        continue;
+      }
+      std::string path = dir.depth == 0 ? std::string(key) : dir.path + "/" + std::string(key);
+      if (key.find('/') != std::string_view::npos) {
+        return make_error("invalid file path " + shown(path) + ": a component contains a slash");
+      }
+      if (dir.depth + 1 > kMaxPathDepth || path.size() > kMaxPathBytes) {
+        return make_error("invalid file path " + shown(path) + ": it is more than " +
+                          std::to_string(kMaxPathDepth) + " levels deep or longer than " +
+                          std::to_string(kMaxPathBytes) + " bytes");
+      }
+      todo.push_back({child, std::move(path), dir.depth + 1});
+    }
+  }
+  return {};
+}
+
+Status check_metadata(const lt::torrent_info& ti) {
+  const auto section = ti.info_section();
+  lt::error_code ec;
+  int pos = 0;
+  const lt::bdecode_node info = lt::bdecode(section, ec, &pos, kDecodeDepth, kDecodeTokens);
+  if (ec) return make_error("its info dictionary cannot be decoded: " + ec.message());
+  if (info.type() != lt::bdecode_node::dict_t) {
+    return make_error("its info section is not a dictionary");
+  }
+
+  // libtorrent names the folder after "name.utf-8" when present, else "name".
+  std::string name;
+  for (const char* key : {"name", "name.utf-8"}) {
+    const lt::bdecode_node n = info.dict_find(key);
+    if (!n) continue;
+    if (n.type() != lt::bdecode_node::string_t) return make_error("its name is not a string");
+    name = std::string(std_view(n.string_value()));
+    if (auto problem = path_problem(name); problem || name.find('/') != std::string::npos) {
+      return make_error("invalid site name " + shown(name) + ": " +
+                        problem.value_or("it contains a slash"));
+    }
+  }
+  if (name.empty()) return make_error("it has no name");
+
+  // A hybrid torrent lists its files twice (v1 list, v2 tree); libtorrent
+  // stores what the v2 tree says and checks that the lists agree. Both must
+  // be sound.
+  const lt::bdecode_node list = info.dict_find_list("files");
+  const lt::bdecode_node tree = info.dict_find_dict("file tree");
+  MetadataFiles v1;
+  MetadataFiles v2;
+  if (list) {
+    if (Status s = v1_files(list, v1); !s) return s;
+  } else if (!tree) {
+    v1.add(name);  // a single-file torrent: its file is the name itself
+  }
+  if (tree) {
+    if (Status s = v2_files(tree, v2); !s) return s;
+  }
+  std::vector<const MetadataFiles*> lists;
+  if (list || !tree) lists.push_back(&v1);
+  if (tree) lists.push_back(&v2);
+  for (const MetadataFiles* files : lists) {
+    if (files->count > kMaxSiteFiles) return too_many_files(files->count);
+    if (files->count == 0) return make_error("it lists no files");
+    if (Status s = check_paths({files->paths.begin(), files->paths.end()}); !s) return s;
+  }
+
+  // libtorrent must store every file exactly where the metadata says: any
+  // path it rewrote (rules of other platforms, say) would be served and
+  // written under a name the site never had.
+  const MetadataFiles& named = ti.v2() && tree ? v2 : v1;
+  std::set<std::string_view> expected;
+  std::vector<std::string> full;
+  full.reserve(named.paths.size());
+  for (const std::string& p : named.paths) full.push_back(name + "/" + p);
+  expected.insert(full.begin(), full.end());
+  const lt::file_storage& fs = ti.files();
+  std::size_t stored = 0;
+  for (const lt::file_index_t i : fs.file_range()) {
+    if (fs.pad_file_at(i)) continue;
+    ++stored;
+    const std::string path = fs.file_path(i);
+    // A one-file torrent's file is its name, not name/name.
+    const bool single = named.paths.size() == 1 && path == named.paths.front();
+    if (expected.count(path) == 0 && !single) {
+      return make_error("libtorrent would store a file as " + shown(path) +
+                        ", which its metadata does not name");
+    }
+  }
+  if (stored != named.paths.size()) {
+    return make_error("libtorrent sees " + std::to_string(stored) +
+                      " files where its metadata names " + std::to_string(named.paths.size()));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::uint64_t choose_piece_size(std::uint64_t total_bytes) {
@@ -543,6 +786,14 @@ Result<std::vector<char>> build_site_torrent(const std::string& name, std::vecto
     return build(name, std::move(files));
   } catch (const std::exception& e) {
     return make_error(std::string("cannot build the site torrent: ") + e.what());
+  }
+}
+
+Status check_site_metadata(const lt::torrent_info& ti) {
+  try {
+    return check_metadata(ti);
+  } catch (const std::exception& e) {
+    return make_error(std::string("cannot check the site's metadata: ") + e.what());
   }
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <libtorrent/fwd.hpp>
 #include <libtorrent/sha1_hash.hpp>
 
 #include "core/result.hpp"
@@ -78,16 +79,40 @@ struct SiteFile {
   FileHashes hashes;
 };
 
+// What a site may hold. The same rules apply to what this node publishes and
+// to a version another node's metadata describes, so a version is accepted
+// exactly when hostless could have published it.
+constexpr std::size_t kMaxSiteFiles = 100000;
+// Path components of one file below the site's folder ("a/b/c.html": 3).
+constexpr std::size_t kMaxPathDepth = 64;
+// Bytes of one file's path below the site's folder, and of one component
+// (libtorrent cuts longer components to 240 bytes when it loads a torrent).
+constexpr std::size_t kMaxPathBytes = 1024;
+constexpr std::size_t kMaxComponentBytes = 240;
+
 // Builds the bencoded .torrent of a site: always multi-file (a directory
 // named `name` holding the files, even for a one-file site), hybrid v1+v2,
 // with no creation date, creator, mtimes, file attributes or trackers, so the
 // same name and files give the same bytes and info-hashes whatever order the
 // files come in. All hashes must share one piece size.
-// Rejects: no files, only empty files, an invalid name, duplicate paths, a
-// path that is also a directory of another path, paths that are absolute or
-// have empty, "." or ".." components, backslashes, NUL or invalid UTF-8, and
-// a path equal to another file or directory path but for ASCII letter case
-// (libtorrent renames such a file when it loads the torrent).
+// Rejects: no files, only empty files, more than kMaxSiteFiles files, an
+// invalid name, duplicate paths, a path that is also a directory of another
+// path, paths that are absolute or have empty, "." or ".." or hidden (".x")
+// components, backslashes, NUL or invalid UTF-8, paths deeper or longer than
+// the limits above, and a path equal to another file or directory path but
+// for ASCII letter case (libtorrent renames such a file when it loads the
+// torrent).
 Result<std::vector<char>> build_site_torrent(const std::string& name, std::vector<SiteFile> files);
+
+// Checks the metadata of a site version from another node before anything of
+// it is used: the info dictionary as its info-hash covers it (libtorrent has
+// already rewritten unsafe paths in ti.files(), so the raw one is what tells
+// a hostile torrent from a sound one). Refuses what build_site_torrent would
+// refuse to build, with the same limits, and symbolic links (hostless sites
+// have none), and anything libtorrent would store under another path than
+// the metadata names. Costs one more decode of the info dictionary (bounded:
+// libtorrent decoded it within its own limits first). The error says what is
+// wrong, for the visitor and the log.
+Status check_site_metadata(const lt::torrent_info& ti);
 
 }  // namespace hostless

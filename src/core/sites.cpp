@@ -7,12 +7,15 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/create_torrent.hpp>
+#include <libtorrent/error_code.hpp>
 #include <libtorrent/torrent_info.hpp>
 
 #include "core/files.hpp"
+#include "core/site_torrent.hpp"
 #include "core/snapshot.hpp"
 
 namespace hostless {
@@ -49,6 +52,23 @@ std::string key_name_for(const fs::path& folder) {
   while (!out.empty() && out.front() == '-') out.erase(out.begin());
   if (out.size() > 48) out.resize(48);
   return out.empty() ? "site" : out;
+}
+
+// What peers may send a torrent that has no metadata yet. libtorrent 2.0.8
+// never takes metadata over its max_metadata_size (30 MiB) but keeps asking a
+// peer that offers more for it again, without end (about 400 MB/s measured
+// on loopback): a hostile peer could make a visit download junk until the
+// fetch timeout. Four times the most it can use is plenty for sound peers.
+constexpr std::int64_t kMetadataTrafficCap = std::int64_t(128) << 20;
+
+// Why a torrent stopped before its metadata was known, in words for a visitor.
+std::string metadata_error_text(const lt::error_code& ec) {
+  if (ec == lt::errors::invalid_swarm_metadata) {
+    return "libtorrent cannot read the site's metadata: it is malformed or beyond libtorrent's "
+           "decoding limits (too many files, or nested too deep) (" +
+           ec.message() + ")";
+  }
+  return ec.message();
 }
 
 json pointer_json(const SignedPointer& p) {
@@ -143,10 +163,17 @@ Status SiteManager::start() {
     atp.save_path = version_dir(*s.info_hash).string();
     (void)node_.add_torrent(std::move(atp));
   }
-  // Sizes a catalog upgraded from schema 1 does not know yet.
+  // Sizes a catalog upgraded from schema 1 does not know yet, and served
+  // versions without a record at all (a crash between a switch and its
+  // record: they are separate transactions).
   if (auto versions = catalog_.versions()) {
+    std::set<InfoHash> known;
     for (const auto& v : *versions) {
+      known.insert(v.info_hash);
       if (v.bytes == 0 && v.retire_at == 0) hold_version(v.address, v.seq, v.info_hash);
+    }
+    for (const auto& s : *sites) {
+      if (s.info_hash && !known.count(*s.info_hash)) hold_version(s.address, s.seq, *s.info_hash);
     }
   }
   // Versions no site uses any more are freed when the grace period the
@@ -179,12 +206,14 @@ Status SiteManager::start() {
     if (!evicting_.exchange(true)) {
       start_thread([this] {
         enforce_visit_cache();
+        retry_disk_errors();
         evicting_ = false;
       });
     }
   });
   // A restarted publisher puts its pointers again as soon as it can.
   republish_all();
+  resume_mirrors();
   return {};
 }
 
@@ -436,7 +465,21 @@ Result<SignedPointer> SiteManager::resolve_pointer(const SiteAddress& address,
   auto found = node_.get_pointer(address.key(), timeout, settle).get();
   if (found) {
     // Rollback protection: never go below the highest seq seen.
-    return catalog_.observe_pointer(*found);
+    auto kept = catalog_.observe_pointer(*found);
+    if (kept && kept->seq > found->seq) {
+      bool first = false;
+      {
+        std::lock_guard lock(refused_mutex_);
+        if (refused_pointers_.size() >= 10000) refused_pointers_.clear();
+        first = refused_pointers_.emplace(found->key, found->seq).second;
+      }
+      if (first) {
+        std::cerr << "hostless: refusing seq " << found->seq << " of " << address.str()
+                  << ": this node has seen seq " << kept->seq
+                  << " (an older pointer, stale or replayed, never moves a site back)\n";
+      }
+    }
+    return kept;
   }
   auto known = catalog_.site(address);
   if (known && *known && (*known)->pointer) return *(*known)->pointer;
@@ -458,21 +501,50 @@ bool recover_hybrid_error(const lt::torrent_status& st, int& retries) {
   ++retries;
   std::cerr << "hostless: " << st.name << ": libtorrent reported inconsistent v1/v2 hashes; "
             << "clearing the error and downloading on (" << retries << "/5)\n";
-  st.handle.clear_error();
+  // libtorrent pauses a torrent with the error it sets; site torrents are
+  // never paused otherwise (not auto-managed), so both go.
+  lt::torrent_handle h = st.handle;
+  h.clear_error();
+  h.resume();
   return true;
 }
 
-void announce_if_alone(const lt::torrent_status& st,
-                       std::chrono::steady_clock::time_point& last_announce) {
-  auto now = std::chrono::steady_clock::now();
-  if (st.num_peers == 0 && now - last_announce > std::chrono::seconds(3)) {
-    last_announce = now;
-    st.handle.force_dht_announce();
+lt::torrent_status status_of(const lt::torrent_handle& h, lt::status_flags_t flags) {
+  try {
+    if (h.is_valid()) return h.status(flags);
+  } catch (const lt::system_error&) {
+    // Removed between is_valid() and status(): the same as removed before.
   }
+  return {};
+}
+
+void announce_if_alone(const lt::torrent_status& st, PeerSearch& search) {
+  const auto now = std::chrono::steady_clock::now();
+  if (st.num_peers > 0) {
+    search.last_peer = now;
+    return;
+  }
+  if (now - search.last_announce <= std::chrono::seconds(3)) return;
+  search.last_announce = now;
+  lt::torrent_handle h = st.handle;
+  // A peer found again through the DHT does not lower libtorrent's count of
+  // its failures (only a tracker's word does): forgetting is the way back.
+  if (now - search.last_peer > std::chrono::seconds(20)) {
+    search.last_peer = now;
+    h.clear_peers();
+  }
+  h.force_dht_announce();
 }
 
 Result<lt::torrent_handle> SiteManager::add_version(const SiteAddress& address,
                                                     const InfoHash& ih) {
+  {
+    std::lock_guard lock(refused_mutex_);
+    if (auto it = refused_versions_.find(ih); it != refused_versions_.end()) {
+      return make_error("refusing version " + ih.hex() + " of " + address.str() +
+                        " (unsafe metadata): " + it->second);
+    }
+  }
   lt::torrent_handle h = node_.find_torrent(ih);
   if (h.is_valid()) return h;
   lt::add_torrent_params atp;
@@ -490,11 +562,19 @@ Status SiteManager::await_metadata(const lt::torrent_handle& h,
   return node_
       .wait_torrent(
           h,
-          [on_wait, last_announce = std::chrono::steady_clock::now()](
-              const lt::torrent_status& st) mutable -> std::optional<Status> {
-            if (st.errc) return Status(make_error(st.errc.message()));
+          [on_wait,
+           search = PeerSearch{}](const lt::torrent_status& st) mutable -> std::optional<Status> {
+            // Metadata in hand is what was awaited, also if the torrent
+            // stopped after it came (a full disk): callers look at that.
             if (st.has_metadata) return Status();
-            announce_if_alone(st, last_announce);
+            if (st.errc) return Status(make_error(metadata_error_text(st.errc)));
+            if (st.total_download > kMetadataTrafficCap) {
+              st.handle.pause();  // (fire and forget: stops the traffic now)
+              return Status(
+                  make_error("peers sent " + std::to_string(st.total_download >> 20) +
+                             " MiB but no metadata libtorrent can use (it takes at most 30 MiB)"));
+            }
+            announce_if_alone(st, search);
             if (on_wait) on_wait(st);
             return std::nullopt;
           },
@@ -502,9 +582,68 @@ Status SiteManager::await_metadata(const lt::torrent_handle& h,
       .get();
 }
 
+Status SiteManager::accept_metadata(const SiteAddress& address, const lt::torrent_handle& h,
+                                    const InfoHash& ih, Status waited) {
+  std::string problem;
+  const lt::torrent_status st = status_of(h);
+  if (!waited && st.errc == lt::errors::invalid_swarm_metadata) {
+    // Metadata that matches the info-hash but that libtorrent cannot parse
+    // (over its decode limits) will never be any better.
+    problem = waited.error().message;
+  } else if (!waited && !st.has_metadata) {
+    return waited;
+  } else {
+    // (Also when the torrent stopped with an error right after its metadata
+    // arrived: libtorrent may trip over a path before we see it.)
+    std::shared_ptr<const lt::torrent_info> ti;
+    try {
+      ti = h.torrent_file();
+    } catch (const lt::system_error&) {
+      return make_error("this version of the site was removed meanwhile");
+    }
+    if (!ti) return waited ? Status(make_error("the site's metadata is missing")) : waited;
+    Status ok = check_site_metadata(*ti);
+    if (ok) return waited;
+    problem = ok.error().message;
+  }
+  bool first = false;
+  {
+    std::lock_guard lock(refused_mutex_);
+    if (refused_versions_.size() >= 1000) refused_versions_.clear();
+    first = refused_versions_.emplace(ih, problem).second;
+  }
+  const std::string why =
+      "refusing version " + ih.hex() + " of " + address.str() + " (unsafe metadata): " + problem;
+  if (first) std::cerr << "hostless: " << why << "\n";
+  // Nothing of it was downloaded (it is still in upload mode), but libtorrent
+  // created its empty files and links when the metadata arrived, inside its
+  // folder in the store: they go with it. Not through libtorrent's
+  // delete_files, which gathers the full path of every parent folder of every
+  // file: quadratic in the depth (116 MB for one path 10,000 folders deep).
+  node_.remove_torrent(h, false);
+  std::error_code ec;
+  for (int i = 0; i < 20 && fs::exists(version_dir(ih), ec); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    fs::remove_all(version_dir(ih), ec);
+  }
+  return make_error(why);
+}
+
+bool SiteManager::refused(const InfoHash& ih) {
+  std::lock_guard lock(refused_mutex_);
+  return refused_versions_.count(ih) != 0;
+}
+
 Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address,
                                                       const InfoHash& ih,
                                                       const Progress& progress) {
+  {
+    // A version being fetched is in use, also one retired before (an earlier
+    // fetch that failed, or a partial download found in the store after a
+    // crash): freeing it would delete what this fetch resumes from.
+    std::lock_guard lock(mirrors_mutex_);
+    retired_.erase(ih);
+  }
   auto added = add_version(address, ih);
   if (!added) return added.error();
   lt::torrent_handle h = *added;
@@ -514,12 +653,12 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     return node_
         .wait_torrent(
             h,
-            [progress, last_announce = std::chrono::steady_clock::now(),
+            [this, progress, search = PeerSearch{},
              retries = 0](const lt::torrent_status& st) mutable -> std::optional<Status> {
               if (recover_hybrid_error(st, retries)) return std::nullopt;
-              if (st.errc) return Status(make_error("download failed: " + st.errc.message()));
+              if (st.errc) return Status(make_error(torrent_error_text(st)));
               if (st.is_seeding || st.is_finished) return Status();
-              announce_if_alone(st, last_announce);
+              announce_if_alone(st, search);
               if (progress.fn) {
                 progress.fn("downloading", static_cast<std::uint64_t>(st.total_wanted_done),
                             static_cast<std::uint64_t>(st.total_wanted));
@@ -529,24 +668,38 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
             options_.fetch_timeout)
         .get();
   };
-  Status done = await_metadata(h, [progress](const lt::torrent_status&) {
-    if (progress.fn) progress.fn("fetching metadata", 0, 0);
-  });
+  Status done =
+      accept_metadata(address, h, ih, await_metadata(h, [progress](const lt::torrent_status&) {
+                        if (progress.fn) progress.fn("fetching metadata", 0, 0);
+                      }));
+  if (!done && refused(ih)) return done.error();
+  if (!done) {
+    // Stopped (an error, or paused by await_metadata): not a matter of time.
+    const lt::torrent_status st = status_of(h);
+    if (st.errc || (st.flags & lt::torrent_flags::paused)) {
+      retire_version(ih);  // freed later unless some site uses it
+      return make_error("cannot fetch the site's metadata: " + done.error().message);
+    }
+  }
   if (done) {
     start_version(h, ih);
     // A visited version holds back what no one asked for (piece priority 0),
     // and a torrent that got all it wants counts as finished: fetching it
     // whole means wanting every piece, also if a visit lowered them
-    // meanwhile. (On this thread: the wait's check runs on the node thread,
-    // where a blocking call into libtorrent could deadlock.)
-    raise_unwanted_pieces(h, lt::default_priority);
-    do {
+    // meanwhile; so done means every piece held (seeding), since a visit can
+    // lower and raise priorities between two looks. (On this thread: the
+    // wait's check runs on the node thread, which must not block.)
+    while (done) {
+      const bool raised = raise_unwanted_pieces(h, lt::default_priority);
+      if (!raised && status_of(h).is_seeding) break;
       done = wait_whole();
-    } while (done && raise_unwanted_pieces(h, lt::default_priority));
+    }
   }
   if (!done) {
     retire_version(ih);  // freed later unless some site uses it
-    auto st = h.status();
+    // (Gone if it was freed meanwhile.)
+    const lt::torrent_status st = status_of(h);
+    if (st.errc) return make_error("the download stopped: " + done.error().message);
     std::string why =
         !st.has_metadata ? "no peer sent the site's metadata" : "the download did not finish";
     return make_error(
@@ -594,13 +747,17 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
   for (auto i : files.file_range()) {
     if (files.pad_file_at(i)) continue;
     fs::path rel = fs::path(files.file_path(i)).lexically_relative(files.name());
+    // A single-file torrent's one file is its name.
+    if (rel == ".") rel = fs::path(files.file_path(i)).filename();
     fs::path src = vdir / files.file_path(i);
     fs::path dst = (outdir / rel).lexically_normal();
     // Paths come from a stranger's metadata: never write outside outdir.
     auto r = dst.lexically_relative(outdir.lexically_normal());
     if (r.empty() || *r.begin() == "..") return make_error("refusing unsafe path in metadata");
     fs::create_directories(dst.parent_path(), ec);
-    fs::copy_file(src, dst, fs::copy_options::overwrite_existing, ec);
+    // Never over another file of the site: on a disk that folds letter case
+    // or Unicode forms, two names the metadata keeps apart can be one file.
+    fs::copy_file(src, dst, fs::copy_options::none, ec);
     if (ec) return make_error("cannot write " + dst.string() + ": " + ec.message());
     bytes += files.file_size(i);
     ++count;
@@ -642,9 +799,14 @@ Result<std::string> SiteManager::torrent(const std::string& address) {
 
 json SiteManager::status() {
   auto s = node_.stats();
-  return {
-      {"pid", ::getpid()},      {"dht_nodes", s.dht_nodes},       {"listen_port", s.listen_port},
-      {"torrents", s.torrents}, {"downloaded", s.total_download}, {"uploaded", s.total_upload}};
+  return {{"pid", ::getpid()},
+          {"dht_nodes", s.dht_nodes},
+          {"listen_port", s.listen_port},
+          {"torrents", s.torrents},
+          {"downloaded", s.total_download},
+          {"uploaded", s.total_upload},
+          {"failed_bytes", s.total_failed},
+          {"redundant_bytes", s.total_redundant}};
 }
 
 json SiteManager::sites() {
@@ -679,7 +841,21 @@ json SiteManager::sites() {
         j["leechers"] = st.num_peers - st.num_seeds;
         j["download_rate"] = st.download_payload_rate;  // bytes/s
         j["upload_rate"] = st.upload_payload_rate;
+        if (st.errc) j["error"] = torrent_error_text(st);
         if (auto title = site_title(*s.info_hash, h); !title.empty()) j["title"] = title;
+      }
+    }
+    // A newer version on its way (a mirror's first fetch or an update).
+    if (s.pointer && (!s.info_hash || *s.info_hash != s.pointer->value.ih)) {
+      auto h = node_.find_torrent(s.pointer->value.ih);
+      if (h.is_valid()) {
+        auto st = h.status({});
+        json f = {{"seq", s.pointer->seq},
+                  {"info_hash", s.pointer->value.ih.hex()},
+                  {"on_disk", st.total_done}};
+        if (st.has_metadata) f["size"] = st.total_wanted;
+        if (st.errc) f["error"] = torrent_error_text(st);
+        j["fetching"] = f;
       }
     }
     arr.push_back(j);

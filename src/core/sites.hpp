@@ -47,10 +47,26 @@ struct SitesOptions {
 // if it did. Does not block.
 bool recover_hybrid_error(const lt::torrent_status& st, int& retries);
 
-// For torrent-wait checks: with no peer, asks the DHT again (every 3 s at
-// most) rather than waiting for the next announce round.
-void announce_if_alone(const lt::torrent_status& st,
-                       std::chrono::steady_clock::time_point& last_announce);
+// What announce_if_alone keeps between two looks at one torrent.
+struct PeerSearch {
+  std::chrono::steady_clock::time_point last_announce = std::chrono::steady_clock::now();
+  // The last time the torrent had a peer, or forgot the ones it knew.
+  std::chrono::steady_clock::time_point last_peer = std::chrono::steady_clock::now();
+};
+
+// For torrent-wait checks and reads: with no peer, asks the DHT again (every
+// 3 s at most) rather than waiting for the next announce round; alone for
+// 20 s, it first forgets the peers it knows: libtorrent never retries a peer
+// that refused it 3 times, also once it is back (a publisher's laptop that
+// was closed). Not sooner: a forgotten peer also loses what libtorrent
+// learned of it, such as that it takes TCP but not uTP. Does not block.
+void announce_if_alone(const lt::torrent_status& st, PeerSearch& search);
+
+// h.status(flags), or an empty status (no metadata, no error, no peers) when
+// `h` names no torrent: one removed meanwhile, which libtorrent reports by
+// throwing. Blocks on libtorrent: never call on the node thread.
+lt::torrent_status status_of(const lt::torrent_handle& h,
+                             lt::status_flags_t flags = lt::status_flags_t{});
 
 // Gives every piece of `h` that is not wanted (priority 0) priority `to`;
 // true if there was one. Blocks on libtorrent: never call on the node thread.
@@ -148,6 +164,16 @@ class SiteManager final : public SiteService {
   // status meanwhile.
   Status await_metadata(const lt::torrent_handle& h,
                         std::function<void(const lt::torrent_status&)> on_wait);
+  // Takes what await_metadata(h) returned (`waited`), before anything of the
+  // version is used: refuses metadata libtorrent could not read and metadata
+  // check_site_metadata refuses; passes other failures (no peer, timeout)
+  // through. A refused version is removed with what libtorrent created for it
+  // (so `h` is no longer valid), logged once, and refused at once by
+  // add_version from then on (this run), so nothing fetches it again.
+  Status accept_metadata(const SiteAddress& address, const lt::torrent_handle& h,
+                         const InfoHash& ih, Status waited);
+  // True if accept_metadata refused this version (this run).
+  bool refused(const InfoHash& ih);
   Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
                                            const Progress& progress);
   // Fetches `ptr`'s version whole, then makes it the site's served version
@@ -170,9 +196,19 @@ class SiteManager final : public SiteService {
   void republish_all();
   // Mirrors: start a poll of every mirrored site that is due (node thread).
   void follow_mirrors();
+  // At start: goes on with every mirror fetch a stop or crash cut short.
+  void resume_mirrors();
   void poll_mirror(const SiteAddress& address);
   // Frees versions whose grace period is over and that no site uses.
   void collect_versions();
+  // A torrent's error in words for `sites` and failed jobs; a full disk says
+  // how much space is missing (disk_full.cpp). "" when there is none.
+  std::string torrent_error_text(const lt::torrent_status& st) const;
+  // Starts again every version stopped by a full disk once the store has
+  // room for what it still misses.
+  void retry_disk_errors();
+  // True if this version's download stopped on a full disk.
+  bool waits_for_space(const InfoHash& ih) const;
   // Deletes a version's torrent and data unless a catalog record uses it.
   void free_version(const InfoHash& ih);
   void retire_version(const InfoHash& ih);  // frees it after the grace period
@@ -233,6 +269,11 @@ class SiteManager final : public SiteService {
   std::set<std::string> polling_;  // addresses with a poll running
   std::atomic<bool> evicting_{false};
   std::map<InfoHash, std::chrono::steady_clock::time_point> retired_;  // freed at that time
+  // What this node refuses, each logged once: versions whose metadata is
+  // unsafe (why, by info-hash), and pointers older than one already seen.
+  std::mutex refused_mutex_;
+  std::map<InfoHash, std::string> refused_versions_;
+  std::set<std::pair<PublicKey, std::int64_t>> refused_pointers_;
 };
 
 }  // namespace hostless

@@ -40,7 +40,10 @@ std::string strip_port(const std::string& host) {
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(2) + "\n", "application/json");
+  // Bodies echo request bytes (a path, an address as typed) that need not be
+  // UTF-8; dump() would throw on them, so they are replaced (U+FFFD).
+  res.set_content(body.dump(2, ' ', false, json::error_handler_t::replace) + "\n",
+                  "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message) {

@@ -152,6 +152,59 @@ def test_hostile_http():
         assert node.proc.poll() is None
 
 
+def test_full_disk():
+    """The visitor's store is a 16 MiB tmpfs (in a mount namespace of its
+    own): mirroring a 24 MiB site fails with a clear error in `sites`, a small
+    site keeps being served, nothing wrong is served, and the download goes
+    on by itself once space is freed."""
+    from harness import Node
+    import hashlib
+    mib = 1 << 20
+    with Cluster(BIN, 1) as c:
+        pub = c[1]
+        blobs = {"index.html": b"<h1>big</h1>", "a.bin": os.urandom(12 * mib),
+                 "b.bin": os.urandom(12 * mib)}
+        big = pub.json("publish", make_site(os.path.join(c.dir, "big"), blobs))["address"]
+        small = pub.json("publish", make_site(os.path.join(c.dir, "small"),
+                                              {"index.html": "<h1>small</h1>"}))["address"]
+        home = os.path.join(c.dir, "v")
+        os.makedirs(os.path.join(home, "store"))
+        filler = os.path.join(home, "store", "filler")
+        prefix = ["unshare", "-m", "sh", "-c",
+                  'mount -t tmpfs -o size=16m tmpfs "$0/store" && exec "$@"', home]
+        v = Node(BIN, home, 2, bootstrap_port=pub.peer_port,
+                 extra=["--mirror-interval", "5"], prefix=prefix).start()
+        c.nodes.append(v)
+        c.wait_dht()
+        v.run("mirror", small)
+        p = v.run("mirror", big, check=False, timeout=120)
+        print("mirror:", p.stderr.strip())
+        assert p.returncode == 1 and "the disk is full" in p.stderr, p.stderr
+        entry = [s for s in v.json("sites") if s["address"] == big][0]
+        error = entry.get("fetching", {}).get("error", "")
+        assert "the disk is full" in error and "free some space" in error, entry
+        # Other sites are served, and the big one serves no wrong byte.
+        assert fetch(v, small, "/")[2] == b"<h1>small</h1>"
+        status, _, body = fetch(v, big, "/index.html", timeout=10)
+        assert status != 200 or body == blobs["index.html"], (status, body[:100])
+        assert v.proc.poll() is None
+        # The daemon's own store mount: free space by deleting what filled it.
+        # (The tmpfs lives only in the daemon's namespace: enter it.)
+        ns = ["nsenter", "-t", str(v.proc.pid), "-m"]
+        import subprocess
+        subprocess.run(ns + ["sh", "-c", 'mount -o remount,size=64m "$0"',
+                             os.path.join(home, "store")], check=True)
+        done = wait_for(lambda: [s for s in v.json("sites") if s["address"] == big and
+                                 s.get("seq") == 1 and "fetching" not in s], 180)
+        assert done, v.json("sites")
+        for name, data in blobs.items():
+            status, _, got = fetch(v, big, "/" + name)
+            assert status == 200 and hashlib.sha256(got).digest() == hashlib.sha256(data).digest(), \
+                (name, status, got[:300])
+        print("recovered: %s mirrored whole once the store had room" % big)
+        assert "going on with" in v.read_log()
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     test_network.BIN = BIN

@@ -4,6 +4,7 @@ Each node gets its own home and ports, runs with --lan --no-lsd (so peers are
 found through the DHT, not multicast) and bootstraps to the first node. Every
 process is stopped when the harness is closed, also when a test fails.
 """
+import http.client
 import json
 import os
 import shutil
@@ -48,6 +49,59 @@ def free_port():
             return port
         except OSError:
             continue
+
+
+class Api:
+    """A node's control API called directly, as the CLI calls it, so that a
+    test or a benchmark can start many jobs and watch them without a CLI
+    process each. Paths are relative to /api/v1/."""
+
+    def __init__(self, node):
+        with open(os.path.join(node.home, "api-token")) as f:
+            self.token = f.read().strip()
+        self.port = node.gateway_port
+
+    def call(self, method, path, body=None, timeout=120):
+        """(HTTP status, parsed JSON body or None)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            headers = {"Host": "localhost", "Authorization": "Bearer " + self.token}
+            data = None
+            if body is not None:
+                data = json.dumps(body)
+                headers["Content-Type"] = "application/json"
+            c.request(method, "/api/v1/" + path, body=data, headers=headers)
+            r = c.getresponse()
+            payload = r.read()
+            return r.status, (json.loads(payload) if payload else None)
+        finally:
+            c.close()
+
+    def start(self, path, body):
+        """Starts a job (publish, mirror); its id."""
+        status, j = self.call("POST", path, body)
+        if status != 202:
+            raise RuntimeError("%s answered %d: %s" % (path, status, j))
+        return j["job"]
+
+    def job(self, job_id):
+        """The job's state as the API reports it."""
+        return self.call("GET", "jobs/" + job_id)[1]
+
+    def run(self, path, body, timeout=900):
+        """Starts a job and waits for its end: its result, or raises."""
+        job_id = self.start(path, body)
+        deadline = time.monotonic() + timeout
+        interval = 0.02
+        while time.monotonic() < deadline:
+            j = self.job(job_id)
+            if j["state"] == "done":
+                return j["result"]
+            if j["state"] == "failed":
+                raise RuntimeError("%s failed: %s" % (job_id, j.get("error")))
+            time.sleep(interval)
+            interval = min(interval * 1.5, 0.5)
+        raise RuntimeError("%s did not end within %d s" % (job_id, timeout))
 
 
 class Node:

@@ -5,6 +5,9 @@
 #include <array>
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <libtorrent/bdecode.hpp>
+#include <libtorrent/bencode.hpp>
+#include <libtorrent/entry.hpp>
 #include <libtorrent/kademlia/ed25519.hpp>
 #include <libtorrent/kademlia/item.hpp>
 #include <libtorrent/kademlia/types.hpp>
@@ -303,4 +306,90 @@ TEST_CASE("SignedPointer signs and verifies under the site key", "[pointer]") {
   const auto other_seed = test_seed(8);
   q.key = SecretKey::from_seed(other_seed.data()).public_key();
   CHECK_FALSE(q.verify());
+}
+
+TEST_CASE("decode refuses the values a hostile DHT node serves", "[pointer]") {
+  // The values the forged_names integration test serves, validly signed:
+  // libtorrent passes them on (it checks only the signature), hostless must not.
+  const std::string ih(20, '\x07');
+  struct Case {
+    std::string name;
+    std::string value;
+    std::string fragment;
+  };
+  const std::string pad_key = "3:pad";
+  const std::vector<Case> cases = {
+      {"oversized, fits a datagram",
+       "d2:ih20:" + ih + pad_key + "1060:" + std::string(1060, 'x') + "e", "oversized (1099 bytes"},
+      {"one byte over", "d2:ih20:" + ih + pad_key + "963:" + std::string(963, 'x') + "e",
+       "oversized (1001 bytes"},
+      {"exactly the limit", "d2:ih20:" + ih + pad_key + "962:" + std::string(962, 'x') + "e",
+       "unexpected key \"pad\""},
+      {"32-byte ih", "d2:ih32:" + std::string(32, '\x01') + "e", "got 32 bytes"},
+      {"an integer", "i1e", "found an integer"},
+      {"a list", "l20:" + ih + "e", "found a list"},
+      {"extra key", "d2:ih20:" + ih + "1:xi1ee", "unexpected key \"x\""},
+      {"leading zero", "d2:ih020:" + ih + "e", "leading zero"},
+  };
+  CHECK(cases[2].value.size() == kMaxItemValueSize);
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto r = PointerValue::decode(c.value);
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error().message, Catch::Contains(c.fragment));
+  }
+}
+
+TEST_CASE("an item signed over a non-canonical value does not verify as its canonical form",
+          "[pointer]") {
+  // What the node does with a DHT item: libtorrent checked the signature over
+  // the bytes it received and hands over a decoded entry; we re-encode it
+  // (canonically) and verify again. A signer who signed non-canonical bytes
+  // ("020:" for "20:") gets a value that decodes, and a signature that must
+  // not pass for it.
+  const auto seed = test_seed(9);
+  const SecretKey key = SecretKey::from_seed(seed.data());
+  const std::string ih(20, '\x42');
+  const std::string odd = "d2:ih020:" + ih + "e";
+  const Signature sig = bep44_sign(key, "", 7, odd);
+  REQUIRE(bep44_verify(key.public_key(), sig, "", 7, odd));  // a genuine signature
+
+  lt::error_code ec;
+  const lt::bdecode_node node = lt::bdecode(span_of(odd), ec);
+  REQUIRE_FALSE(ec);  // libtorrent takes the leading zero
+  lt::entry entry;
+  entry = node;
+  std::string canonical;
+  lt::bencode(std::back_inserter(canonical), entry);
+  CHECK(canonical == "d2:ih20:" + ih + "e");
+
+  auto value = PointerValue::decode(canonical);
+  REQUIRE(value.ok());
+  SignedPointer p;
+  p.key = key.public_key();
+  p.seq = 7;
+  p.value = *value;
+  p.signature = sig;
+  CHECK_FALSE(p.verify());
+}
+
+TEST_CASE("a pointer signed by another key or for another seq never verifies", "[pointer]") {
+  const auto seed = test_seed(3);
+  const auto other_seed = test_seed(4);
+  const SecretKey key = SecretKey::from_seed(seed.data());
+  const SecretKey other = SecretKey::from_seed(other_seed.data());
+  const PointerValue value{sample_ih()};
+
+  // Another key's item, claimed for this key.
+  SignedPointer p = SignedPointer::sign(other, 3, value);
+  p.key = key.public_key();
+  CHECK_FALSE(p.verify());
+  // An old item replayed under a higher seq, and a new one under a lower.
+  const SignedPointer old = SignedPointer::sign(key, 1, value);
+  CHECK(old.verify());
+  for (std::int64_t seq : {std::int64_t{0}, std::int64_t{2}, std::int64_t{1} << 40}) {
+    SignedPointer moved = old;
+    moved.seq = seq;
+    CHECK_FALSE(moved.verify());
+  }
 }
