@@ -555,6 +555,11 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     // as puts no node accepts and lookups that find nothing.
     s.set_int(lt::settings_pack::dht_block_ratelimit, 1000000);
     s.set_int(lt::settings_pack::dht_block_timeout, 0);
+    // libtorrent caps DHT traffic at 8 KB/s and drops what is over: with
+    // every torrent announced every 5 s (above), a node holding a few dozen
+    // sites spent it all on announces, and its puts and lookups were lost
+    // (seen: mirrors of the 18th site on found no name).
+    s.set_int(lt::settings_pack::dht_upload_rate_limit, 4 << 20);
     // No smart_ban plugin: it pins a block that failed the hash check on the
     // first peer it finds with the sender's IP address, and with several
     // peers on one IP (allowed above) that can be an honest one, banned once

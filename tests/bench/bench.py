@@ -5,7 +5,8 @@ issue's target. Nothing here asserts a timing: a missed target is reported.
 
 usage: bench.py HOSTLESS_BINARY BUILD_DIR [--quick] [--docs] [NAME...]
   --quick  tiny sizes, seconds: proves the benchmark still runs
-  --docs   regenerate docs/benchmarks.md (and its plots) from build/bench/*.json
+  --docs   regenerate docs/benchmarks.md (and its plots) from build/bench/*.json;
+           with NAMEs, only their sections (the rest of the file is kept as it is)
 """
 import datetime
 import http.client
@@ -18,12 +19,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from harness import Cluster, Node, free_port, wait_for  # noqa: E402
+from harness import Api, Cluster, Node, free_port, wait_for  # noqa: E402
 
 BIN = None
 BUILD = None
@@ -482,6 +485,312 @@ def bench_swarm():
                       "times include each visitor's name lookup and metadata fetch"]}
 
 
+def proc_memory(pid):
+    """{'VmRSS', 'VmHWM' (MiB), 'Threads'} of a running process, from /proc."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0]) / 1024  # kB
+            elif key == "Threads":
+                out[key] = int(value)
+    return out
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def watch_idle(pid, seconds):
+    """Leaves a process alone for `seconds`, sampling it every second: its
+    VmRSS at the end and the highest seen (MiB), its thread count, and the
+    share of a core it used meanwhile."""
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    rss_max = 0.0
+    while True:
+        mem = proc_memory(pid)
+        rss_max = max(rss_max, mem["VmRSS"])
+        if time.monotonic() - t0 >= seconds:
+            break
+        time.sleep(1)
+    return {"rss_mib": mem["VmRSS"], "rss_max_mib": rss_max, "threads": mem["Threads"],
+            "cpu": (cpu_seconds(pid) - c0) / (time.monotonic() - t0)}
+
+
+def http_get(port, host, path="/", timeout=5):
+    """(status, body), or None when nothing answers."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Host": host})
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+    except OSError:
+        return None
+
+
+def time_cli(node, *args, runs=3):
+    """{'s': median seconds of `hostless ARGS` against `node`, 'error': None},
+    or, at the first run that fails, its seconds and its error message."""
+    times = []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        p = node.run(*args, check=False, timeout=600)
+        if p.returncode != 0:
+            return {"s": time.monotonic() - t0,
+                    "error": (p.stderr.strip() or "exit %d" % p.returncode).splitlines()[-1]}
+        times.append(time.monotonic() - t0)
+    return {"s": percentile(times, 50), "error": None}
+
+
+def small_site(folder, i):
+    """Site number i: three small files (~3 KiB in all), all unique to it, so
+    nothing is shared between sites."""
+    os.makedirs(os.path.join(folder, "css"), exist_ok=True)
+    with open(os.path.join(folder, "index.html"), "w") as f:
+        f.write("<!doctype html><title>site %d</title><link rel=stylesheet href=css/site.css>"
+                "<h1>site %d</h1><p>%s</p>" % (i, i, "lorem ipsum " * 40))
+    with open(os.path.join(folder, "css", "site.css"), "w") as f:
+        f.write("/* site %d */ body { margin: 0 auto; max-width: 40em; }\n" % i + "p{}\n" * 100)
+    write_random(os.path.join(folder, "logo.png"), 2048)
+
+
+def timed_start(node, site_host=None, expected=None, count=0, limit=900):
+    """Starts a stopped node. Seconds from starting its process until
+    'gateway': its gateway answers HTTP (the daemon has re-added every torrent
+    by then: it opens the gateway last); 'site': it serves the index.html of
+    the site at `site_host` (if given); 'all': its API lists `count` sites
+    with every byte on disk (every torrent back and seeding)."""
+    marks = {}
+    errors = []
+
+    def start():
+        try:
+            node.start()
+        except RuntimeError as e:
+            # The harness gives a daemon 20 s to come up; a slower one that
+            # is still running is measured, not failed.
+            if node.proc is None or node.proc.poll() is not None:
+                errors.append(e)
+
+    t0 = time.monotonic()
+    starter = threading.Thread(target=start)
+    starter.start()
+    deadline = t0 + limit
+    port = node.gateway_port
+    while "gateway" not in marks and time.monotonic() < deadline and not errors:
+        if http_get(port, "localhost") is not None:
+            marks["gateway"] = time.monotonic() - t0
+        else:
+            time.sleep(0.01)
+    while site_host and "site" not in marks and time.monotonic() < deadline and not errors:
+        r = http_get(port, site_host, timeout=60)
+        if r and r[0] == 200 and expected in r[1]:
+            marks["site"] = time.monotonic() - t0
+        else:
+            time.sleep(0.01)
+    starter.join()
+    if errors:
+        raise errors[0]
+    api = Api(node)
+    while count and "all" not in marks and time.monotonic() < deadline:
+        _, sites = api.call("GET", "sites")
+        whole = [s for s in sites if s.get("size") and s.get("on_disk") == s["size"]]
+        if len(whole) >= count:
+            marks["all"] = time.monotonic() - t0
+        else:
+            time.sleep(0.05)
+    if "gateway" not in marks or (site_host and "site" not in marks) or \
+            (count and "all" not in marks):
+        raise RuntimeError("the restarted node was not back within %d s: %s" % (limit, marks))
+    return marks
+
+
+def scale_run(n, publishers, workers, idle_s, budget_s):
+    """One fresh cluster: `publishers` daemons publish n small sites and one
+    more daemon mirrors them all; measures that mirror. The set-up stops
+    early, and says why, when a mirror fails or `budget_s` has passed: the
+    mirror is then measured with the sites it holds."""
+    out = {"n": n}
+    with Cluster(BIN, publishers + 1) as c:
+        pub_apis = [Api(c[i]) for i in range(1, publishers + 1)]
+        mirror = c[publishers + 1]
+        mirror_api = Api(mirror)
+        folders = []
+        for i in range(n):
+            folders.append(os.path.join(c.dir, "sites", "s%04d" % i))
+            small_site(folders[-1], i)
+        mirrored = {}  # index: address
+        published_at = []
+        retried = []
+        stopped = []  # why the set-up stopped early
+        t0 = time.monotonic()
+
+        def one(i):
+            # Publish, then mirror at once, as `hostless mirror` would. A
+            # mirror whose name lookup found nothing is asked again (at most
+            # twice), and counted.
+            if stopped:
+                return
+            if time.monotonic() - t0 > budget_s:
+                stopped.append("the set-up took longer than %d s" % budget_s)
+                return
+            r = pub_apis[i % publishers].run("publish", {"folder": folders[i]})
+            published_at.append(time.monotonic())
+            for attempt in range(3):
+                try:
+                    mirror_api.run("mirror", {"address": r["address"]})
+                    mirrored[i] = r["address"]
+                    return
+                except RuntimeError as e:
+                    if attempt < 2 and "no pointer found" in str(e):
+                        retried.append(i)
+                        continue
+                    stopped.append("after %.0f s, a mirror failed: %s" % (
+                        time.monotonic() - t0, e))
+                    return
+
+        with ThreadPoolExecutor(workers) as pool:
+            for f in [pool.submit(one, i) for i in range(n)]:
+                f.result()
+        out["setup_s"] = time.monotonic() - t0
+        out["publish_s"] = (max(published_at) - t0) if published_at else 0
+        out["mirror_retries"] = len(retried)
+        out["setup_stopped"] = stopped[0] if stopped else None
+
+        sites = mirror_api.call("GET", "sites", timeout=600)[1]
+        held = [s for s in sites if s["role"] == "mirrored" and s.get("on_disk") == s.get("size")]
+        out["mirrored"] = len(held)
+        out["bytes"] = sum(s["size"] for s in held)
+        out["setup_peak_mib"] = proc_memory(mirror.proc.pid)["VmHWM"]
+        out["idle"] = watch_idle(mirror.proc.pid, idle_s)
+        out["sites"] = time_cli(mirror, "sites", "--json")
+
+        t0 = time.monotonic()
+        mirror.stop(timeout=300)
+        out["stop_s"] = time.monotonic() - t0
+        last = max(mirrored)
+        host = "%s.localhost:%d" % (mirrored[last], mirror.gateway_port)
+        out["start"] = timed_start(mirror, host, b"<h1>site %d</h1>" % last, len(held))
+        out["restart_idle"] = watch_idle(mirror.proc.pid, idle_s)
+        out["restart_peak_mib"] = proc_memory(mirror.proc.pid)["VmHWM"]
+        out["restart_sites"] = time_cli(mirror, "sites", "--json")
+    return out
+
+
+def scale_empty(idle_s):
+    """The same measurements for a node with no site (the baseline)."""
+    with Cluster(BIN, 2) as c:
+        node = c[2]
+        idle = watch_idle(node.proc.pid, idle_s)
+        sites = time_cli(node, "sites", "--json")
+        node.stop()
+        marks = timed_start(node)
+    return {"idle": idle, "sites": sites, "start": marks}
+
+
+def bench_scale():
+    """A node mirrors N small sites (three files, ~3 KiB each) published by
+    other nodes: its resident memory once they are all mirrored, how long
+    `hostless sites` takes, and its start-up after a restart."""
+    counts = [4, 8] if QUICK else [100, 1000]
+    publishers = 1 if QUICK else 2
+    workers = 4
+    idle_s = 2 if QUICK else 60
+    budget_s = 150 if QUICK else 3600
+    target_mib = 300
+    runs = [scale_run(n, publishers, workers, idle_s, budget_s) for n in counts]
+    empty = scale_empty(idle_s)
+
+    def cli_row(label, m, baseline):
+        if m["error"]:
+            label += " (fails: %s)" % m["error"]
+        return row(label, m["s"], baseline, None, "s", higher_is_better=False,
+                   note="baseline: a node with no site")
+
+    rows = []
+    for r in runs:
+        n = r["n"]
+        k = r["mirrored"]
+        whole = k == n
+        target = 1.0 if n == counts[-1] else None
+        at = "N=%d" % n if whole else "N=%d (%d mirrored)" % (n, k)
+        rows += [
+            row("N=%d: sites mirrored whole" % n, k, n, 1.0, "sites"),
+            row("N=%d: set-up, publish + mirror all" % n, r["setup_s"], None, None, "s",
+                higher_is_better=False),
+            row("%s: RSS once all mirrored" % at, r["idle"]["rss_mib"], target_mib, target,
+                "MiB", higher_is_better=False, note="baseline: the target"),
+            row("%s: peak RSS (VmHWM) since start" % at, r["setup_peak_mib"], target_mib, None,
+                "MiB", higher_is_better=False),
+            cli_row("%s: `hostless sites`" % at, r["sites"], empty["sites"]["s"]),
+            row("%s: restart to gateway answering" % at, r["start"]["gateway"],
+                empty["start"]["gateway"], None, "s", higher_is_better=False,
+                note="baseline: a node with no site"),
+            row("%s: restart to serving a mirrored site" % at, r["start"]["site"],
+                empty["start"]["gateway"], None, "s", higher_is_better=False),
+            row("%s: restart to all whole and seeding" % at, r["start"]["all"],
+                empty["start"]["gateway"], None, "s", higher_is_better=False),
+            row("%s: RSS after restart" % at, r["restart_idle"]["rss_mib"], target_mib, target,
+                "MiB", higher_is_better=False),
+            row("%s: peak RSS (VmHWM) since restart" % at, r["restart_peak_mib"], target_mib,
+                None, "MiB", higher_is_better=False),
+            cli_row("%s: `hostless sites` after restart" % at, r["restart_sites"],
+                    empty["sites"]["s"]),
+        ]
+        if not whole:
+            # Memory with fewer sites than asked says nothing about the target.
+            for x in rows:
+                if x["metric"].startswith(at) and x["target"] is not None:
+                    x["met"] = False
+    notes = ["set-up: %d publisher daemon%s and the mirror on a loopback DHT; %d sites at a time "
+             "are published and then mirrored through the API (the call `hostless mirror` "
+             "makes); RSS is VmRSS at the end of %d s left alone (after set-up, and after the "
+             "restart), peak is VmHWM" % (publishers, "s" if publishers > 1 else "", workers,
+                                          idle_s)]
+    for r in runs:
+        i, ri = r["idle"], r["restart_idle"]
+        if r["setup_stopped"]:
+            notes.append("N=%d: **the set-up stopped with %d of %d sites mirrored: %s**" % (
+                r["n"], r["mirrored"], r["n"], r["setup_stopped"]))
+        notes.append(
+            "N=%d: %.0f KiB of sites; all published after %.0f s, set-up done after %.0f s "
+            "(%d mirror calls found no name and were repeated); after set-up: %d threads, "
+            "RSS up to %.1f MiB, %.2f of a core used while left alone; `hostless daemon` "
+            "stopped (saving resume data) in %.2f s; after the restart: RSS up to %.1f MiB, "
+            "%.2f of a core" % (
+                r["n"], r["bytes"] / 1024, r["publish_s"], r["setup_s"], r["mirror_retries"],
+                i["threads"], i["rss_max_mib"], i["cpu"], r["stop_s"], ri["rss_max_mib"],
+                ri["cpu"]))
+    a, b = runs[0], runs[-1]
+    if b["mirrored"] > a["mirrored"]:
+        notes.append("per mirrored site, between %d and %d sites: %.0f KiB of RSS, %.1f ms of "
+                     "start-up until all are seeding" % (
+                         a["mirrored"], b["mirrored"],
+                         (b["idle"]["rss_mib"] - a["idle"]["rss_mib"]) * 1024
+                         / (b["mirrored"] - a["mirrored"]),
+                         (b["start"]["all"] - a["start"]["all"]) * 1000
+                         / (b["mirrored"] - a["mirrored"])))
+    notes.append("a node with no site: %.1f MiB RSS, %.2f of a core used while left alone, "
+                 "gateway answering %.2f s after start, `sites` %.3f s" % (
+                     empty["idle"]["rss_mib"], empty["idle"]["cpu"], empty["start"]["gateway"],
+                     empty["sites"]["s"]))
+    met = all(x["met"] for x in rows if x["target"] is not None and x["unit"] == "MiB")
+    notes.append("target: < %d MiB RSS at N=%d: %s" % (target_mib, counts[-1],
+                                                       "met" if met else "**missed**"))
+    series = [(0, empty["idle"]["rss_mib"], empty["idle"]["rss_mib"], empty["start"]["gateway"],
+               empty["start"]["gateway"], empty["sites"]["s"])]
+    series += [(r["mirrored"], r["idle"]["rss_mib"], r["restart_idle"]["rss_mib"],
+                r["start"]["gateway"], r["start"]["all"], r["sites"]["s"]) for r in runs]
+    return {"rows": rows, "notes": notes, "scale_series": series, "target_mib": target_mib,
+            "runs": runs, "empty": empty}
+
 BENCHES = {
     "gateway": bench_gateway,
     "publish": bench_publish,
@@ -489,10 +798,9 @@ BENCHES = {
     "transfer": bench_transfer,
     "visit": bench_visit,
     "swarm": bench_swarm,
+    "scale": bench_scale,
 }
-NOT_YET = {
-    "scale": "RSS and start-up time with 100 and 1000 mirrored sites",
-}
+NOT_YET = {}
 
 
 # ---------------------------------------------------------------------------
@@ -526,6 +834,8 @@ def plot(name, result, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    if result.get("scale_series"):
+        return plot_scale(plt, name, result, path)
     if result.get("series"):  # swarm: completion time against N
         ns = [p[0] for p in result["series"]]
         fig, ax = plt.subplots(figsize=(7, 4))
@@ -564,41 +874,108 @@ def plot(name, result, path):
     return True
 
 
-def write_docs(results):
+def plot_scale(plt, name, result, path):
+    """RSS and start-up against the number of mirrored sites (N=0: a node
+    with no site)."""
+    pts = result["scale_series"]
+    ns = [p[0] for p in pts]
+    fig, (mem, sec) = plt.subplots(1, 2, figsize=(9, 3.8))
+    mem.plot(ns, [p[1] for p in pts], "o-", label="after set-up")
+    mem.plot(ns, [p[2] for p in pts], "s--", label="after restart")
+    mem.axhline(result["target_mib"], color="#cf222e", lw=1, ls=":", label="target")
+    mem.set_xlabel("sites mirrored")
+    mem.set_ylabel("RSS (MiB)")
+    mem.set_ylim(bottom=0)
+    mem.legend()
+    sec.plot(ns, [p[3] for p in pts], "o-", label="restart: gateway answers")
+    sec.plot(ns, [p[4] for p in pts], "s--", label="restart: all N seeding")
+    sec.plot(ns, [p[5] for p in pts], "^:", label="hostless sites")
+    sec.set_xlabel("sites mirrored")
+    sec.set_ylabel("seconds")
+    sec.set_ylim(bottom=0)
+    sec.legend()
+    fig.suptitle(name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def section_lines(name, r, img):
+    """The docs section of one benchmark result (its plot written to img/)."""
+    lines = ["## " + name, "", r["doc"], "",
+             "| metric | hostless | baseline | ratio | target | |", "|---|---|---|---|---|---|"]
+    for x in r["rows"]:
+        target = "" if x["target"] is None else \
+            ("%s %g" % ("≥" if x["higher_is_better"] else "≤", x["target"]))
+        unit = " (%s)" % x["unit"] if x["unit"] else ""
+        verdict = {True: "met", False: "**missed**", None: ""}[x["met"]]
+        lines.append("| %s%s | %s | %s | %s | %s | %s |" % (
+            x["metric"], unit, fmt(x["hostless"]), fmt(x["baseline"]), fmt(x["ratio"]),
+            target, verdict))
+    lines.append("")
+    for n in r.get("notes", []):
+        lines.append("- " + n)
+    if plot(name, r, os.path.join(img, name + ".png")):
+        lines += ["", "![%s](benchmarks/%s.png)" % (name, name)]
+    lines.append("")
+    return lines
+
+
+def existing_sections(path):
+    """(header lines, {benchmark name: its section's lines}) of the current docs."""
+    try:
+        with open(path) as f:
+            text = f.read().split("\n")
+    except OSError:
+        return None, {}
+    header, sections, current = [], {}, None
+    for line in text:
+        if line.startswith("## "):
+            current = line[3:].strip()
+            sections[current] = []
+        if current is None:
+            header.append(line)
+        else:
+            sections[current].append(line)
+    return header, sections
+
+
+def write_docs(results, only=None):
+    """Regenerates docs/benchmarks.md. Sections of benchmarks in `only` (all
+    when None) come from `results`; every other section, and any benchmark
+    without a result, keeps its current text and plot, as does the header
+    (machine, date) when only some sections are regenerated."""
     docs = os.path.join(ROOT, "docs")
     img = os.path.join(docs, "benchmarks")
     os.makedirs(img, exist_ok=True)
-    lines = ["# Benchmarks", "",
-             "Generated by `scripts/bench` (do not edit by hand). Every benchmark measures",
-             "hostless and its baseline in the same run and reports the ratio; targets come",
-             "from the benchmarks issue. A missed target is shown, not tuned away.", "",
-             "- Machine: " + machine(),
-             "- Date: " + datetime.date.today().isoformat(), ""]
+    out_path = os.path.join(docs, "benchmarks.md")
+    old_header, old = existing_sections(out_path)
+    if only is None or not old_header:
+        lines = ["# Benchmarks", "",
+                 "Generated by `scripts/bench` (do not edit by hand). Every benchmark measures",
+                 "hostless and its baseline in the same run and reports the ratio; targets come",
+                 "from the benchmarks issue. A missed target is shown, not tuned away.", "",
+                 "- Machine: " + machine(),
+                 "- Date: " + datetime.date.today().isoformat(), ""]
+    else:
+        lines = list(old_header)
     for name in BENCHES:
         r = results.get(name)
-        if not r:
-            continue
-        lines += ["## " + name, "", r["doc"], "",
-                  "| metric | hostless | baseline | ratio | target | |", "|---|---|---|---|---|---|"]
-        for x in r["rows"]:
-            target = "" if x["target"] is None else \
-                ("%s %g" % ("≥" if x["higher_is_better"] else "≤", x["target"]))
-            unit = " (%s)" % x["unit"] if x["unit"] else ""
-            verdict = {True: "met", False: "**missed**", None: ""}[x["met"]]
-            lines.append("| %s%s | %s | %s | %s | %s | %s |" % (
-                x["metric"], unit, fmt(x["hostless"]), fmt(x["baseline"]), fmt(x["ratio"]),
-                target, verdict))
+        if r and (only is None or name in only):
+            lines += section_lines(name, r, img)
+        elif name in old:
+            lines += old[name]
+        elif r:
+            lines += section_lines(name, r, img)
+    if NOT_YET:
+        lines += ["## Not measured yet", ""]
+        for name, what in NOT_YET.items():
+            lines.append("- **%s**: %s." % (name, what))
         lines.append("")
-        for n in r.get("notes", []):
-            lines.append("- " + n)
-        if plot(name, r, os.path.join(img, name + ".png")):
-            lines += ["", "![%s](benchmarks/%s.png)" % (name, name)]
-        lines.append("")
-    lines += ["## Not measured yet", ""]
-    for name, what in NOT_YET.items():
-        lines.append("- **%s**: %s." % (name, what))
-    lines.append("")
-    with open(os.path.join(docs, "benchmarks.md"), "w") as f:
+    while len(lines) > 1 and lines[-1] == "" and lines[-2] == "":
+        lines.pop()
+    with open(out_path, "w") as f:
         f.write("\n".join(lines))
 
 
@@ -608,7 +985,8 @@ def main():
     BIN, BUILD = os.path.abspath(args[0]), os.path.abspath(args[1])
     QUICK = "--quick" in args
     docs = "--docs" in args
-    names = [a for a in args[2:] if not a.startswith("--")] or list(BENCHES)
+    named = [a for a in args[2:] if not a.startswith("--")]
+    names = named or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         print("unknown benchmark(s): %s; known: %s" % (", ".join(unknown), ", ".join(BENCHES)))
@@ -629,8 +1007,9 @@ def main():
             if os.path.exists(p):
                 with open(p) as f:
                     results[name] = json.load(f)
-        write_docs(results)
-        print("\nwrote docs/benchmarks.md")
+        write_docs(results, only=named or None)
+        print("\nwrote docs/benchmarks.md" + (" (sections: %s)" % ", ".join(named) if named
+                                               else ""))
     return 0
 
 
