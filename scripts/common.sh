@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   python3 python3-libtorrent python3-websocket curl qbittorrent-nox chromium bash-completion
   wrk nginx-light mktorrent openssl python3-matplotlib
+  clang libclang-rt-14-dev llvm
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
