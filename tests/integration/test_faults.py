@@ -72,7 +72,13 @@ def crash_resume(mode):
     kills = 10 if long_run() else 3
     if mode == "get":
         kills = 3 if long_run() else 1
-    slack = 4 * MIB
+    # Pieces in flight at the kill: libtorrent counts a piece as held once it
+    # is hashed, before its write reaches the file, so a kill loses what its
+    # disk thread had not written yet: a few MiB on an idle machine, more when
+    # the disk thread lags (seen: 15 MiB of a 30 MiB leg with the machine
+    # loaded 6 times over). A restart from zero would lose it all.
+    def slack_for(leg_bytes):
+        return 4 * MIB + leg_bytes // 4
     # A mirroring visitor frees unused versions 2 s after they are retired: the
     # partial download found at restart must not be freed under the resumed
     # fetch. (A get is run again by the user: its partial download is kept for
@@ -117,7 +123,8 @@ def crash_resume(mode):
             print("kill %d at %.0f%% (after %.0f s): %d bytes verified; this leg downloaded %d "
                   "bytes for %d newly verified" % (k + 1, frac * 100, time.time() - t0, verified,
                                                    downloaded, verified - verified_before))
-            assert downloaded <= verified - verified_before + slack, legs[-1]
+            assert downloaded <= verified - verified_before + slack_for(verified - verified_before), \
+                legs[-1]
             # The CLI lost its daemon; a get wrote nothing yet.
             assert cli.wait(30) == 1, cli.stderr.read()
             if mode == "get":
@@ -137,7 +144,8 @@ def crash_resume(mode):
             # libtorrent checks the partial files: the verified pieces come
             # back from disk, not from the network.
             resumed = wait_for(lambda: fetching().get("on_disk", 0) -
-                               vis.json("status")["downloaded"] >= verified - slack, 120)
+                               vis.json("status")["downloaded"] >=
+                               verified - slack_for(verified - verified_before), 120)
             assert resumed, (verified, fetching(), vis.json("status"))
             verified_before = verified
 
@@ -153,7 +161,8 @@ def crash_resume(mode):
         print("after the last restart: downloaded %d bytes for the remaining %d"
               % (downloaded, size - verified_before))
         assert entry["on_disk"] == entry["size"] == size and entry["info_hash"] == ih, entry
-        assert downloaded <= size - verified_before + slack, (downloaded, verified_before)
+        assert downloaded <= size - verified_before + slack_for(size - verified_before), \
+            (downloaded, verified_before)
 
         # Byte-identical, and the catalog holds exactly this version.
         out = os.path.join(c.dir, "copy")
