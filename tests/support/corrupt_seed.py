@@ -19,6 +19,8 @@ import time
 
 import libtorrent as lt
 
+from lt_seed import loopback_session, wait_seeding
+
 
 def main():
     torrent, data, boot = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -26,17 +28,8 @@ def main():
     if "--connect" in sys.argv:
         host, port = sys.argv[sys.argv.index("--connect") + 1].rsplit(":", 1)
         connect = (host, int(port))
-    ses = lt.session({
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": True, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
-        "dht_bootstrap_nodes": "",
-        "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False,
-        "allow_multiple_connections_per_ip": True,
-        "dht_announce_interval": 5,
-        "alert_mask": lt.alert_category.connect | lt.alert_category.status
-        | lt.alert_category.error | lt.alert_category.peer,
-    })
-    ses.add_dht_node(("127.0.0.1", boot))
+    ses = loopback_session(boot, alert_mask=lt.alert_category.connect | lt.alert_category.status
+                           | lt.alert_category.error | lt.alert_category.peer)
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(torrent)
     atp.save_path = data
@@ -44,12 +37,8 @@ def main():
     atp.have_pieces = [True] * atp.ti.num_pieces()
     atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
     h = ses.add_torrent(atp)
-    while not h.status().is_seeding:
-        if h.status().errc.value():
-            print("error", h.status().errc.message(), flush=True)
-            return 1
-        time.sleep(0.1)
-    print("ready", flush=True)
+    if not wait_seeding(h):
+        return 1
     connects, closed = 0, []
     next_report = 0.0
     while True:
