@@ -437,14 +437,13 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
         h.set_piece_deadline(p, ms);
       }
     };
-    ask();
     const auto deadline = Clock::now() + timeout;
-    auto next_check = Clock::now();
+    auto next_check = Clock::now();  // the first pass asks at once
     PeerSearch search;
     int retries = 0;
     while (!h.have_piece(first)) {
       if (Clock::now() >= next_check) {
-        // Ask again: a concurrent priority change can drop a deadline. And
+        // Ask (again: a concurrent priority change can drop a deadline). And
         // with every peer lost (they restart or go away), look them up again.
         next_check = Clock::now() + std::chrono::seconds(3);
         ask();
