@@ -19,6 +19,7 @@
 #include <libtorrent/extensions/ut_metadata.hpp>
 #include <libtorrent/extensions/ut_pex.hpp>
 #include <libtorrent/ip_filter.hpp>
+#include <libtorrent/peer_info.hpp>
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
@@ -334,6 +335,13 @@ void Node::Impl::handle_alert(lt::alert* a) {
   if (auto* f = lt::alert_cast<lt::hash_failed_alert>(a)) {
     std::cerr << "hostless: " << f->torrent_name() << ": piece " << static_cast<int>(f->piece_index)
               << " failed its hash check; it is downloaded again\n";
+    return;
+  }
+  if (auto* r = lt::alert_cast<lt::dht_get_peers_reply_alert>(a)) {
+    // Only find_peers_again() asks: each peer found is a tracker's word.
+    lt::torrent_handle h = session->find_torrent(r->info_hash);
+    if (!h.is_valid()) return;
+    for (const auto& ep : r->peers()) h.connect_peer(ep, lt::peer_info::tracker);
     return;
   }
   if (auto* b = lt::alert_cast<lt::peer_ban_alert>(a)) {
@@ -791,6 +799,12 @@ void Node::remove_torrent(const lt::torrent_handle& handle, bool delete_files) {
   fs::remove(impl_->resume_dir() / (key + ".resume"), ec);
   impl_->session->remove_torrent(handle,
                                  delete_files ? lt::session::delete_files : lt::remove_flags_t{});
+}
+
+void Node::find_peers_again(const lt::torrent_handle& handle) {
+  if (!handle.is_valid()) return;
+  const lt::info_hash_t ih = handle.info_hashes();
+  impl_->session->dht_get_peers(ih.has_v1() ? ih.v1 : ih.get_best());
 }
 
 lt::torrent_handle Node::find_torrent(const InfoHash& ih) const {

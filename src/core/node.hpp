@@ -81,6 +81,12 @@ class Node {
   // Removes a torrent and its resume data; `delete_files` also deletes data.
   void remove_torrent(const lt::torrent_handle& handle, bool delete_files);
   lt::torrent_handle find_torrent(const InfoHash& ih) const;
+  // Asks the DHT for the peers of `handle` and gives each to libtorrent as a
+  // tracker's word (fire-and-forget). Only that lowers libtorrent's count of a
+  // peer's failed connections: after 3 it never tries the peer again, also
+  // once it is back (a publisher's laptop that was closed), and the peers its
+  // own DHT announces find do not count.
+  void find_peers_again(const lt::torrent_handle& handle);
 
   // Resolves when `check(status)` returns a value (checked on every status
   // update of `handle`, about 4 times a second), or with a timeout error.

@@ -452,7 +452,7 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
           // Stopped (a full disk, say): waiting would not bring the piece.
           return make_error(torrent_error_text(st));
         }
-        announce_if_alone(st, search);
+        announce_if_alone(node_, st, search);
       }
       auto seen = node_.piece_events();
       if (h.have_piece(first)) break;

@@ -518,7 +518,7 @@ lt::torrent_status status_of(const lt::torrent_handle& h, lt::status_flags_t fla
   return {};
 }
 
-void announce_if_alone(const lt::torrent_status& st, PeerSearch& search) {
+void announce_if_alone(Node& node, const lt::torrent_status& st, PeerSearch& search) {
   const auto now = std::chrono::steady_clock::now();
   if (st.num_peers > 0) {
     search.last_peer = now;
@@ -527,11 +527,9 @@ void announce_if_alone(const lt::torrent_status& st, PeerSearch& search) {
   if (now - search.last_announce <= std::chrono::seconds(3)) return;
   search.last_announce = now;
   lt::torrent_handle h = st.handle;
-  // A peer found again through the DHT does not lower libtorrent's count of
-  // its failures (only a tracker's word does): forgetting is the way back.
-  if (now - search.last_peer > std::chrono::seconds(20)) {
+  if (now - search.last_peer > std::chrono::seconds(10)) {
     search.last_peer = now;
-    h.clear_peers();
+    node.find_peers_again(h);
   }
   h.force_dht_announce();
 }
@@ -562,7 +560,7 @@ Status SiteManager::await_metadata(const lt::torrent_handle& h,
   return node_
       .wait_torrent(
           h,
-          [on_wait,
+          [this, on_wait,
            search = PeerSearch{}](const lt::torrent_status& st) mutable -> std::optional<Status> {
             // Metadata in hand is what was awaited, also if the torrent
             // stopped after it came (a full disk): callers look at that.
@@ -574,7 +572,7 @@ Status SiteManager::await_metadata(const lt::torrent_handle& h,
                   make_error("peers sent " + std::to_string(st.total_download >> 20) +
                              " MiB but no metadata libtorrent can use (it takes at most 30 MiB)"));
             }
-            announce_if_alone(st, search);
+            announce_if_alone(node_, st, search);
             if (on_wait) on_wait(st);
             return std::nullopt;
           },
@@ -658,7 +656,7 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
               if (recover_hybrid_error(st, retries)) return std::nullopt;
               if (st.errc) return Status(make_error(torrent_error_text(st)));
               if (st.is_seeding || st.is_finished) return Status();
-              announce_if_alone(st, search);
+              announce_if_alone(node_, st, search);
               if (progress.fn) {
                 progress.fn("downloading", static_cast<std::uint64_t>(st.total_wanted_done),
                             static_cast<std::uint64_t>(st.total_wanted));

@@ -50,17 +50,21 @@ bool recover_hybrid_error(const lt::torrent_status& st, int& retries);
 // What announce_if_alone keeps between two looks at one torrent.
 struct PeerSearch {
   std::chrono::steady_clock::time_point last_announce = std::chrono::steady_clock::now();
-  // The last time the torrent had a peer, or forgot the ones it knew.
+  // The last time the torrent had a peer, or asked for its peers again.
   std::chrono::steady_clock::time_point last_peer = std::chrono::steady_clock::now();
 };
 
 // For torrent-wait checks and reads: with no peer, asks the DHT again (every
 // 3 s at most) rather than waiting for the next announce round; alone for
-// 20 s, it first forgets the peers it knows: libtorrent never retries a peer
-// that refused it 3 times, also once it is back (a publisher's laptop that
-// was closed). Not sooner: a forgotten peer also loses what libtorrent
-// learned of it, such as that it takes TCP but not uTP. Does not block.
-void announce_if_alone(const lt::torrent_status& st, PeerSearch& search);
+// 10 s, also has the node find its peers again, so that one libtorrent gave
+// up on after 3 failed connections is tried once more (node.hpp). Not by
+// forgetting the peers (clear_peers): that unbans a corrupt peer, loses what
+// libtorrent learned of each (that it takes TCP but not uTP), and leaves the
+// piece picker pointing at the freed entries (libtorrent 2.0 does not tell it),
+// so a later hash failure can blame the wrong peer: seen, an honest publisher
+// that finished a corrupt peer's piece banned as the piece's only source.
+// Does not block.
+void announce_if_alone(Node& node, const lt::torrent_status& st, PeerSearch& search);
 
 // h.status(flags), or an empty status (no metadata, no error, no peers) when
 // `h` names no torrent: one removed meanwhile, which libtorrent reports by
