@@ -213,6 +213,14 @@ void SiteManager::hold_version(const SiteAddress& address, std::int64_t seq, con
     }
   }
   (void)catalog_.put_version({ih, address, seq, bytes, 0});
+  // The catalog names a new version: what visit() remembered of the site is
+  // stale (it would serve the old version for up to kWarmFor after `publish`
+  // returned), and a read of the catalog from before the switch must not be
+  // remembered after it.
+  std::lock_guard lock(visits_mutex_);
+  auto& slot = warm_[address.str()];
+  slot.at = {};
+  slot.record.seq = std::max(slot.record.seq, seq);
 }
 
 void SiteManager::retire_version(const InfoHash& ih) {

@@ -231,7 +231,7 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
           std::lock_guard lock(visits_mutex_);
           auto& slot = warm_[key];
           // Never back to an older version a slower thread read.
-          if (!slot.view || slot.record.seq <= r.seq) slot = *warm;
+          if (slot.record.seq <= r.seq) slot = *warm;
         }
       }
     }
