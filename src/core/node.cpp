@@ -878,16 +878,27 @@ NodeStats Node::stats() const {
   NodeStats s;
   s.dht_nodes = impl_->dht_nodes;
   s.listen_port = impl_->listen_port;
-  auto torrents = impl_->session->get_torrents();
-  s.torrents = static_cast<int>(torrents.size());
-  for (const auto& h : torrents) {
-    auto st = h.status({});
+  const auto all = statuses();
+  s.torrents = static_cast<int>(all.size());
+  for (const auto& [ih, st] : all) {
     s.total_download += st.total_payload_download;
     s.total_upload += st.total_payload_upload;
     s.total_failed += st.total_failed_bytes;
     s.total_redundant += st.total_redundant_bytes;
   }
   return s;
+}
+
+std::map<InfoHash, lt::torrent_status> Node::statuses() const {
+  auto all = impl_->session->get_torrent_status([](const lt::torrent_status&) { return true; });
+  std::map<InfoHash, lt::torrent_status> by_hash;
+  for (auto& st : all) {
+    const lt::sha1_hash h = st.info_hashes.has_v1() ? st.info_hashes.v1 : st.info_hashes.get_best();
+    InfoHash::Bytes bytes;
+    std::memcpy(bytes.data(), h.data(), bytes.size());
+    by_hash.emplace(InfoHash(bytes), std::move(st));
+  }
+  return by_hash;
 }
 
 const NodeOptions& Node::options() const {

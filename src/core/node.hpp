@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -111,6 +112,9 @@ class Node {
   void cancel_waits();
 
   NodeStats stats() const;
+  // The status of every torrent, by info-hash (v1, or v2 truncated when there
+  // is no v1), in one call to libtorrent rather than one per torrent.
+  std::map<InfoHash, lt::torrent_status> statuses() const;
   const NodeOptions& options() const;
   // Saves resume data of every torrent that needs it and the DHT state;
   // returns when written.

@@ -815,6 +815,7 @@ json SiteManager::sites() {
   if (auto all = catalog_.versions()) {
     for (const auto& v : *all) versions[v.info_hash] = v;
   }
+  const auto statuses = node_.statuses();
   for (const auto& s : *sites) {
     json j = {{"address", s.address.str()},
               {"role", role_name(s.role)},
@@ -830,9 +831,8 @@ json SiteManager::sites() {
         j["size"] = v->second.bytes;
         j["version_added"] = v->second.added;
       }
-      auto h = node_.find_torrent(*s.info_hash);
-      if (h.is_valid()) {
-        auto st = h.status({});
+      if (auto it = statuses.find(*s.info_hash); it != statuses.end()) {
+        const lt::torrent_status& st = it->second;
         j["on_disk"] = st.total_done;  // verified bytes held (a visit may hold part)
         j["peers"] = st.num_peers;
         j["seeds"] = st.num_seeds;
@@ -840,14 +840,13 @@ json SiteManager::sites() {
         j["download_rate"] = st.download_payload_rate;  // bytes/s
         j["upload_rate"] = st.upload_payload_rate;
         if (st.errc) j["error"] = torrent_error_text(st);
-        if (auto title = site_title(*s.info_hash, h); !title.empty()) j["title"] = title;
+        if (auto title = site_title(*s.info_hash, st.handle); !title.empty()) j["title"] = title;
       }
     }
     // A newer version on its way (a mirror's first fetch or an update).
     if (s.pointer && (!s.info_hash || *s.info_hash != s.pointer->value.ih)) {
-      auto h = node_.find_torrent(s.pointer->value.ih);
-      if (h.is_valid()) {
-        auto st = h.status({});
+      if (auto it = statuses.find(s.pointer->value.ih); it != statuses.end()) {
+        const lt::torrent_status& st = it->second;
         json f = {{"seq", s.pointer->seq},
                   {"info_hash", s.pointer->value.ih.hex()},
                   {"on_disk", st.total_done}};
