@@ -23,6 +23,7 @@
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
+#include <libtorrent/session_stats.hpp>
 #include <libtorrent/settings_pack.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
@@ -135,8 +136,8 @@ struct Node::Impl {
     std::promise<Status> promise;
   };
   static constexpr std::chrono::seconds kStaleWait{1};
-  // How often torrent states (what torrent waits look at) and DHT stats are
-  // asked of libtorrent.
+  // How often torrent states (what torrent waits look at), DHT stats and the
+  // session's counters are asked of libtorrent.
   static constexpr std::chrono::milliseconds kUpdateInterval{250};
   std::vector<std::unique_ptr<TorrentWait>> torrent_waits;
 
@@ -155,6 +156,10 @@ struct Node::Impl {
   std::condition_variable piece_done;
 
   std::atomic<int> dht_nodes{0};
+  // Payload bytes since the daemon started, from libtorrent's session
+  // counters: a torrent's own counters start again whenever it is paused
+  // and resumed (as when a disk or hybrid-hash error is cleared).
+  std::atomic<std::int64_t> received{0}, sent{0}, received_failed{0}, received_twice{0};
   bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
   std::atomic<int> listen_port{0};
   std::map<std::string, std::string> torrent_errors;  // by info-hash hex
@@ -245,6 +250,7 @@ void Node::Impl::run() {
       next_updates = now + kUpdateInterval;
       session->post_torrent_updates();
       session->post_dht_stats();
+      session->post_session_stats();
     }
   }
 }
@@ -367,6 +373,19 @@ void Node::Impl::handle_alert(lt::alert* a) {
       ++piece_events;
     }
     piece_done.notify_all();
+    return;
+  }
+  if (auto* s = lt::alert_cast<lt::session_stats_alert>(a)) {
+    static const int kReceived = lt::find_metric_idx("net.recv_payload_bytes");
+    static const int kSent = lt::find_metric_idx("net.sent_payload_bytes");
+    static const int kFailed = lt::find_metric_idx("net.recv_failed_bytes");
+    static const int kTwice = lt::find_metric_idx("net.recv_redundant_bytes");
+    const auto c = s->counters();
+    const auto at = [&](int i) { return i >= 0 ? c[i] : std::int64_t(0); };
+    received = at(kReceived);
+    sent = at(kSent);
+    received_failed = at(kFailed);
+    received_twice = at(kTwice);
     return;
   }
   if (auto* s = lt::alert_cast<lt::dht_stats_alert>(a)) {
@@ -878,14 +897,11 @@ NodeStats Node::stats() const {
   NodeStats s;
   s.dht_nodes = impl_->dht_nodes;
   s.listen_port = impl_->listen_port;
-  const auto all = statuses();
-  s.torrents = static_cast<int>(all.size());
-  for (const auto& [ih, st] : all) {
-    s.total_download += st.total_payload_download;
-    s.total_upload += st.total_payload_upload;
-    s.total_failed += st.total_failed_bytes;
-    s.total_redundant += st.total_redundant_bytes;
-  }
+  s.torrents = static_cast<int>(impl_->session->get_torrents().size());
+  s.total_download = impl_->received;
+  s.total_upload = impl_->sent;
+  s.total_failed = impl_->received_failed;
+  s.total_redundant = impl_->received_twice;
   return s;
 }
 

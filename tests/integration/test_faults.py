@@ -261,7 +261,13 @@ def test_crash_during_publish():
         versions[2] = publish_version(site, 2, rng)
         cli = subprocess.Popen([BIN, "--home", pub.home, "publish", site],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, 0.5))
+        # Killed once the daemon has the job (its staging folder is there, or
+        # the CLI is already done): a kill at a fixed time came before a slow
+        # CLI (the sanitized build's) had sent its request.
+        store = os.path.join(pub.home, "store")
+        assert wait_for(lambda: cli.poll() is not None or any(
+            d.startswith(".") for d in os.listdir(store)), 60, interval=0.01)
+        time.sleep(rng.uniform(0, 0.3))
         cli.send_signal(signal.SIGKILL)
         cli.wait()
         assert wait_for(lambda: served_version(pub, addr, {2: versions[2]}) == 2, 120)
