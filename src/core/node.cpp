@@ -245,7 +245,7 @@ void Node::Impl::run() {
     }
     // Asked for on a clock, not on every pass: each answer is an alert that
     // wakes this loop, so asking on every pass kept the node and libtorrent's
-    // thread busy answering each other (a third of a core per idle daemon).
+    // thread busy answering each other (70% of a core per idle daemon).
     if (now >= next_updates) {
       next_updates = now + kUpdateInterval;
       session->post_torrent_updates();
@@ -357,6 +357,8 @@ void Node::Impl::handle_alert(lt::alert* a) {
   }
   if (auto* r = lt::alert_cast<lt::dht_get_peers_reply_alert>(a)) {
     // Only find_peers_again() asks: each peer found is a tracker's word.
+    // (find_torrent waits for libtorrent's thread: safe here, outside the
+    // node mutex its alert notification takes.)
     lt::torrent_handle h = session->find_torrent(r->info_hash);
     if (!h.is_valid()) return;
     for (const auto& ep : r->peers()) h.connect_peer(ep, lt::peer_info::tracker);
