@@ -41,8 +41,14 @@ std::string ih_hex(const lt::sha1_hash& h) {
       std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(h.data()), h.size()));
 }
 
+// The 20 bytes a torrent is known by here: its v1 info-hash, or its v2 one
+// truncated when it has no v1 (what session::find_torrent also accepts).
+lt::sha1_hash key_hash(const lt::info_hash_t& ih) {
+  return ih.has_v1() ? ih.v1 : ih.get_best();
+}
+
 std::string ih_key(const lt::info_hash_t& ih) {
-  return ih.has_v1() ? ih_hex(ih.v1) : ih_hex(ih.get_best());
+  return ih_hex(key_hash(ih));
 }
 
 }  // namespace
@@ -836,8 +842,7 @@ void Node::remove_torrent(const lt::torrent_handle& handle, bool delete_files) {
 
 void Node::find_peers_again(const lt::torrent_handle& handle) {
   if (!handle.is_valid()) return;
-  const lt::info_hash_t ih = handle.info_hashes();
-  impl_->session->dht_get_peers(ih.has_v1() ? ih.v1 : ih.get_best());
+  impl_->session->dht_get_peers(key_hash(handle.info_hashes()));
 }
 
 lt::torrent_handle Node::find_torrent(const InfoHash& ih) const {
@@ -911,7 +916,7 @@ std::map<InfoHash, lt::torrent_status> Node::statuses() const {
   auto all = impl_->session->get_torrent_status([](const lt::torrent_status&) { return true; });
   std::map<InfoHash, lt::torrent_status> by_hash;
   for (auto& st : all) {
-    const lt::sha1_hash h = st.info_hashes.has_v1() ? st.info_hashes.v1 : st.info_hashes.get_best();
+    const lt::sha1_hash h = key_hash(st.info_hashes);
     InfoHash::Bytes bytes;
     std::memcpy(bytes.data(), h.data(), bytes.size());
     by_hash.emplace(InfoHash(bytes), std::move(st));
