@@ -127,12 +127,15 @@ class Fd {
 };
 
 // Shared state of one hash_files call. Jobs write disjoint elements of
-// results_, so only the error slot and the progress callback need the mutex.
+// results_ (and disjoint ranges of the copies), so only the error slot and
+// the progress callback need the mutex.
 class HashRun {
  public:
-  HashRun(const std::vector<std::filesystem::path>& files, std::uint64_t piece_size,
+  // `copies` is empty, or names where each file is copied to as it is read.
+  HashRun(const std::vector<std::filesystem::path>& files,
+          const std::vector<std::filesystem::path>& copies, std::uint64_t piece_size,
           const std::function<void(std::uint64_t)>& progress)
-      : files_(files), piece_size_(piece_size), progress_(progress) {}
+      : files_(files), copies_(copies), piece_size_(piece_size), progress_(progress) {}
 
   // Stats every file, sizes the results and splits the work into jobs.
   Status plan() {
@@ -150,6 +153,16 @@ class HashRun {
       const std::uint64_t size = std::filesystem::file_size(files_[i], ec);
       if (ec) {
         return make_error("cannot read " + shown(files_[i].string()) + ": " + ec.message());
+      }
+      if (!copies_.empty()) {
+        // Created at full size here, so that jobs only write their ranges
+        // (and an empty file, which has no job, exists too).
+        Fd out(::open(copies_[i].c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        if (out.get() < 0 || ::fchmod(out.get(), 0644) != 0 ||
+            ::ftruncate(out.get(), static_cast<off_t>(size)) != 0) {
+          return make_error("cannot write " + shown(copies_[i].string()) + ": " +
+                            errno_text(errno));
+        }
       }
       FileHashes& r = results_[i];
       r.piece_size = piece_size_;
@@ -221,6 +234,14 @@ class HashRun {
     if (fd.get() < 0) {
       return make_error("cannot open " + shown(path.string()) + ": " + errno_text(errno));
     }
+    std::optional<Fd> copy;
+    if (!copies_.empty()) {
+      copy.emplace(::open(copies_[job.file].c_str(), O_WRONLY | O_CLOEXEC));
+      if (copy->get() < 0) {
+        return make_error("cannot write " + shown(copies_[job.file].string()) + ": " +
+                          errno_text(errno));
+      }
+    }
     const std::uint64_t begin = job.first_piece * piece_size_;
     const std::uint64_t end = std::min(out.size, job.end_piece * piece_size_);
     ::posix_fadvise(fd.get(), static_cast<off_t>(begin), static_cast<off_t>(end - begin),
@@ -247,6 +268,12 @@ class HashRun {
         if (n == 0) return changed();
         got += static_cast<std::size_t>(n);
       }
+      if (copy) {
+        if (Status s = write_at(copy->get(), buffer.data(), want, offset); !s) {
+          return make_error("cannot write " + shown(copies_[job.file].string()) + ": " +
+                            s.error().message);
+        }
+      }
 
       for (std::size_t pos = 0; pos < want; pos += kBlockSize) {
         const auto len = static_cast<int>(std::min<std::uint64_t>(kBlockSize, want - pos));
@@ -269,6 +296,16 @@ class HashRun {
     struct ::stat st {};
     if (::fstat(fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != out.size) {
       return changed();
+    }
+    return {};
+  }
+
+  static Status write_at(int fd, const char* data, std::size_t size, std::uint64_t offset) {
+    for (std::size_t done = 0; done < size;) {
+      const ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return make_error(errno_text(errno));
+      done += static_cast<std::size_t>(n);
     }
     return {};
   }
@@ -300,6 +337,7 @@ class HashRun {
   }
 
   const std::vector<std::filesystem::path>& files_;
+  const std::vector<std::filesystem::path>& copies_;
   const std::uint64_t piece_size_;
   const std::function<void(std::uint64_t)>& progress_;
   std::vector<FileHashes> results_;
@@ -751,12 +789,22 @@ std::uint64_t choose_piece_size(std::uint64_t total_bytes) {
 Result<std::vector<FileHashes>> hash_files(const std::vector<std::filesystem::path>& files,
                                            std::uint64_t piece_size, unsigned threads,
                                            const std::function<void(std::uint64_t)>& progress) {
+  return copy_and_hash_files(files, {}, piece_size, threads, progress);
+}
+
+Result<std::vector<FileHashes>> copy_and_hash_files(
+    const std::vector<std::filesystem::path>& files,
+    const std::vector<std::filesystem::path>& copies, std::uint64_t piece_size, unsigned threads,
+    const std::function<void(std::uint64_t)>& progress) {
+  if (!copies.empty() && copies.size() != files.size()) {
+    return make_error("copy_and_hash_files: one copy per file, or none");
+  }
   if (!valid_piece_size(piece_size)) {
     return make_error("invalid piece size " + std::to_string(piece_size) +
                       ": must be a power of two from 16 KiB to 16 MiB");
   }
   try {
-    HashRun run(files, piece_size, progress);
+    HashRun run(files, copies, piece_size, progress);
     if (Status s = run.plan(); !s) return s.error();
 
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());

@@ -74,6 +74,14 @@ Result<std::vector<FileHashes>> hash_files(const std::vector<std::filesystem::pa
                                            std::uint64_t piece_size, unsigned threads,
                                            const std::function<void(std::uint64_t)>& progress);
 
+// hash_files that also copies files[i] to copies[i] (created or truncated,
+// mode 0644) as it reads them, so every byte is read once and the copying is
+// spread over the threads too. `copies` is empty (hash only) or one per file.
+Result<std::vector<FileHashes>> copy_and_hash_files(
+    const std::vector<std::filesystem::path>& files,
+    const std::vector<std::filesystem::path>& copies, std::uint64_t piece_size, unsigned threads,
+    const std::function<void(std::uint64_t)>& progress);
+
 struct SiteFile {
   std::string path;  // relative, '/'-separated UTF-8, e.g. "css/site.css"
   FileHashes hashes;

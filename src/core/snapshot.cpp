@@ -167,7 +167,7 @@ Result<Snapshot> make_snapshot(const std::vector<ScannedFile>& files, const std:
 
   std::vector<SiteFile> site_files(files.size());
   std::vector<std::size_t> to_hash;
-  std::uint64_t copied = 0;
+  std::uint64_t linked = 0;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const auto& f = files[i];
     site_files[i].path = f.rel_path;
@@ -185,49 +185,43 @@ Result<Snapshot> make_snapshot(const std::vector<ScannedFile>& files, const std:
         fs::create_hard_link(old, dest, lec);
         if (!lec) {
           site_files[i].hashes = std::move(*hashes);
-          copied += f.size;
-          if (progress) progress("copying", copied, snap.total_bytes);
+          linked += f.size;
+          if (progress) progress("copying", linked, snap.total_bytes);
           continue;
         }
       }
     }
-    struct stat before {
-    }, after{};
-    if (::stat(f.source.c_str(), &before) != 0) {
-      return make_error(f.rel_path + " disappeared while publishing; try again");
-    }
-    fs::copy_file(f.source, dest, fs::copy_options::overwrite_existing, ec);
-    if (ec) return make_error("cannot copy " + f.rel_path + ": " + ec.message());
-    if (::stat(f.source.c_str(), &after) != 0 || after.st_size != before.st_size ||
-        mtime_ns_of(after) != mtime_ns_of(before) ||
-        static_cast<std::uint64_t>(after.st_size) != f.size || mtime_ns_of(after) != f.mtime_ns) {
-      return make_error(f.rel_path +
-                        " changed while it was being published; publish again once it is saved");
-    }
-    if (fs::file_size(dest, ec) != f.size) {
-      return make_error(f.rel_path + " changed while it was being copied; publish again");
-    }
-    ::chmod(dest.c_str(), 0644);
     to_hash.push_back(i);
-    copied += f.size;
-    if (progress) progress("copying", copied, snap.total_bytes);
   }
 
-  std::vector<fs::path> paths;
+  // The rest is copied and hashed in one pass, on every thread.
+  std::vector<fs::path> sources, copies;
   std::uint64_t hash_total = 0;
   for (auto i : to_hash) {
-    paths.push_back(root / fs::path(files[i].rel_path));
+    sources.push_back(files[i].source);
+    copies.push_back(root / fs::path(files[i].rel_path));
     hash_total += files[i].size;
   }
   snap.hashed_bytes = hash_total;
-  if (!paths.empty()) {
+  if (!sources.empty()) {
     std::uint64_t hashed = 0;
-    auto hashes = hash_files(paths, piece_size, threads, [&](std::uint64_t n) {
+    auto hashes = copy_and_hash_files(sources, copies, piece_size, threads, [&](std::uint64_t n) {
       hashed += n;
       if (progress) progress("hashing", hashed, hash_total);
     });
     if (!hashes) return hashes.error();
+    // What was read must be what the scan saw: a file saved meanwhile may be
+    // a mix of its old and new bytes.
     for (std::size_t k = 0; k < to_hash.size(); ++k) {
+      const ScannedFile& f = files[to_hash[k]];
+      struct stat after {};
+      if (::stat(f.source.c_str(), &after) != 0) {
+        return make_error(f.rel_path + " disappeared while publishing; try again");
+      }
+      if (static_cast<std::uint64_t>(after.st_size) != f.size || mtime_ns_of(after) != f.mtime_ns) {
+        return make_error(f.rel_path +
+                          " changed while it was being published; publish again once it is saved");
+      }
       site_files[to_hash[k]].hashes = std::move((*hashes)[k]);
     }
   }

@@ -43,14 +43,17 @@ struct Snapshot {
   std::size_t file_count = 0;
 };
 
-// progress(stage, done, total): stage is "copying" or "hashing".
+// progress(stage, done, total): stage is "copying" (linking unchanged files
+// in, done/total of all bytes) or "hashing" (copying and hashing the rest,
+// done/total of those bytes).
 using SnapshotProgress =
     std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)>;
 
 // Copies `files` into `staging`/<name>/, reusing (hard-linking) unchanged
 // files from `cache` (entries whose size and mtime match, with store paths
-// relative to `store_root`), hashes the rest on `threads` threads and builds
-// the torrent. A file that changes while it is copied is an error.
+// relative to `store_root`), copies and hashes the rest in one pass on
+// `threads` threads and builds the torrent. A file that changes while it is
+// copied is an error.
 Result<Snapshot> make_snapshot(const std::vector<ScannedFile>& files, const std::string& name,
                                const std::filesystem::path& staging,
                                const std::filesystem::path& store_root,

@@ -291,6 +291,42 @@ TEST_CASE("hash_files splits work across threads and keeps input order", "[site_
   CHECK((*two)[1].v1.empty());
 }
 
+TEST_CASE("copy_and_hash_files copies every byte and hashes as hash_files does", "[site_torrent]") {
+  test::Sandbox box;
+  std::vector<fs::path> sources, copies;
+  const std::vector<std::uint64_t> sizes = {40 * kMiB + 17, 0, 1, 5 * kMiB, 16 * kKiB};
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    sources.push_back(box / ("f" + std::to_string(i)));
+    copies.push_back(box / ("copy" + std::to_string(i)));
+    write_file(sources.back(), sizes[i], static_cast<std::uint32_t>(i + 7));
+  }
+  write_file(copies[3], 9 * kMiB, 1);  // an existing file is replaced, not kept past the end
+  auto copied = copy_and_hash_files(sources, copies, 64 * kKiB, 2, nullptr);
+  REQUIRE(copied.ok());
+  auto hashed = hash_files(sources, 64 * kKiB, 2, nullptr);
+  REQUIRE(hashed.ok());
+  auto read_all = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    CHECK(fs::file_size(copies[i]) == sizes[i]);
+    CHECK(read_all(copies[i]) == read_all(sources[i]));
+    CHECK((fs::status(copies[i]).permissions() & fs::perms::all) ==
+          (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+           fs::perms::others_read));
+    CHECK((*copied)[i].v1 == (*hashed)[i].v1);
+    CHECK((*copied)[i].v2 == (*hashed)[i].v2);
+    CHECK((*copied)[i].root == (*hashed)[i].root);
+  }
+
+  CHECK_FALSE(copy_and_hash_files(sources, {copies[0]}, 64 * kKiB, 2, nullptr).ok());
+  auto unwritable =
+      copy_and_hash_files({sources[2]}, {box / "no-such-dir" / "x"}, 64 * kKiB, 2, nullptr);
+  REQUIRE_FALSE(unwritable.ok());
+  CHECK_THAT(unwritable.error().message, Catch::Contains("cannot write"));
+}
+
 TEST_CASE("hashing reports unreadable input", "[site_torrent]") {
   test::Sandbox box;
   write_file(box / "ok", 10, 1);
