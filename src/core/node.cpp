@@ -607,6 +607,12 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     // sites spent it all on announces, and its puts and lookups were lost
     // (seen: mirrors of the 18th site on found no name).
     s.set_int(lt::settings_pack::dht_upload_rate_limit, 4 << 20);
+    // A LAN's DHT is a handful of nodes, so each stores what the public DHT
+    // would spread over thousands. At libtorrent's defaults (700 items, 2000
+    // torrents per node) a node mirroring more sites than that saw its
+    // pointers evicted by its own newer puts, and lookups found nothing.
+    s.set_int(lt::settings_pack::dht_max_dht_items, 100000);
+    s.set_int(lt::settings_pack::dht_max_torrents, 100000);
     // No smart_ban plugin: it pins a block that failed the hash check on the
     // first peer it finds with the sender's IP address, and with several
     // peers on one IP (allowed above) that can be an honest one, banned once
