@@ -16,9 +16,11 @@
 #include <libtorrent/bdecode.hpp>
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/entry.hpp>
+#include <libtorrent/extensions.hpp>
 #include <libtorrent/extensions/ut_metadata.hpp>
 #include <libtorrent/extensions/ut_pex.hpp>
 #include <libtorrent/ip_filter.hpp>
+#include <libtorrent/peer_connection_handle.hpp>
 #include <libtorrent/peer_info.hpp>
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
@@ -50,6 +52,45 @@ lt::sha1_hash key_hash(const lt::info_hash_t& ih) {
 std::string ih_key(const lt::info_hash_t& ih) {
   return ih_hex(key_hash(ih));
 }
+
+// With close_redundant_connections, libtorrent drops a connection neither end
+// wants anything from. That is right between two whole copies of a site: a
+// node mirroring hundreds of sites otherwise keeps an idle connection per
+// site to each other seed, and at libtorrent's connections_limit (200) it
+// could connect to no one (seen: a mirror stuck at 200 sites, each new one
+// waiting minutes for an idle connection to time out). But a visited site
+// wants only what was asked for, so between two assets of a page it is
+// "finished" too, and dropping its seeds then left the next asset nowhere to
+// come from. So a connection is redundant here only when both ends hold the
+// whole site. (Runs on libtorrent's network thread, like all plugins.)
+class KeepPartialConnections final : public lt::torrent_plugin {
+ public:
+  std::shared_ptr<lt::peer_plugin> new_connection(const lt::peer_connection_handle& pc) override {
+    return std::make_shared<Peer>(pc, seeding_);
+  }
+  void on_state(lt::torrent_status::state_t s) override {
+    *seeding_ = s == lt::torrent_status::seeding;
+  }
+
+ private:
+  class Peer final : public lt::peer_plugin {
+   public:
+    Peer(lt::peer_connection_handle pc, std::shared_ptr<bool> seeding)
+        : pc_(std::move(pc)), seeding_(std::move(seeding)) {}
+    bool can_disconnect(const lt::error_code& ec) override {
+      const bool redundant = ec == lt::errors::torrent_finished ||
+                             ec == lt::errors::upload_upload_connection ||
+                             ec == lt::errors::uninteresting_upload_peer;
+      return !redundant || (*seeding_ && pc_.is_seed());
+    }
+
+   private:
+    lt::peer_connection_handle pc_;
+    std::shared_ptr<bool> seeding_;
+  };
+
+  std::shared_ptr<bool> seeding_ = std::make_shared<bool>(false);
+};
 
 }  // namespace
 
@@ -575,11 +616,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
                 lt::alert_category::peer |
                 (impl->debug_log ? lt::alert_category::connect : lt::alert_category_t{}));
   s.set_int(lt::settings_pack::alert_queue_size, 10000);
-  // A visited site wants only what was asked for until its background fetch
-  // starts, so it is briefly "finished"; libtorrent would then drop its
-  // connections to seeds and not retry them for a minute (min_reconnect_time),
-  // leaving the next asset of the page nowhere to come from.
-  s.set_bool(lt::settings_pack::close_redundant_connections, false);
+  // Seed-to-seed connections are closed; KeepPartialConnections (added
+  // below) keeps those of a visited site that holds only part of it.
+  s.set_bool(lt::settings_pack::close_redundant_connections, true);
   // A visitor whose only peer dropped it (seen right after a visit's metadata
   // arrives) must reconnect while a reader waits, not a minute later.
   s.set_int(lt::settings_pack::min_reconnect_time, 2);
@@ -635,6 +674,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
       impl->session->add_extension(&lt::create_ut_metadata_plugin);
       impl->session->add_extension(&lt::create_ut_pex_plugin);
     }
+    impl->session->add_extension([](const lt::torrent_handle&, lt::client_data_t) {
+      return std::make_shared<KeepPartialConnections>();
+    });
   } catch (const std::exception& e) {
     return make_error(std::string("cannot start the BitTorrent session: ") + e.what());
   }
