@@ -616,6 +616,17 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
                 lt::alert_category::peer |
                 (impl->debug_log ? lt::alert_category::connect : lt::alert_category_t{}));
   s.set_int(lt::settings_pack::alert_queue_size, 10000);
+  // Outgoing connections over TCP: libtorrent's uTP spends a system call and
+  // its congestion control on every 1.4 KB packet, and on this machine moved
+  // 256 MiB in 26 s where TCP took 2.7 s (two plain sessions over loopback).
+  // Incoming uTP is still accepted, for peers that offer nothing else.
+  s.set_bool(lt::settings_pack::enable_outgoing_utp, false);
+  // Deeper send and disk-write queues than libtorrent's defaults (500 KiB and
+  // 1 MiB), as in its high-performance seed preset: a fast peer is not left
+  // waiting between two refills (256 MiB over loopback: 2.8 s, now 2.1 s).
+  s.set_int(lt::settings_pack::send_buffer_watermark, 4 << 20);
+  s.set_int(lt::settings_pack::send_buffer_low_watermark, 1 << 20);
+  s.set_int(lt::settings_pack::max_queued_disk_bytes, 8 << 20);
   // Seed-to-seed connections are closed; KeepPartialConnections (added
   // below) keeps those of a visited site that holds only part of it.
   s.set_bool(lt::settings_pack::close_redundant_connections, true);
