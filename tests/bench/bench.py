@@ -333,13 +333,15 @@ def bench_transfer():
                       "moving the same folder as a hybrid torrent: %.2f s" % (t_get, t_curl, t_lt)]}
 
 
-def plain_libtorrent_pair(folder, workdir):
+def plain_libtorrent_pair(folder, workdir, upload_kib=0):
     """Seconds two python3-libtorrent sessions (default settings, loopback)
     take to move `folder` as a hybrid torrent: what the library itself does
-    here."""
+    here. With `upload_kib`, the seeding session's upload is capped at that
+    (local peers included, as `hostless daemon --upload-limit` does) and
+    both connect over TCP, as hostless does: a reference for the limiter."""
     script = """
 import libtorrent as lt, os, sys, time
-src, out = sys.argv[1], sys.argv[2]
+src, out, cap = sys.argv[1], sys.argv[2], int(sys.argv[3])
 fs = lt.file_storage()
 lt.add_files(fs, src)
 ct = lt.create_torrent(fs)
@@ -349,6 +351,13 @@ def session():
     return lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False,
                        "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False})
 s1, s2 = session(), session()
+if cap:
+    s1.apply_settings({"upload_rate_limit": cap * 1024})
+    for s in (s1, s2):
+        s.apply_settings({"enable_outgoing_utp": False})
+    everyone = lt.ip_filter()
+    everyone.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+    s1.set_peer_class_filter(everyone)
 a = lt.add_torrent_params(); a.ti = lt.torrent_info(data); a.save_path = os.path.dirname(src)
 a.flags |= lt.torrent_flags.seed_mode
 s1.add_torrent(a)
@@ -361,7 +370,8 @@ while not h.status().is_seeding and time.time() - t0 < 600:
     time.sleep(0.05)
 print(time.time() - t0)
 """
-    p = subprocess.run(["/usr/bin/python3", "-c", script, folder, os.path.join(workdir, "lt-out")],
+    p = subprocess.run(["/usr/bin/python3", "-c", script, folder, os.path.join(workdir, "lt-out"),
+                        str(upload_kib)],
                        capture_output=True, text=True, timeout=700, check=True)
     return float(p.stdout.strip().splitlines()[-1])
 
@@ -450,6 +460,7 @@ def bench_swarm():
     counts = [1, 2] if QUICK else [1, 2, 4, 8, 16]
     u = cap_kib * 1024
     rows, plot_points = [], []
+    t_plain = None
     for n in counts:
         with Cluster(BIN, n + 1, extra_for={1: ["--upload-limit", str(cap_kib)]}) as c:
             folder = os.path.join(c.dir, "site")
@@ -470,6 +481,9 @@ def bench_swarm():
                     raise RuntimeError("a visitor's get failed: " + p.stderr.read())
             t_last = time.monotonic() - t0
             uploaded = c[1].json("status")["uploaded"] - up_before
+            if t_plain is None:
+                # What libtorrent's rate limiter itself delivers at U.
+                t_plain = plain_libtorrent_pair(folder, c.dir, cap_kib)
         # Visitors' own upload and download are not capped: the bound is F/U.
         t_min = total / u
         t_cs = n * total / u
@@ -478,11 +492,17 @@ def bench_swarm():
                         1.25 if n == counts[-1] else None, "s", higher_is_better=False))
         rows.append(row("N=%d: publisher upload / F" % n, uploaded / total, 1.0,
                         2.0 if n == counts[-1] else None, "x F", higher_is_better=False))
+    rows.append(row("N=%d: last visitor done / two plain libtorrent sessions, N=1" % counts[-1],
+                    plot_points[-1][1], t_plain, None, "s", higher_is_better=False))
     return {"rows": rows, "series": plot_points,
             "notes": ["F = %d bytes, U = %d KiB/s (libtorrent rate limit, local peers included); "
                       "bound T_min = max(F/U, F/d_min, N F/(U + sum u_i)) = F/U with visitors "
                       "uncapped; client-server time N F/U" % (size, cap_kib),
-                      "times include each visitor's name lookup and metadata fetch"]}
+                      "times include each visitor's name lookup and metadata fetch",
+                      "two plain python3-libtorrent sessions (default settings but TCP, the seed "
+                      "capped at U the same way) move the same site in %.2f s: %.2fx F/U, what "
+                      "libtorrent's rate limiter delivers with one peer" % (t_plain,
+                                                                            t_plain * u / total)]}
 
 
 def proc_memory(pid):
