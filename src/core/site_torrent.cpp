@@ -786,6 +786,27 @@ std::uint64_t choose_piece_size(std::uint64_t total_bytes) {
   return piece;
 }
 
+std::uint64_t choose_piece_size(const std::vector<std::uint64_t>& file_sizes) {
+  std::uint64_t total = 0;
+  for (const std::uint64_t size : file_sizes) total += size;
+  std::uint64_t piece = choose_piece_size(total);
+  // Pieces and zero padding at a given piece size (each file starts a piece).
+  const auto layout = [&](std::uint64_t p) {
+    std::uint64_t pieces = 0, padding = 0;
+    for (const std::uint64_t size : file_sizes) {
+      const std::uint64_t n = size / p + (size % p != 0 ? 1 : 0);
+      pieces += n;
+      padding += n * p - size;
+    }
+    return std::pair{pieces, padding};
+  };
+  while (piece > kMinPieceSize && layout(piece).second > total / 4 &&
+         layout(piece / 2).first <= kMaxPaddedPieces) {
+    piece /= 2;
+  }
+  return piece;
+}
+
 Result<std::vector<FileHashes>> hash_files(const std::vector<std::filesystem::path>& files,
                                            std::uint64_t piece_size, unsigned threads,
                                            const std::function<void(std::uint64_t)>& progress) {

@@ -57,6 +57,16 @@ constexpr std::uint64_t kMaxPieceSize = 16 * 1024 * 1024;
 // Sites up to 32 MiB get 16 KiB pieces (small pieces suit on-demand serving).
 std::uint64_t choose_piece_size(std::uint64_t total_bytes);
 
+// The piece size for a site of files of these sizes: choose_piece_size of
+// their total, halved (down to kMinPieceSize) while the zero padding after
+// each file's last piece, which every v1 piece hash covers, is more than a
+// quarter of the data, unless that would make more than kMaxPaddedPieces
+// pieces. (1 GiB of 2309 files at 512 KiB pieces hashed 1.76 GiB with SHA-1.)
+std::uint64_t choose_piece_size(const std::vector<std::uint64_t>& file_sizes);
+
+// choose_piece_size never halves the piece size past this many pieces.
+constexpr std::uint64_t kMaxPaddedPieces = 32768;
+
 // Hashes one regular file (symlinks followed) in the calling thread.
 // `piece_size` must be a power of two in [kMinPieceSize, kMaxPieceSize].
 // `progress(bytes)` (may be empty) is called with the number of file bytes

@@ -155,7 +155,9 @@ Result<Snapshot> make_snapshot(const std::vector<ScannedFile>& files, const std:
   snap.staging = staging;
   snap.file_count = files.size();
   for (const auto& f : files) snap.total_bytes += f.size;
-  std::uint64_t piece_size = choose_piece_size(snap.total_bytes);
+  std::vector<std::uint64_t> sizes;
+  for (const auto& f : files) sizes.push_back(f.size);
+  const std::uint64_t piece_size = choose_piece_size(sizes);
 
   std::map<std::string, const HashCacheEntry*> by_path;
   for (const auto& e : cache) by_path[e.rel_path] = &e;

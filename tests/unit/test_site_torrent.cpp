@@ -448,6 +448,23 @@ TEST_CASE("choose_piece_size", "[site_torrent]") {
   }
 }
 
+TEST_CASE("choose_piece_size keeps the zero padding of many small files down", "[site_torrent]") {
+  // One big file: the total decides, no padding to speak of.
+  CHECK(choose_piece_size(std::vector<std::uint64_t>{1024 * kMiB}) == 512 * kKiB);
+  CHECK(choose_piece_size(std::vector<std::uint64_t>{}) == 16 * kKiB);
+  // 512 MiB in 8 files, then 2000 files of 100 KiB: 512 KiB pieces would
+  // pad each small file with 412 KiB of zeros (0.8 GiB); 128 KiB pieces pad
+  // 28 KiB each (55 MiB, under a quarter of the data).
+  std::vector<std::uint64_t> sizes(8, 64 * kMiB);
+  sizes.insert(sizes.end(), 2000, 100 * kKiB);
+  CHECK(choose_piece_size(sizes) == 128 * kKiB);
+  // Never more pieces than kMaxPaddedPieces for it: 40000 files of 1 KiB and
+  // one of 1 GiB stay at the size the total gives.
+  std::vector<std::uint64_t> many(40000, 1 * kKiB);
+  many.push_back(1024 * kMiB);
+  CHECK(choose_piece_size(many) == choose_piece_size(1024 * kMiB + 40000 * kKiB));
+}
+
 TEST_CASE("build_site_torrent enforces the site limits", "[site_torrent]") {
   const auto one = [](std::string path) {
     return std::vector<SiteFile>{{std::move(path), fake_hashes(10)}};
