@@ -203,6 +203,7 @@ struct Node::Impl {
   // How often torrent states (what torrent waits look at), DHT stats and the
   // session's counters are asked of libtorrent.
   static constexpr std::chrono::milliseconds kUpdateInterval{250};
+  Clock::time_point next_updates;  // node thread only
   std::vector<std::unique_ptr<TorrentWait>> torrent_waits;
 
   struct Periodic {
@@ -255,7 +256,7 @@ struct Node::Impl {
 void Node::Impl::run() {
   auto next_save = Clock::now() + options.save_interval;
   auto next_rebootstrap = Clock::now() + std::chrono::seconds(5);
-  auto next_updates = Clock::now();
+  next_updates = Clock::now();
   while (true) {
     std::deque<std::function<void()>> todo;
     {
@@ -342,6 +343,14 @@ void Node::Impl::handle_alert(lt::alert* a) {
   if (debug_log && (a->category() & (lt::alert_category::dht_log | lt::alert_category::dht)) &&
       !lt::alert_cast<lt::dht_pkt_alert>(a)) {
     std::cerr << "[dht] " << a->message() << "\n";
+  }
+  // A torrent that got its metadata or all it wanted, or changed state, is
+  // one a torrent wait may be waiting on: its status is asked for now, not at
+  // the next tick (up to 250 ms more for each stage of a cold visit). These
+  // come from the swarm, not from asking, so they cannot make the loop spin.
+  if (lt::alert_cast<lt::metadata_received_alert>(a) ||
+      lt::alert_cast<lt::torrent_finished_alert>(a) || lt::alert_cast<lt::state_changed_alert>(a)) {
+    next_updates = Clock::now();
   }
   if (auto* m = lt::alert_cast<lt::dht_mutable_item_alert>(a)) {
     PublicKey::Bytes kb;

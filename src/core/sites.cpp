@@ -618,7 +618,14 @@ Status SiteManager::accept_metadata(const SiteAddress& address, const lt::torren
   // folder in the store: they go with it. Not through libtorrent's
   // delete_files, which gathers the full path of every parent folder of every
   // file: quadratic in the depth (116 MB for one path 10,000 folders deep).
+  // Once libtorrent has let go of the torrent (its handle goes invalid once
+  // the torrent is destructed), none of its disk jobs can create them again:
+  // refused right as its metadata arrived, a link was made after the folder
+  // was already removed.
   node_.remove_torrent(h, false);
+  for (int i = 0; i < 100 && h.is_valid(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   std::error_code ec;
   for (int i = 0; i < 20 && fs::exists(version_dir(ih), ec); ++i) {
     if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
