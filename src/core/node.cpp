@@ -685,8 +685,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     s.set_int(lt::settings_pack::dht_upload_rate_limit, 4 << 20);
     // A LAN's DHT is a handful of nodes, so each stores what the public DHT
     // would spread over thousands. At libtorrent's defaults (700 items, 2000
-    // torrents per node) a node mirroring more sites than that saw its
-    // pointers evicted by its own newer puts, and lookups found nothing.
+    // torrents per node), a LAN with more sites than that would have each
+    // new put evict another site's pointer.
     s.set_int(lt::settings_pack::dht_max_dht_items, 100000);
     s.set_int(lt::settings_pack::dht_max_torrents, 100000);
     // No smart_ban plugin: it pins a block that failed the hash check on the
