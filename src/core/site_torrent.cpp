@@ -800,9 +800,11 @@ std::uint64_t choose_piece_size(const std::vector<std::uint64_t>& file_sizes) {
     }
     return std::pair{pieces, padding};
   };
-  while (piece > kMinPieceSize && layout(piece).second > total / 4 &&
-         layout(piece / 2).first <= kMaxPaddedPieces) {
+  for (auto now = layout(piece); piece > kMinPieceSize && now.second > total / 4;) {
+    const auto halved = layout(piece / 2);
+    if (halved.first > kMaxPaddedPieces) break;
     piece /= 2;
+    now = halved;
   }
   return piece;
 }

@@ -154,9 +154,11 @@ Result<Snapshot> make_snapshot(const std::vector<ScannedFile>& files, const std:
   Snapshot snap;
   snap.staging = staging;
   snap.file_count = files.size();
-  for (const auto& f : files) snap.total_bytes += f.size;
   std::vector<std::uint64_t> sizes;
-  for (const auto& f : files) sizes.push_back(f.size);
+  for (const auto& f : files) {
+    sizes.push_back(f.size);
+    snap.total_bytes += f.size;
+  }
   const std::uint64_t piece_size = choose_piece_size(sizes);
 
   std::map<std::string, const HashCacheEntry*> by_path;
