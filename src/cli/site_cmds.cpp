@@ -99,8 +99,11 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
           std::cerr << "published version " << (*r)["seq"] << " (" << (*r)["files"]
                     << " files, info-hash " << (*r)["info_hash"].get<std::string>() << ")\n";
         }
+        if (r->contains("note")) std::cerr << "note: " << (*r)["note"].get<std::string>() << "\n";
         if (r->contains("warning"))
           std::cerr << "warning: " << (*r)["warning"].get<std::string>() << "\n";
+        if (r->contains("reachability"))
+          std::cerr << "warning: " << (*r)["reachability"].get<std::string>() << "\n";
       }
       result = kExitOk;
     });

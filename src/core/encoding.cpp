@@ -154,4 +154,15 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+std::string format_seconds(std::chrono::milliseconds d) {
+  const double s = static_cast<double>(d.count()) / 1000.0;
+  char buf[32];
+  if (s < 10) {
+    std::snprintf(buf, sizeof buf, s < 1 ? "%.2f s" : "%.1f s", s);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f s", s);
+  }
+  return buf;
+}
+
 }  // namespace hostless

@@ -1,6 +1,7 @@
 // Byte-string encodings used in addresses and records: hex and z-base32.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -32,5 +33,8 @@ std::string quote_for_message(std::string_view s, std::size_t max_shown, bool ke
 // Well-formed UTF-8 (Unicode Table 3-7): no overlong forms, surrogates or
 // code points past U+10FFFF.
 bool valid_utf8(std::string_view s);
+
+// A duration for a message, as people read it: "0.03 s", "4.2 s", "31 s".
+std::string format_seconds(std::chrono::milliseconds d);
 
 }  // namespace hostless

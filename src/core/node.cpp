@@ -176,10 +176,23 @@ struct Node::Impl {
 
   struct GetLookup {
     std::optional<SignedPointer> best;
+    Clock::time_point started;
     Clock::time_point deadline;
     std::chrono::milliseconds settle{0};  // 0: wait for the authoritative answer
+    // A lookup that ended with nothing is run again at `retry_at` (or as
+    // soon as the routing table has nodes again) until the deadline.
+    std::optional<Clock::time_point> retry_at;
+    std::chrono::milliseconds backoff{kFirstRetry};
+    int lookups = 1;
+    int nodes_at_start = 0;  // routing table size when the last lookup began
     std::vector<std::promise<Result<SignedPointer>>> waiters;
   };
+  // A lookup that found nothing on a DHT still forming (a node just started,
+  // or a name published a moment ago) is retried after 0.5 s, then 1, 2 and
+  // every 4 s: an answer that appears within the timeout is found, and a
+  // missing name costs at most one lookup per 4 s.
+  static constexpr std::chrono::milliseconds kFirstRetry{500};
+  static constexpr std::chrono::milliseconds kMaxRetry{4000};
   std::map<PublicKey, GetLookup> gets;
 
   struct PutRequest {
@@ -229,6 +242,7 @@ struct Node::Impl {
   std::atomic<std::int64_t> received{0}, sent{0}, received_failed{0}, received_twice{0};
   bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
   std::atomic<int> listen_port{0};
+  Reachability reach;                                 // guarded by mutex
   std::map<std::string, std::string> torrent_errors;  // by info-hash hex
   // DHT items refused by get lookups, by key, seq and signature: each is
   // logged once, not once per lookup. Node thread only.
@@ -251,6 +265,16 @@ struct Node::Impl {
   void refuse_item(const PublicKey& key, const lt::dht_mutable_item_alert& m,
                    const std::string& why);
   void check_deadlines();
+  // Starts a DHT lookup of `key`'s item (empty salt); the answers come as
+  // dht_mutable_item_alerts. Never blocks.
+  void get_item(const PublicKey& key) {
+    std::array<char, 32> k;
+    std::memcpy(k.data(), key.bytes().data(), k.size());
+    session->dht_get_item(k, std::string());
+  }
+  // Ends a lookup: its waiters get the best item, or an error saying how long
+  // and how often it looked. Called with `mutex` held.
+  void finish_get(std::map<PublicKey, GetLookup>::iterator it);
   void save_dht_state();
   void request_resume_data(bool all);
 };
@@ -266,8 +290,9 @@ void Node::Impl::run() {
       auto wait =
           std::clamp(std::chrono::ceil<std::chrono::milliseconds>(next_updates - Clock::now()),
                      std::chrono::milliseconds(1), kUpdateInterval);
-      for (const auto& [key, g] : gets) {  // wake for the next lookup deadline too
-        auto left = std::chrono::ceil<std::chrono::milliseconds>(g.deadline - Clock::now());
+      for (const auto& [key, g] : gets) {  // wake for the next lookup deadline or retry too
+        auto next = g.retry_at ? std::min(g.deadline, *g.retry_at) : g.deadline;
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now());
         wait = std::clamp(left, std::chrono::milliseconds(1), wait);
       }
       wake.wait_for(lock, wait, [&] { return alerts_pending || !tasks.empty() || stopping; });
@@ -393,14 +418,15 @@ void Node::Impl::handle_alert(lt::alert* a) {
       }
     }
     if (m->authoritative) {
-      for (auto& w : it->second.waiters) {
-        if (it->second.best) {
-          w.set_value(*it->second.best);
-        } else {
-          w.set_value(make_error("no valid pointer found for this address in the DHT"));
-        }
+      if (!it->second.best && Clock::now() < it->second.deadline) {
+        // Nothing found yet: look again after a pause instead of giving up
+        // with most of the caller's time left.
+        GetLookup& g = it->second;
+        g.retry_at = Clock::now() + g.backoff;
+        g.backoff = std::min(g.backoff * 2, kMaxRetry);
+        return;
       }
-      gets.erase(it);
+      finish_get(it);
     }
     return;
   }
@@ -471,6 +497,35 @@ void Node::Impl::handle_alert(lt::alert* a) {
     dht_nodes = n;
     return;
   }
+  if (lt::alert_cast<lt::incoming_connection_alert>(a)) {
+    std::lock_guard lock(mutex);
+    ++reach.incoming_connections;
+    reach.last_incoming = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    return;
+  }
+  if (auto* m = lt::alert_cast<lt::portmap_alert>(a)) {
+    std::lock_guard lock(mutex);
+    reach.port_mapping =
+        std::string(m->map_transport == lt::portmap_transport::upnp ? "UPnP" : "NAT-PMP") +
+        ": external port " + std::to_string(m->external_port) +
+        (m->map_protocol == lt::portmap_protocol::tcp ? "/TCP" : "/UDP");
+    reach.mapping_error.clear();
+    return;
+  }
+  if (auto* m = lt::alert_cast<lt::portmap_error_alert>(a)) {
+    std::lock_guard lock(mutex);
+    reach.mapping_error =
+        std::string(m->map_transport == lt::portmap_transport::upnp ? "UPnP" : "NAT-PMP") + ": " +
+        m->error.message();
+    return;
+  }
+  if (auto* e = lt::alert_cast<lt::external_ip_alert>(a)) {
+    std::lock_guard lock(mutex);
+    reach.external_address = e->external_address.to_string();
+    return;
+  }
   if (auto* l = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
     if (l->socket_type == lt::socket_type_t::tcp) listen_port = l->port;
     return;
@@ -523,22 +578,48 @@ void Node::Impl::handle_alert(lt::alert* a) {
   }
 }
 
+void Node::Impl::finish_get(std::map<PublicKey, GetLookup>::iterator it) {
+  GetLookup& g = it->second;
+  for (auto& w : g.waiters) {
+    if (g.best) {
+      w.set_value(*g.best);
+      continue;
+    }
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - g.started);
+    std::string why = "no pointer found in the DHT after " + format_seconds(waited) + " (" +
+                      std::to_string(g.lookups) + (g.lookups == 1 ? " lookup" : " lookups");
+    if (dht_nodes == 0) {
+      why +=
+          "; this node has not joined the DHT yet: it knows no other node. Check its "
+          "network, or give it a node to start from with --bootstrap HOST:PORT)";
+    } else {
+      why += " over " + std::to_string(dht_nodes) + " known DHT nodes)";
+    }
+    w.set_value(make_error(why));
+  }
+  gets.erase(it);
+}
+
 void Node::Impl::check_deadlines() {
   auto now = Clock::now();
   std::unique_lock lock(mutex);
+  std::vector<PublicKey> again;
   for (auto it = gets.begin(); it != gets.end();) {
-    if (now < it->second.deadline) {
-      ++it;
+    GetLookup& g = it->second;
+    if (now >= g.deadline) {
+      finish_get(it++);
       continue;
     }
-    for (auto& w : it->second.waiters) {
-      if (it->second.best) {
-        w.set_value(*it->second.best);
-      } else {
-        w.set_value(make_error("no pointer found in the DHT for this address"));
-      }
+    // Again after its pause, or at once when the routing table that was
+    // empty when it last looked has nodes now (a node that just started).
+    if (g.retry_at && (now >= *g.retry_at || (g.nodes_at_start == 0 && dht_nodes > 0))) {
+      g.retry_at.reset();
+      ++g.lookups;
+      g.nodes_at_start = dht_nodes;
+      again.push_back(it->first);
     }
-    it = gets.erase(it);
+    ++it;
   }
   for (auto it = puts.begin(); it != puts.end();) {
     if (now < it->second.deadline) {
@@ -566,6 +647,7 @@ void Node::Impl::check_deadlines() {
   }
   std::erase(torrent_waits, nullptr);
   lock.unlock();
+  for (const auto& key : again) get_item(key);
   for (auto& w : look) {
     std::optional<Status> r;
     try {
@@ -841,8 +923,10 @@ std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
     auto [it, inserted] = impl_->gets.try_emplace(key);
     auto deadline = Clock::now() + timeout;
     if (inserted) {
+      it->second.started = Clock::now();
       it->second.deadline = deadline;
       it->second.settle = settle;
+      it->second.nodes_at_start = impl_->dht_nodes;
       start = true;
     } else {
       it->second.deadline = std::max(it->second.deadline, deadline);
@@ -855,11 +939,7 @@ std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
     }
     it->second.waiters.push_back(std::move(promise));
   }
-  if (start) {
-    std::array<char, 32> k;
-    std::memcpy(k.data(), key.bytes().data(), k.size());
-    impl_->session->dht_get_item(k, std::string());
-  }
+  if (start) impl_->get_item(key);
   return future;
 }
 
@@ -985,6 +1065,15 @@ void Node::every(std::chrono::milliseconds interval, std::function<void()> fn) {
   impl_->post([this, interval, fn = std::move(fn)]() mutable {
     impl_->periodics.push_back({interval, Clock::now() + interval, std::move(fn)});
   });
+}
+
+int Node::dht_nodes() const {
+  return impl_->dht_nodes;
+}
+
+Reachability Node::reachability() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->reach;
 }
 
 NodeStats Node::stats() const {

@@ -40,6 +40,19 @@ struct NodeOptions {
   std::chrono::seconds save_interval{300};
 };
 
+// Whether peers on the internet can open connections to this node, as far
+// as it can tell: it has seen an incoming connection, or a router mapped its
+// port (UPnP / NAT-PMP). Neither means "not known": a node with a public IP
+// that nobody has contacted yet looks the same as one behind a NAT.
+struct Reachability {
+  int incoming_connections = 0;    // since start
+  std::int64_t last_incoming = 0;  // unix time, 0 = never
+  std::string port_mapping;        // e.g. "UPnP: external port 6881/TCP"; "" = none
+  std::string mapping_error;       // the last port-mapping failure, if any
+  std::string external_address;    // as the DHT sees it; "" = not known yet
+  bool reachable() const { return incoming_connections > 0 || !port_mapping.empty(); }
+};
+
 struct NodeStats {
   int dht_nodes = 0;
   int listen_port = 0;
@@ -112,6 +125,10 @@ class Node {
   void cancel_waits();
 
   NodeStats stats() const;
+  // The routing table's size (cheap: no call into libtorrent). 0 while the
+  // node is joining the DHT or has lost every contact.
+  int dht_nodes() const;
+  Reachability reachability() const;
   // The status of every torrent, by info-hash (v1, or v2 truncated when there
   // is no v1), in one call to libtorrent rather than one per torrent.
   std::map<InfoHash, lt::torrent_status> statuses() const;

@@ -14,6 +14,7 @@
 #include <libtorrent/error_code.hpp>
 #include <libtorrent/torrent_info.hpp>
 
+#include "core/encoding.hpp"
 #include "core/files.hpp"
 #include "core/site_torrent.hpp"
 #include "core/snapshot.hpp"
@@ -108,7 +109,11 @@ struct SiteManager::Job {
 };
 
 SiteManager::SiteManager(Node& node, Catalog& catalog, SitesOptions options)
-    : node_(node), catalog_(catalog), keys_(options.home / "keys"), options_(std::move(options)) {}
+    : node_(node),
+      catalog_(catalog),
+      keys_(options.home / "keys"),
+      options_(std::move(options)),
+      created_(std::chrono::steady_clock::now()) {}
 
 SiteManager::~SiteManager() {
   shutdown();
@@ -199,7 +204,7 @@ Status SiteManager::start() {
     }
   }
   node_.every(options_.republish_interval, [this] { republish_all(); });
-  node_.every(std::chrono::seconds(5), [this] { retry_failed_puts(); });
+  node_.every(std::chrono::seconds(1), [this] { retry_failed_puts(); });
   node_.every(options_.mirror_interval, [this] { follow_mirrors(); });
   node_.every(std::chrono::seconds(5), [this] {
     collect_versions();
@@ -231,23 +236,37 @@ void SiteManager::republish_all() {
 
 void SiteManager::retry_failed_puts() {
   std::lock_guard lock(retry_mutex_);
+  const auto now = std::chrono::steady_clock::now();
   for (auto it = retrying_.begin(); it != retrying_.end();) {
     if (it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       ++it;
       continue;
     }
     auto r = it->second.get();
+    const std::int64_t seq = retry_seq_[it->first];
     // Done only if no newer version was queued while this put was running.
     auto queued = unannounced_.find(it->first);
-    if (r && queued != unannounced_.end() && queued->second.seq <= retry_seq_[it->first]) {
+    if (r && queued != unannounced_.end() && queued->second.seq <= seq) {
       unannounced_.erase(queued);
+    }
+    NameState& n = names_[it->first];
+    if (r && seq >= n.stored_seq) {
+      n = NameState{seq, *r, now_unix(), ""};
+    } else if (!r) {
+      n.error = r.error().message;
     }
     it = retrying_.erase(it);
   }
+  // Nothing to put to while the routing table is empty; the first round
+  // after it fills puts at once (this runs every second).
+  if (node_.dht_nodes() == 0) return;
   for (const auto& [key, pointer] : unannounced_) {
     if (retrying_.count(key)) continue;
+    auto& next = next_put_[key];
+    if (now < next) continue;
+    next = now + kPutRetry;
     retry_seq_[key] = pointer.seq;
-    retrying_[key] = node_.put_pointer(pointer, std::chrono::seconds(30));
+    retrying_[key] = node_.put_pointer(pointer, kPutTimeout);
   }
 }
 
@@ -443,20 +462,111 @@ Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& 
   if (previous && *previous != snap->info_hash) retire_version(*previous);
 
   if (progress.fn) progress.fn("announcing", 0, 0);
-  auto put = node_.put_pointer(pointer, std::chrono::seconds(30)).get();
+  auto [put, storing] = store_name(pointer);
   result["seq"] = seq;
   result["info_hash"] = snap->info_hash.hex();
   result["unchanged"] = false;
-  if (put) {
+  if (storing) {
+    result["dht_storing"] = true;
+    result["note"] =
+        "the name is still being stored in the DHT (some nodes are slow to answer); `hostless "
+        "sites` shows when it is stored";
+  } else if (put) {
     result["dht_stored"] = *put;
   } else {
-    std::lock_guard lock(retry_mutex_);
-    unannounced_[pointer.key] = pointer;
     result["dht_stored"] = 0;
-    result["warning"] = "published locally, but storing the name in the DHT failed (" +
-                        put.error().message + "); it will be retried";
+    result["warning"] = "published locally, but the name is not in the DHT yet (" +
+                        put.error().message +
+                        "); it is stored as soon as a DHT node takes it, and `hostless sites` "
+                        "shows when";
+  }
+  // (On a LAN, --lan, there is no NAT between the nodes to warn about.)
+  if (const Reachability reach = node_.reachability(); !node_.options().lan && !reach.reachable()) {
+    result["reachability"] =
+        "this node has not been reached from outside yet (no incoming connection, no UPnP or "
+        "NAT-PMP port mapping" +
+        (reach.mapping_error.empty() ? std::string() : ": " + reach.mapping_error) +
+        "): if it is behind a NAT, visitors can fetch the site only while a reachable mirror "
+        "holds it";
   }
   return result;
+}
+
+SiteManager::NamePut SiteManager::store_name(const SignedPointer& pointer) {
+  using Clock = std::chrono::steady_clock;
+  using std::chrono::milliseconds;
+  const auto started = Clock::now();
+  // A daemon that has just started needs a second or two to join the DHT: a
+  // put before that reaches no one. So within kJoinWait of its start, wait
+  // for the routing table first (later, an empty one means the node is
+  // offline, and the put is left to the retries); then put again, with a
+  // growing pause, while no node accepts it.
+  const auto join_by = created_ + kJoinWait;
+  // A put is sent only once the lookup before it ends, and that waits out
+  // every node that does not answer. Behind a NAT without hairpinning, one
+  // of them is this node's own public address: 15 s (seen on the network
+  // simulator). So publish waits kPublishWait, then leaves the put running
+  // and `sites` tells when it is stored.
+  const auto give_up = started + kPublishWait;
+  auto pause = milliseconds(500);
+  int attempts = 0;
+  NamePut out{make_error("no attempt"), false};
+  while (!stopping_) {
+    const auto now = Clock::now();
+    if (node_.dht_nodes() > 0) {
+      ++attempts;
+      auto put = node_.put_pointer(pointer, kPutTimeout);
+      if (put.wait_until(give_up) != std::future_status::ready) {
+        std::lock_guard lock(retry_mutex_);
+        auto& q = unannounced_[pointer.key];
+        if (q.seq <= pointer.seq) q = pointer;
+        if (!retrying_.count(pointer.key)) {
+          retry_seq_[pointer.key] = pointer.seq;
+          retrying_[pointer.key] = std::move(put);
+        }
+        out.storing = true;
+        return out;
+      }
+      out.put = put.get();
+      if (out.put) break;
+    } else if (now >= join_by) {
+      break;
+    }
+    if (Clock::now() + pause >= give_up) break;
+    for (auto until = Clock::now() + pause; Clock::now() < until && !stopping_;) {
+      std::this_thread::sleep_for(milliseconds(50));
+      if (attempts == 0 && node_.dht_nodes() > 0) break;  // joined: put at once
+    }
+    pause = std::min(pause * 2, milliseconds(4000));
+  }
+  const auto waited =
+      format_seconds(std::chrono::duration_cast<milliseconds>(Clock::now() - started));
+  if (!out.put && attempts == 0) {
+    out.put = make_error("this node has not joined the DHT: it knew no other node after " + waited +
+                         "; check its network, or give it a node to start from with --bootstrap");
+  } else if (!out.put) {
+    out.put = make_error(out.put.error().message + " (" + std::to_string(attempts) +
+                         (attempts == 1 ? " attempt in " : " attempts in ") + waited + ")");
+  }
+  note_name_put(pointer, out.put);
+  return out;
+}
+
+void SiteManager::note_name_put(const SignedPointer& pointer, const Result<int>& put) {
+  std::lock_guard lock(retry_mutex_);
+  NameState& n = names_[pointer.key];
+  if (put) {
+    if (pointer.seq >= n.stored_seq) n = NameState{pointer.seq, *put, now_unix(), ""};
+    if (auto q = unannounced_.find(pointer.key);
+        q != unannounced_.end() && q->second.seq <= pointer.seq && !retrying_.count(pointer.key)) {
+      unannounced_.erase(q);
+    }
+  } else {
+    n.error = put.error().message;
+    // Kept until a node takes it: retry_failed_puts tries again.
+    auto& q = unannounced_[pointer.key];
+    if (q.seq <= pointer.seq) q = pointer;
+  }
 }
 
 Result<SignedPointer> SiteManager::resolve_pointer(const SiteAddress& address,
@@ -483,9 +593,8 @@ Result<SignedPointer> SiteManager::resolve_pointer(const SiteAddress& address,
   }
   auto known = catalog_.site(address);
   if (known && *known && (*known)->pointer) return *(*known)->pointer;
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout).count();
-  return make_error("no pointer found for " + address.str() + " after " + std::to_string(secs) +
-                    " s: the site is unknown, or no node holding its name is reachable");
+  return make_error(address.str() + ": " + found.error().message +
+                    ". The site is unknown, or no node holding its name is reachable");
 }
 
 Result<json> SiteManager::resolve(const std::string& address, std::chrono::milliseconds timeout) {
@@ -804,7 +913,21 @@ Result<std::string> SiteManager::torrent(const std::string& address) {
 
 json SiteManager::status() {
   auto s = node_.stats();
+  const Reachability r = node_.reachability();
+  json reach = {{"reachable", r.reachable()}, {"incoming_connections", r.incoming_connections}};
+  if (r.last_incoming) reach["last_incoming"] = r.last_incoming;
+  if (!r.port_mapping.empty()) reach["port_mapping"] = r.port_mapping;
+  if (!r.mapping_error.empty()) reach["mapping_error"] = r.mapping_error;
+  if (!r.external_address.empty()) reach["external_address"] = r.external_address;
+  reach["summary"] = r.reachable()
+                         ? (r.port_mapping.empty() ? "reachable (peers have connected to it)"
+                                                   : "reachable (" + r.port_mapping + ")")
+                         : "not known to be reachable: no incoming connection yet and no port "
+                           "mapping; behind a NAT, others can fetch its sites only from a "
+                           "reachable mirror";
   return {{"pid", ::getpid()},
+          {"dht", s.dht_nodes == 0 ? "joining (knows no DHT node yet)" : "joined"},
+          {"reachability", reach},
           {"dht_nodes", s.dht_nodes},
           {"listen_port", s.listen_port},
           {"torrents", s.torrents},
@@ -823,6 +946,13 @@ json SiteManager::sites() {
     for (const auto& v : *all) versions[v.info_hash] = v;
   }
   const auto statuses = node_.statuses();
+  std::map<PublicKey, NameState> names;
+  std::set<PublicKey> pending;
+  {
+    std::lock_guard lock(retry_mutex_);
+    names = names_;
+    for (const auto& [key, p] : unannounced_) pending.insert(key);
+  }
   for (const auto& s : *sites) {
     json j = {{"address", s.address.str()},
               {"role", role_name(s.role)},
@@ -830,6 +960,22 @@ json SiteManager::sites() {
               {"last_visit", s.last_visit},
               {"url", url_for(s.address)}};
     if (s.info_hash) j["info_hash"] = s.info_hash->hex();
+    if (s.role != SiteRole::kVisited) {
+      // Whether the DHT holds this site's name, as far as this daemon's puts
+      // since it started tell.
+      json name = {{"state", "not stored yet"}};
+      if (auto n = names.find(s.address.key()); n != names.end()) {
+        if (n->second.stored_seq > 0) {
+          name = {{"state", "stored"},
+                  {"seq", n->second.stored_seq},
+                  {"nodes", n->second.nodes},
+                  {"at", n->second.stored_at}};
+        }
+        if (!n->second.error.empty()) name["error"] = n->second.error;
+      }
+      if (pending.count(s.address.key())) name["retrying"] = true;
+      j["name"] = name;
+    }
     if (!s.key_name.empty()) j["key"] = s.key_name;
     if (!s.folder.empty()) j["folder"] = s.folder;
     j["magnet"] = s.address.magnet();

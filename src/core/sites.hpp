@@ -218,9 +218,25 @@ class SiteManager final : public SiteService {
   void retire_version(const InfoHash& ih);  // frees it after the grace period
   // Evicts least recently visited sites while visited sites exceed the cache.
   void enforce_visit_cache();
-  // Puts again, every few seconds, pointers whose last put reached no node
-  // (a publisher that has not joined the DHT yet). Runs on the node thread.
+  // Puts again pointers whose last put reached no node (a publisher that has
+  // not joined the DHT yet): every kPutRetry, and at once when the routing
+  // table fills. Runs on the node thread, every second.
   void retry_failed_puts();
+  // Publish's put: waits until kJoinWait after the daemon started for the DHT
+  // to have nodes, then puts (again, with pauses, while no node takes it)
+  // for up to kPublishWait. A put still running then is left to finish, and
+  // a name not stored to retry_failed_puts. Blocks.
+  struct NamePut {
+    Result<int> put;  // how many DHT nodes took it, or why none did
+    bool storing;     // still running after kPublishWait: retry_failed_puts ends it
+  };
+  NamePut store_name(const SignedPointer& pointer);
+  // Records a put's outcome for `sites` (names_), and queues a failed one.
+  void note_name_put(const SignedPointer& pointer, const Result<int>& put);
+  static constexpr std::chrono::seconds kJoinWait{5};
+  static constexpr std::chrono::seconds kPublishWait{5};
+  static constexpr std::chrono::seconds kPutTimeout{30};
+  static constexpr std::chrono::seconds kPutRetry{5};
   std::string run_job(const std::string& kind,
                       std::function<Result<nlohmann::json>(const Progress&)> fn);
   std::filesystem::path store_dir() const { return options_.home / "store"; }
@@ -232,6 +248,7 @@ class SiteManager final : public SiteService {
   Catalog& catalog_;
   KeyStore keys_;
   SitesOptions options_;
+  const std::chrono::steady_clock::time_point created_;
   std::mutex publish_mutex_;  // one publish at a time: they share the hash threads
 
   std::mutex jobs_mutex_;
@@ -246,6 +263,15 @@ class SiteManager final : public SiteService {
   std::map<PublicKey, SignedPointer> unannounced_;
   std::map<PublicKey, std::future<Result<int>>> retrying_;
   std::map<PublicKey, std::int64_t> retry_seq_;  // the seq each running put carries
+  std::map<PublicKey, std::chrono::steady_clock::time_point> next_put_;  // retry not before
+  // What this daemon last knows of each name it keeps alive in the DHT.
+  struct NameState {
+    std::int64_t stored_seq = 0;  // the highest seq a DHT node took
+    int nodes = 0;                // how many took it
+    std::int64_t stored_at = 0;   // unix time
+    std::string error;            // why the latest put failed, "" = it did not
+  };
+  std::map<PublicKey, NameState> names_;  // guarded by retry_mutex_
   std::atomic<std::uint64_t> next_job_{1};
 
   std::mutex visits_mutex_;

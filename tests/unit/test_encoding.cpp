@@ -153,3 +153,10 @@ TEST_CASE("from_zbase32 reads the one meaningful bit of a 52nd character", "[enc
   REQUIRE(decoded);
   CHECK(*decoded == expected);
 }
+
+TEST_CASE("format_seconds reads like a person would say it", "[encoding]") {
+  using std::chrono::milliseconds;
+  CHECK(hostless::format_seconds(milliseconds(30)) == "0.03 s");
+  CHECK(hostless::format_seconds(milliseconds(4210)) == "4.2 s");
+  CHECK(hostless::format_seconds(milliseconds(30400)) == "30 s");
+}
