@@ -153,6 +153,15 @@ def remove_namespaces(names):
         shutil.rmtree(os.path.join(NETNS_ETC, ns), ignore_errors=True)
 
 
+def _alive(pid):
+    """True while pid runs (a zombie left unreaped by a container's init is dead)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def cleanup_stale(prefix=None):
     """Removes leftover namespaces: those starting with prefix, or (prefix None)
     every `hl<pid>x<k>-` one whose pid is no longer running. Returns their names."""
@@ -166,7 +175,7 @@ def cleanup_stale(prefix=None):
                 stale.append(ns)
             continue
         m = _NAME_RE.match(ns)
-        if m and not os.path.exists("/proc/%s" % m.group(1)):
+        if m and not _alive(int(m.group(1))):
             stale.append(ns)
     # Nodes and home routers first, the router last (nothing depends on order
     # for correctness, but it keeps the log readable).
@@ -277,7 +286,10 @@ class Net:
     n: number of nodes (slots 1..n). rtt: None for the coordinate model, or
     a constant RTT in ms. loss: per-packet drop probability. down/up: default
     access-link caps (rate strings like '20mbit', bits/s, or None). caps:
-    {slot: (down, up)}. nat: {slot: 'plain' | 'upnp'}. first_octet: of every
+    {slot: (down, up)}. nat: {slot: 'plain' | 'upnp'}. hairpin: home
+    routers loop a packet for their own public address back to the node
+    (many real ones don't: a NATed node then cannot reach itself through its
+    public address, as by default here). first_octet: of every
     public address (see the docstring about miniupnpd). seed: of the world
     map and of the delayer's drops. delayer: path of netsim-delayer (default:
     $NETSIM_DELAYER). workdir: where configs and logs go (default a new
@@ -288,7 +300,7 @@ class Net:
     """
 
     def __init__(self, n, rtt=None, loss=0.01, down="20mbit", up="2mbit", caps=None, nat=None,
-                 first_octet=44, seed=1, delayer=None, workdir=None, keep=False):
+                 first_octet=44, seed=1, delayer=None, workdir=None, keep=False, hairpin=False):
         if not 1 <= n <= MAX_SLOTS:
             raise ValueError("a Net has 1..%d nodes" % MAX_SLOTS)
         self.n = n
@@ -298,6 +310,7 @@ class Net:
         self.caps = dict(caps or {})
         self.nat = dict(nat or {})
         self.first_octet = first_octet
+        self.hairpin = hairpin
         self.seed = seed
         self.delayer = delayer or os.environ.get("NETSIM_DELAYER")
         self.keep = keep
@@ -319,6 +332,7 @@ class Net:
         self._delayer_proc = None
         self._old_sigterm = None
         self._built = False
+        self.built_at = time.monotonic()
 
     # ---- the model -------------------------------------------------------
 
@@ -361,6 +375,7 @@ class Net:
             self._write_table()
             self._start_delayer()
             self._built = True
+            self.built_at = time.monotonic()
         except BaseException:
             self.dump_logs()
             self.close()
@@ -420,6 +435,13 @@ class Net:
         ipt("-A", "FORWARD", "-i", "wan", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
             "-j", "ACCEPT")
         ipt("-A", "FORWARD", "-i", "wan", "-j", "DROP")
+        if self.hairpin:
+            # NAT loopback: the node reaches its own public address (a home
+            # router with one host behind it: every port is that host's).
+            ipt("-t", "nat", "-A", "PREROUTING", "-i", "lan", "-d", s.public_ip, "-j", "DNAT",
+                "--to-destination", LAN_NODE)
+            ipt("-t", "nat", "-A", "POSTROUTING", "-o", "lan", "-s", "192.168.1.0/24", "-d",
+                LAN_NODE, "-j", "MASQUERADE")
         if s.nat == "upnp":
             self._start_miniupnpd(s)
 
@@ -660,6 +682,32 @@ class NetNode(_HarnessNode):
 
     def cli_argv(self, args):
         return ns_argv(self.ns, [self.binary, "--home", self.home] + list(args))
+
+    def start(self):
+        """Starts the daemon; its output goes to log_path, each line stamped
+        with the seconds since the Net was built (to line up nodes' logs)."""
+        self.proc = subprocess.Popen(self.daemon_argv(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._log_thread = threading.Thread(target=self._copy_log, args=(self.proc.stdout,),
+                                            daemon=True)
+        self._log_thread.start()
+        ok = wait_for(lambda: os.path.exists(os.path.join(self.home, "daemon.json"))
+                      or self.proc.poll() is not None, 20)
+        if self.proc.poll() is not None or not ok:
+            raise RuntimeError("node %d did not start:\n%s" % (self.index, self.read_log()))
+        return self
+
+    def _copy_log(self, pipe):
+        with open(self.log_path, "ab", buffering=0) as log:
+            for line in pipe:
+                log.write(b"[%8.3f] " % (time.monotonic() - self.net.built_at) + line)
+        pipe.close()
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        thread = getattr(self, "_log_thread", None)
+        super().stop(sig, timeout)
+        if thread is not None:
+            thread.join(5)
 
     def http_connection(self, timeout=60):
         return _NsHTTPConnection(self.ns, "127.0.0.1", self.gateway_port, timeout)
