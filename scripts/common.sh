@@ -9,11 +9,15 @@ BUILD_PACKAGES=(
   meson ninja-build pkg-config g++ clang-format
   libtorrent-rasterbar-dev libsodium-dev libsqlite3-dev libboost-filesystem-dev
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev catch2
+  libnetfilter-queue-dev  # tests/support/netsim's delayer (built with the tests)
 )
 TEST_PACKAGES=(
   python3 python3-libtorrent python3-websocket curl qbittorrent-nox chromium bash-completion
   wrk nginx-light mktorrent openssl python3-matplotlib
   clang libclang-rt-14-dev llvm
+  # the network simulator (tests/support/netsim.py): namespaces, tc, iptables
+  # (legacy: NFQUEUE, MASQUERADE), a home router's UPnP/NAT-PMP and a client
+  iproute2 iptables iputils-ping miniupnpd-iptables miniupnpc
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

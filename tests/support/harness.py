@@ -60,10 +60,11 @@ class Api:
         with open(os.path.join(node.home, "api-token")) as f:
             self.token = f.read().strip()
         self.port = node.gateway_port
+        self.node = node
 
     def call(self, method, path, body=None, timeout=120):
         """(HTTP status, parsed JSON body or None)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        c = self.node.http_connection(timeout=timeout)
         try:
             headers = {"Host": "localhost", "Authorization": "Bearer " + self.token}
             data = None
@@ -118,12 +119,25 @@ class Node:
         self.proc = None
         self.log_path = os.path.join(os.path.dirname(home), "node%d.log" % index)
 
-    def start(self):
+    def daemon_argv(self):
+        """The daemon's command line (netsim.NetNode runs it elsewhere)."""
         args = self.prefix + [self.binary, "--home", self.home, "daemon", "--lan", "--no-lsd",
                 "--listen", "127.0.0.1:%d" % self.peer_port,
                 "--gateway", "127.0.0.1:%d" % self.gateway_port] + self.extra
         if self.bootstrap_port:
             args += ["--bootstrap", "127.0.0.1:%d" % self.bootstrap_port]
+        return args
+
+    def cli_argv(self, args):
+        """A hostless command against this node."""
+        return [self.binary, "--home", self.home] + list(args)
+
+    def http_connection(self, timeout=60):
+        """An unopened HTTPConnection to this node's gateway."""
+        return http.client.HTTPConnection("127.0.0.1", self.gateway_port, timeout=timeout)
+
+    def start(self):
+        args = self.daemon_argv()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL)
@@ -152,8 +166,7 @@ class Node:
 
     def run(self, *args, check=True, timeout=120):
         """Runs a hostless command against this node; returns CompletedProcess."""
-        p = subprocess.run([self.binary, "--home", self.home] + list(args),
-                           capture_output=True, text=True, timeout=timeout,
+        p = subprocess.run(self.cli_argv(args), capture_output=True, text=True, timeout=timeout,
                            stdin=subprocess.DEVNULL)
         if check and p.returncode != 0:
             raise AssertionError("hostless %s failed (%d):\n%s\n%s" %

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""hostless with its default settings on a small simulated internet
+(tests/support/netsim.py): every node in its own namespace with its own
+address, 50 ms round trips, 1 % loss, home-line caps, the publisher behind a
+home router running miniupnpd. No --lan anywhere: the daemons get only a
+bootstrap node, since the public DHT routers are not reachable.
+
+usage: test_internet.py HOSTLESS_BINARY NETSIM_DELAYER TEST_NAME   (as root)
+"""
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+import netsim  # noqa: E402
+from harness import make_site  # noqa: E402
+
+BIN = None
+DELAYER = None
+
+
+def status_line(node):
+    """A node's `status --json`, for the record (or the error)."""
+    p = node.run("status", "--json", check=False, timeout=30)
+    return p.stdout.strip() if p.returncode == 0 else "status failed: " + p.stderr.strip()
+
+
+def test_internet_small():
+    small_internet()
+
+
+def small_internet(nat=None, loss=0.01, rtt=50):
+    """12 nodes; node 1 bootstraps the DHT; node 2 (NATed, miniupnpd) publishes
+    a multi-file site right after the daemons start; node 12, started after
+    the publish returned, opens it at once and must get the right bytes within
+    60 s, never an instant error."""
+    t0 = time.monotonic()
+    marks = []
+
+    def mark(what):
+        marks.append((what, time.monotonic() - t0))
+        print("[%6.2f s] %s" % (marks[-1][1], what), flush=True)
+
+    files = {
+        "index.html": "<!doctype html><link rel=stylesheet href=style.css><h1>on the internet</h1>",
+        "style.css": "h1 { color: teal }",
+        "app.js": "console.log('hello from the simulated internet')",
+        "img/photo.bin": os.urandom(200 * 1024),
+        "notes/index.html": "<p>notes</p>",
+    }
+    nat = {2: "upnp"} if nat is None else nat
+    with netsim.Net(12, rtt=rtt, loss=loss, nat=nat, delayer=DELAYER,
+                    keep=bool(os.environ.get("NETSIM_KEEP"))) as net:
+        mark("net built (%s, every RTT %d ms, %g %% loss, 20/2 Mbit/s, NAT %s)" %
+             (net.prefix, rtt, loss * 100, nat))
+        boot = net.node(1, BIN).start()
+        boot_ep = "%s:%d" % (net[1].public_ip, boot.peer_port)
+        nodes = [boot] + [net.node(i, BIN, bootstrap=boot_ep).start() for i in range(2, 12)]
+        mark("11 daemons started (default settings, bootstrap %s)" % boot_ep)
+        pub = nodes[1]
+        site = make_site(os.path.join(net.dir, "site"), files)
+        p = pub.run("publish", site, "--json", check=False, timeout=120)
+        mark("publish on node 2 returned %d" % p.returncode)
+        print("publish stdout: %s\npublish stderr: %s" % (p.stdout.strip(), p.stderr.strip()))
+        assert p.returncode == 0, "publish failed: " + p.stderr
+        address = json.loads(p.stdout)["address"]
+
+        fresh = net.node(12, BIN, bootstrap=boot_ep).start()
+        mark("fresh node 12 started")
+        visit_start = time.monotonic()
+        try:
+            status, headers, body = fresh.get(address, "/", timeout=75)
+        except OSError as e:
+            status, headers, body = None, {}, str(e).encode()
+        took = time.monotonic() - visit_start
+        mark("first visit on node 12: status %s after %.2f s" % (status, took))
+        ok = status == 200 and body == files["index.html"].encode()
+        if not ok:
+            print("first visit answered %s: %s" % (status, body[:400]))
+            # For the record: when does the site open after all?
+            while time.monotonic() - visit_start < 120:
+                try:
+                    s2, _, b2 = fresh.get(address, "/", timeout=35)
+                except OSError as e:
+                    s2, b2 = None, str(e).encode()
+                mark("retry on node 12: status %s %s" % (s2, b2[:120]))
+                if s2 == 200:
+                    break
+                time.sleep(1)
+            for n in (pub, fresh, boot):
+                print("status node %d: %s" % (n.index, status_line(n)))
+            net.dump_logs(tail=6000)
+        assert status == 200, "the first visit got %s after %.1f s: %s" % (status, took, body[:300])
+        assert body == files["index.html"].encode(), "index.html differs: %r" % body[:200]
+        assert took <= 60, "the first visit took %.1f s" % took
+        for path in ("style.css", "app.js", "img/photo.bin", "notes/index.html"):
+            t = time.monotonic()
+            s, _, b = fresh.get(address, "/" + path, timeout=60)
+            want = files[path] if isinstance(files[path], bytes) else files[path].encode()
+            assert s == 200 and b == want, "/%s: status %s, %d bytes" % (path, s, len(b))
+            mark("/%s: %d bytes in %.2f s" % (path, len(b), time.monotonic() - t))
+        # A node that was up all along opens it too.
+        t = time.monotonic()
+        s, _, b = nodes[10].get(address, "/", timeout=60)
+        mark("visit on node 11 (running since the start): status %s after %.2f s" %
+             (s, time.monotonic() - t))
+        assert s == 200 and b == files["index.html"].encode(), (s, b[:200])
+        print("status node 2 (publisher): %s" % status_line(pub))
+        print("status node 12 (visitor): %s" % status_line(fresh))
+        print("delayer: %s" % net.delayer_stats())
+    print("timings: " + ", ".join("%s %.2f" % (w.split(" (")[0], t) for w, t in marks))
+
+
+def main():
+    global BIN, DELAYER
+    BIN = os.path.abspath(sys.argv[1])
+    DELAYER = os.path.abspath(sys.argv[2])
+    name = sys.argv[3]
+    try:
+        netsim.check_environment(DELAYER)
+    except netsim.NetsimUnavailable as e:
+        print("netsim cannot run here: %s" % e)
+        sys.exit(1)
+    globals()[name]()
+    print("ok: " + name)
+
+
+if __name__ == "__main__":
+    main()
