@@ -179,9 +179,12 @@ struct Node::Impl {
     Clock::time_point started;
     Clock::time_point deadline;
     std::chrono::milliseconds settle{0};  // 0: wait for the authoritative answer
-    // A lookup that ended with nothing is run again at `retry_at` (or as
-    // soon as the routing table has nodes again) until the deadline.
-    std::optional<Clock::time_point> retry_at;
+    // While nothing is found, another lookup starts at `retry_at`: soon after
+    // one ends empty, kMaxRetry after the last one started even if that one
+    // has not ended (one unresponsive node among the closest keeps a lookup
+    // open for libtorrent's 15 s RPC timeout: a publisher behind a NAT is
+    // one to itself), and at once when an empty routing table fills.
+    Clock::time_point retry_at;
     std::chrono::milliseconds backoff{kFirstRetry};
     int lookups = 1;
     int nodes_at_start = 0;  // routing table size when the last lookup began
@@ -190,7 +193,7 @@ struct Node::Impl {
   // A lookup that found nothing on a DHT still forming (a node just started,
   // or a name published a moment ago) is retried after 0.5 s, then 1, 2 and
   // every 4 s: an answer that appears within the timeout is found, and a
-  // missing name costs at most one lookup per 4 s.
+  // missing name costs at most one lookup per 4 s (a few dozen packets).
   static constexpr std::chrono::milliseconds kFirstRetry{500};
   static constexpr std::chrono::milliseconds kMaxRetry{4000};
   std::map<PublicKey, GetLookup> gets;
@@ -291,7 +294,7 @@ void Node::Impl::run() {
           std::clamp(std::chrono::ceil<std::chrono::milliseconds>(next_updates - Clock::now()),
                      std::chrono::milliseconds(1), kUpdateInterval);
       for (const auto& [key, g] : gets) {  // wake for the next lookup deadline or retry too
-        auto next = g.retry_at ? std::min(g.deadline, *g.retry_at) : g.deadline;
+        auto next = g.best ? g.deadline : std::min(g.deadline, g.retry_at);
         auto left = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now());
         wait = std::clamp(left, std::chrono::milliseconds(1), wait);
       }
@@ -422,7 +425,7 @@ void Node::Impl::handle_alert(lt::alert* a) {
         // Nothing found yet: look again after a pause instead of giving up
         // with most of the caller's time left.
         GetLookup& g = it->second;
-        g.retry_at = Clock::now() + g.backoff;
+        g.retry_at = std::min(g.retry_at, Clock::now() + g.backoff);
         g.backoff = std::min(g.backoff * 2, kMaxRetry);
         return;
       }
@@ -611,10 +614,10 @@ void Node::Impl::check_deadlines() {
       finish_get(it++);
       continue;
     }
-    // Again after its pause, or at once when the routing table that was
-    // empty when it last looked has nodes now (a node that just started).
-    if (g.retry_at && (now >= *g.retry_at || (g.nodes_at_start == 0 && dht_nodes > 0))) {
-      g.retry_at.reset();
+    // Nothing yet: look again when due (see GetLookup::retry_at), or at once
+    // when the routing table that was empty at the last look has nodes now.
+    if (!g.best && (now >= g.retry_at || (g.nodes_at_start == 0 && dht_nodes > 0))) {
+      g.retry_at = now + kMaxRetry;
       ++g.lookups;
       g.nodes_at_start = dht_nodes;
       again.push_back(it->first);
@@ -927,6 +930,7 @@ std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
       it->second.deadline = deadline;
       it->second.settle = settle;
       it->second.nodes_at_start = impl_->dht_nodes;
+      it->second.retry_at = it->second.started + Impl::kMaxRetry;
       start = true;
     } else {
       it->second.deadline = std::max(it->second.deadline, deadline);
