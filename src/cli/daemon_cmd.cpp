@@ -167,6 +167,7 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   gopt.allow_embedded_sites = a.allow_embedded_sites;
   Gateway gateway(*sites, gopt);
   if (auto s = gateway.start(); !s) return fail(s.error().message);
+  if (!gateway.notice().empty()) std::cerr << "hostless: " << gateway.notice() << "\n";
 
   std::string api_host = gw_host == "0.0.0.0" ? "127.0.0.1" : gw_host == "::" ? "::1" : gw_host;
   nlohmann::json info = {{"pid", ::getpid()},

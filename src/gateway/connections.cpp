@@ -139,6 +139,10 @@ void GuardedServer::start_connections() {
   ev.events = EPOLLIN;
   ev.data.fd = wake_fd_;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  for (int fd : listeners_) {
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
   reader_ = std::thread([this] { reader_loop(); });
   for (int i = 0; i < limits_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -162,9 +166,27 @@ void GuardedServer::stop_connections() {
   for (auto& c : incoming_) ::close(c->fd);
   ready_.clear();
   incoming_.clear();
+  for (int fd : listeners_) ::close(fd);
+  listeners_.clear();
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
   epoll_fd_ = wake_fd_ = -1;
+}
+
+void GuardedServer::add_listener(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  listeners_.push_back(fd);
+}
+
+void GuardedServer::accept_all(int listener) {
+  for (;;) {
+    int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;  // EAGAIN: no more for now; EMFILE and the like: next wakeup
+    }
+    process_and_close_socket(fd);
+  }
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
@@ -267,6 +289,10 @@ void GuardedServer::reader_loop() {
       if (fd == wake_fd_) {
         std::uint64_t value;
         [[maybe_unused]] auto r = ::read(wake_fd_, &value, sizeof(value));
+        continue;
+      }
+      if (std::find(listeners_.begin(), listeners_.end(), fd) != listeners_.end()) {
+        accept_all(fd);
         continue;
       }
       auto it = waiting_.find(fd);

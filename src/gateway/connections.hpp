@@ -61,12 +61,17 @@ class GuardedServer final : public httplib::Server {
   void start_connections();
   // After httplib::Server::stop(): closes every connection and joins threads.
   void stop_connections();
+  // Accepts connections on another listening socket too (the gateway's second
+  // loopback address), in the reader thread; takes ownership of `fd`. Call
+  // before start_connections.
+  void add_listener(int fd);
 
  private:
   // Called by httplib's accept loop (through an inline task queue) for each
   // accepted socket: hands it to the reader and returns at once.
   bool process_and_close_socket(socket_t sock) override;
   void reader_loop();
+  void accept_all(int listener);
   void worker_loop();
   // Serves requests on c while their heads are already complete; then hands
   // c back to the reader or closes it.
@@ -90,6 +95,7 @@ class GuardedServer final : public httplib::Server {
   std::deque<std::unique_ptr<Connection>> ready_;      // heads complete, for workers
   std::vector<std::unique_ptr<Connection>> incoming_;  // for the reader to watch
   std::set<int> busy_;                                 // sockets a worker is serving
+  std::vector<int> listeners_;  // from add_listener; fixed once the reader runs
   // Owned by the reader thread only.
   std::map<int, std::unique_ptr<Connection>> waiting_;
 };

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "core/address.hpp"
 #include "core/encoding.hpp"
@@ -83,6 +85,44 @@ bool someone_listens(const std::string& host, int port) {
   return connected;
 }
 
+bool is_loopback_host(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
+}
+
+// A listening socket on [::1]:port (IPv6 only, no SO_REUSEPORT: nobody else
+// can share it). `unavailable`: this host has no IPv6 loopback at all.
+struct V6Listener {
+  int fd = -1;
+  bool unavailable = false;
+  std::string error;
+};
+
+V6Listener listen_v6_loopback(int port) {
+  V6Listener r;
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    r.unavailable = errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT;
+    r.error = std::strerror(errno);
+    return r;
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // a restart's TIME_WAIT
+  ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin6_addr = in6addr_loopback;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(fd, SOMAXCONN) != 0) {
+    r.unavailable = errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT;
+    r.error = std::strerror(errno);
+    ::close(fd);
+    return r;
+  }
+  r.fd = fd;
+  return r;
+}
+
 // 128 random bits, hex.
 std::string random_key() {
   std::uint8_t bytes[16];
@@ -137,12 +177,40 @@ Status Gateway::start() {
   server_->set_read_timeout(30, 0);
   server_->set_payload_max_length(1 << 20);
   install_routes();
-  if (someone_listens(options_.host, options_.port) ||
-      !server_->bind_to_port(options_.host, options_.port)) {
-    return make_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+  const std::string port = std::to_string(options_.port);
+  // Browsers try [::1] first for localhost and *.localhost: a loopback
+  // gateway that left [::1]:port free would let any local user's server there
+  // receive the dashboard's sign-in link and every site's origin. So it holds
+  // both loopback addresses, and refuses to start when either is taken.
+  const bool loopback = is_loopback_host(options_.host);
+  const bool with_v6 = loopback || options_.host == "0.0.0.0";
+  const std::string v4_host = loopback ? "127.0.0.1" : options_.host;
+  V6Listener v6;
+  if (with_v6) {
+    if (someone_listens("::1", options_.port)) {
+      return make_error("cannot listen on [::1]:" + port +
+                        " for the gateway: another program listens there, and browsers try "
+                        "[::1] first for localhost, so it would get your dashboard and sites; "
+                        "stop it, or pick another port with --gateway 127.0.0.1:PORT");
+    }
+    v6 = listen_v6_loopback(options_.port);
+    if (v6.fd < 0 && !v6.unavailable) {
+      return make_error("cannot listen on [::1]:" + port + " for the gateway (" + v6.error +
+                        "); browsers try [::1] first for localhost, so the gateway needs it: "
+                        "free it, or pick another port with --gateway 127.0.0.1:PORT");
+    }
+    if (v6.fd < 0) {
+      notice_ = "this host has no IPv6 loopback ([::1]: " + v6.error +
+                "); the gateway listens on 127.0.0.1 only, which is all a browser here can reach";
+    }
+  }
+  if (someone_listens(v4_host, options_.port) || !server_->bind_to_port(v4_host, options_.port)) {
+    if (v6.fd >= 0) ::close(v6.fd);
+    return make_error("cannot listen on " + v4_host + ":" + port +
                       " for the gateway (port in use?); pick another with --gateway HOST:PORT");
   }
   port_ = options_.port;
+  if (v6.fd >= 0) server_->add_listener(v6.fd);
   server_->start_connections();
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return {};

@@ -47,10 +47,14 @@ class Gateway {
   Gateway(SiteService& service, GatewayOptions options);
   ~Gateway();
   // Binds and starts serving on a background thread; fails clearly when the
-  // port is taken.
+  // port is taken. A loopback host (127.0.0.1, localhost, ::1) and 0.0.0.0
+  // listen on [::1] as well, and either address being taken is a failure; a
+  // host without IPv6 loopback at all gets IPv4 only and a notice().
   Status start();
   void stop();
   int port() const { return port_; }
+  // After start(): something the user should know about how it listens, or "".
+  const std::string& notice() const { return notice_; }
 
  private:
   void install_routes();
@@ -62,6 +66,7 @@ class Gateway {
   std::unique_ptr<detail::GuardedServer> server_;
   std::thread thread_;
   int port_ = 0;
+  std::string notice_;
 
   // Dashboard sign-in: `hostless dashboard` gets a one-time code (API token
   // required); the page trades it for a session key, valid until restart.

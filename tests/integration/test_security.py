@@ -152,6 +152,88 @@ def test_hostile_http():
         assert node.proc.poll() is None
 
 
+def ipv6_loopback():
+    """True when this host has [::1] (else the gateway listens on 127.0.0.1
+    only, and the [::1] checks below do not apply)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def status_via(family, address, port, host, path="/api/v1/status"):
+    """The status line's code of one GET over the given address family."""
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(10)
+    try:
+        s.connect((address, port))
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                  % (path.encode(), host.encode()))
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return status_of(got), got
+    finally:
+        s.close()
+
+
+def test_loopback_takeover():
+    """Browsers try [::1] first for localhost: a daemon on a loopback gateway
+    listens on [::1] too, so no other local user can squat there and receive
+    the dashboard's sign-in link; a daemon whose [::1] port is already taken
+    refuses to start and says why."""
+    from harness import Node, free_port
+    import tempfile
+    if not ipv6_loopback():
+        print("no IPv6 loopback on this host: the gateway listens on 127.0.0.1 only; "
+              "nothing to squat")
+        return
+    d = tempfile.mkdtemp(prefix="hostless-squat-")
+    squatter = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    squatter.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    node = Node(BIN, os.path.join(d, "n1"), 1)
+    squatter.bind(("::1", node.gateway_port))
+    squatter.listen(8)
+    try:
+        try:
+            node.start()
+            started = True
+        except RuntimeError:
+            started = False
+        log = node.read_log()
+        node.stop()
+        print("with [::1]:%d taken:" % node.gateway_port, log.strip().splitlines()[-1:])
+        assert not started, "the daemon started while another program held [::1]:%d" % \
+            node.gateway_port
+        assert "[::1]:%d" % node.gateway_port in log and "--gateway" in log, log
+    finally:
+        squatter.close()
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+    # Free again: the same daemon serves on both loopback addresses.
+    with Cluster(BIN, 1) as c:
+        port = c[1].gateway_port
+        for family, address in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
+            status, got = status_via(family, address, port, "localhost:%d" % port)
+            assert status == 401 and b"api-token" in got, (address, got[:200])
+        # And now nobody else can take [::1]:port.
+        late = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            late.bind(("::1", port))
+            late.listen(1)
+            assert False, "another socket could listen on [::1]:%d beside the gateway" % port
+        except OSError as e:
+            print("a late squatter on [::1]:%d: %s" % (port, e))
+        finally:
+            late.close()
+        print("the gateway answers on 127.0.0.1 and [::1]")
+
+
 def test_full_disk():
     """The visitor's store is a 16 MiB tmpfs (in a mount namespace of its
     own): mirroring a 24 MiB site fails with a clear error in `sites`, a small
