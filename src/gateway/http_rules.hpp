@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -112,5 +113,26 @@ struct HeadResult {
 // them. A request line or field line still without its "\n" already counts
 // against its limit, so a head is refused as soon as it can only be too big.
 HeadResult check_head(std::string_view received, const HeadLimits& limits);
+
+// A whole request as the gateway reads it before a worker serves it: the head
+// (check_head), then a body framed by Content-Length alone (RFC 9112 §6).
+struct RequestCheck {
+  enum class Kind { kIncomplete, kComplete, kRefused } kind = Kind::kIncomplete;
+  std::size_t size = 0;  // kComplete: head and body bytes
+  int status = 0;        // kRefused: 400, 411, 413, 414 or 431
+  std::string reason;    // kRefused: for the client
+  // The head is complete, its body is not, and the client waits for a
+  // "100 Continue" before sending it.
+  bool expect_continue = false;
+};
+
+// `max_body(host)` is the largest body accepted for a request whose Host
+// field is `host` (0: none). Refused: any Transfer-Encoding (411: chunked
+// bodies are not read at all, so their size cannot be bounded before they
+// arrive); a POST, PUT or PATCH without Content-Length (411); a Content-Length
+// that is not decimal digits or that repeats with another value (400); a body
+// over max_body(host) (413); and the head limits (414, 431).
+RequestCheck check_request(std::string_view received, const HeadLimits& limits,
+                           const std::function<std::size_t(std::string_view host)>& max_body);
 
 }  // namespace hostless

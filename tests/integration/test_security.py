@@ -234,6 +234,115 @@ def test_loopback_takeover():
         print("the gateway answers on 127.0.0.1 and [::1]")
 
 
+def rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):  # the peak
+                return int(line.split()[1]) / 1024
+    return 0
+
+
+def test_request_bodies():
+    """Request bodies are bounded before they are read: a chunked body is
+    refused (411) at its head (a 150 MiB one leaves the daemon's memory as it
+    was), a POST needs a Content-Length of at most 16 KiB (411/413), a site
+    takes no body (413), stalled bodies hold no worker (the dashboard stays
+    fast) and end at the request deadline (408); and a many-range Range on a
+    dashboard file gets the file once, not once per range."""
+    with Cluster(BIN, 1) as c:
+        node = c[1]
+        port = node.gateway_port
+        site = make_site(os.path.join(c.dir, "site"), {"index.html": "<h1>hi</h1>"})
+        addr = node.json("publish", site)["address"]
+        ctl = b"Host: localhost:%d\r\n" % port
+        pid = node.proc.pid
+        before = rss_mib(pid)
+
+        # 150 MiB of chunked body at the sign-in call (no token needed there).
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sent = 0
+        chunk = b"%x\r\n%s\r\n" % (1 << 20, b"a" * (1 << 20))
+        try:
+            s.sendall(b"POST /api/v1/session HTTP/1.1\r\n" + ctl +
+                      b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            while sent < 150 << 20:
+                s.sendall(chunk)
+                sent += 1 << 20
+            s.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass
+        s.close()
+        time.sleep(0.5)
+        after = rss_mib(pid)
+        print("150 MiB chunked POST: %d MiB sent before the gateway closed; peak RSS %.0f -> %.0f MiB"
+              % (sent >> 20, before, after))
+        assert after - before < 40, (before, after)
+        assert sent < 150 << 20, sent
+
+        head = b"POST /api/v1/session HTTP/1.1\r\n" + ctl
+        cases = [
+            (head + b"Transfer-Encoding: chunked\r\n\r\n", 411),
+            (head + b"\r\n", 411),  # no Content-Length
+            (head + b"Content-Length: 100000\r\n\r\n", 413),  # more than 16 KiB, unsent
+            (head + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+            (b"GET / HTTP/1.1\r\nHost: %s.localhost:%d\r\nContent-Length: 5\r\n\r\nhello"
+             % (addr.encode(), port), 413),  # sites take no body
+        ]
+        for request, want in cases:
+            got = raw_exchange(port, request, timeout=5)
+            assert status_of(got) == want, (request[:120], want, got[:120])
+
+        # A client that waits for "100 Continue" gets it, then its answer.
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        body = b'{"code": "nope"}'
+        s.sendall(head + b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body))
+        assert s.recv(100).startswith(b"HTTP/1.1 100 Continue"), "no 100 Continue"
+        s.sendall(body)
+        got = b""
+        while b"HTTP/1.1 403" not in got:
+            more = s.recv(65536)
+            assert more, got
+            got += more
+        s.close()
+
+        # Stalled bodies, more than the 64 workers: the dashboard is served at once.
+        stalled = []
+        for _ in range(80):
+            t = socket.create_connection(("127.0.0.1", port), timeout=30)
+            t.sendall(head + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            stalled.append(t)
+        time.sleep(0.5)  # all of them taken in (the accept backlog is short)
+        t0 = time.time()
+        got = raw_exchange(port, b"GET /dashboard.js HTTP/1.1\r\n" + ctl +
+                           b"Connection: close\r\n\r\n", timeout=30)
+        took = time.time() - t0
+        print("dashboard.js with 80 stalled bodies: %d in %.3f s" % (status_of(got), took))
+        assert status_of(got) == 200 and took < 2, (got[:100], took)
+        size = len(got)
+
+        # 6 KB of "0-," ranges: the file once.
+        ranges = b"bytes=" + b",".join([b"0-"] * 2000)
+        got = raw_exchange(port, b"GET /dashboard.js HTTP/1.1\r\n" + ctl + b"Range: " + ranges +
+                           b"\r\nConnection: close\r\n\r\n", timeout=30)
+        print("%d-range request on dashboard.js: %d bytes back (the file: %d)"
+              % (2000, len(got), size))
+        assert len(got) < 2 * size, len(got)
+
+        # The stalled requests end at the request deadline (10 s from their first byte).
+        ended = 0
+        for t in stalled:
+            t.settimeout(20)
+            try:
+                reply = t.recv(200)
+                ended += status_of(reply) == 408
+            except OSError:
+                pass
+            t.close()
+        assert ended == len(stalled), ended
+        assert node.proc.poll() is None
+
+
 def test_full_disk():
     """The visitor's store is a 16 MiB tmpfs (in a mount namespace of its
     own): mirroring a 24 MiB site fails with a clear error in `sites`, a small
