@@ -282,11 +282,9 @@ std::string html_escape(std::string_view text) {
 }
 
 FetchOrigin fetch_origin(std::string_view site, std::string_view mode, std::string_view dest,
-                         std::string_view user) {
+                         std::string_view /*user*/) {
   if (site.empty() || site == "none" || site == "same-origin") return FetchOrigin::kOwn;
-  if (mode == "navigate" && dest == "document" && user == "?1") {
-    return FetchOrigin::kUserNavigation;
-  }
+  if (mode == "navigate" && dest == "document") return FetchOrigin::kNavigation;
   return FetchOrigin::kEmbedded;
 }
 

@@ -74,15 +74,18 @@ std::string html_escape(std::string_view text);
 
 // Who asked a browser for a resource, from its Fetch Metadata headers
 // (Sec-Fetch-Site, -Mode, -Dest, -User; https://w3c.github.io/webappsec-fetch-metadata/).
+// Every <address>.localhost is a site of its own to a browser (checked in
+// Chromium: a.localhost -> b.localhost is "cross-site", and so is
+// localhost -> a.localhost), so these headers cannot tell another hostless
+// site from any website.
 enum class FetchOrigin {
-  kOwn,             // no such headers (curl, an old browser), typed or bookmarked
-                    // ("none"), or the site's own page ("same-origin")
-  kUserNavigation,  // the user clicked through to it from another site's page
-  kEmbedded,        // another site's page loads it: image, script, frame, fetch,
-                    // or navigates to it without a user's click
+  kOwn,         // no such headers (curl, an old browser), typed or bookmarked
+                // ("none"), or the site's own page ("same-origin")
+  kNavigation,  // another site's page opens it as the top-level page (a click,
+                // a script or a redirect: Sec-Fetch-User can be had with one
+                // click on the other page, so it proves nothing)
+  kEmbedded,    // another site's page loads it: image, script, frame, fetch
 };
-// The two values that matter most: a top-level document navigation
-// ("navigate"/"document") counts as the user's only with Sec-Fetch-User "?1".
 FetchOrigin fetch_origin(std::string_view site, std::string_view mode, std::string_view dest,
                          std::string_view user);
 

@@ -238,7 +238,8 @@ void Gateway::install_routes() {
       return httplib::Server::HandlerResponse::Handled;
     }
     if (route.kind == HostKind::kSite) {
-      serve_site(service_, SiteServingOptions{options_.timeout, options_.allow_embedded_sites},
+      serve_site(service_,
+                 SiteServingOptions{options_.timeout, options_.allow_embedded_sites, &nonces_},
                  route.address, req, res);
       return httplib::Server::HandlerResponse::Handled;
     }

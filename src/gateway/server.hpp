@@ -14,6 +14,7 @@
 
 #include "core/result.hpp"
 #include "core/service.hpp"
+#include "gateway/site_serving.hpp"
 
 namespace hostless {
 namespace detail {
@@ -67,6 +68,7 @@ class Gateway {
   std::thread thread_;
   int port_ = 0;
   std::string notice_;
+  OpenNonces nonces_;  // the "Open this site?" page's buttons
 
   // Dashboard sign-in: `hostless dashboard` gets a one-time code (API token
   // required); the page trades it for a session key, valid until restart.

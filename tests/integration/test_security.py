@@ -343,6 +343,114 @@ def test_request_bodies():
         assert node.proc.poll() is None
 
 
+def random_address():
+    """The address of a fresh key nobody published: z-base32 of 32 random bytes."""
+    alphabet = "ybndrfg8ejkmcpqxot1uwisza345h769"
+    bits = int.from_bytes(os.urandom(32), "big") << 4  # 256 bits -> 52 groups of 5
+    return "".join(alphabet[(bits >> (5 * i)) & 31] for i in reversed(range(52)))
+
+
+# What Chromium sends (checked): another site's page navigating the top-level
+# window (a click, so Sec-Fetch-User), loading an image, framing.
+CROSS_SITE_CLICK = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
+                    "Sec-Fetch-Dest": "document", "Sec-Fetch-User": "?1", "Accept": "text/html"}
+CROSS_SITE_LOADS = [
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"},
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},
+    {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+]
+USER_TYPED = {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
+              "Sec-Fetch-User": "?1", "Accept": "text/html"}
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate",
+               "Sec-Fetch-Dest": "document", "Accept": "text/html"}
+
+
+def held(node):
+    return {s["address"] for s in node.json("sites")}
+
+
+def test_drive_by_open():
+    """Another site's page that sends the user to a site not opened here
+    before, even with a click (Sec-Fetch-User), gets the "Open this site?"
+    page, which cannot be framed; nothing is fetched until the user presses
+    its button, a same-origin POST with a one-time nonce. A visit under way
+    or one that failed does not open a site; a completed one does."""
+    import re
+    with Cluster(BIN, 2, extra_for={2: ["--gateway-timeout", "3"]}) as c:
+        pub, v = c[1], c[2]
+        addr = pub.json("publish", make_site(os.path.join(c.dir, "s"), {
+            "index.html": "<h1>site</h1>", "docs/a.html": "<h1>a</h1>"}))["address"]
+
+        status, headers, body = fetch(v, addr, "/docs/a.html", headers=CROSS_SITE_CLICK)
+        assert status == 403 and b"Open this site?" in body, (status, body[:300])
+        assert headers.get("x-frame-options") == "DENY", headers
+        assert "frame-ancestors 'none'" in headers.get("content-security-policy", ""), headers
+        assert addr not in held(v), held(v)
+        nonce = re.search(rb"nonce=([0-9a-f]+)", body).group(1).decode()
+        assert re.search(rb"path=/docs/a\.html", body), body
+        print("a click on another site's link: the interstitial, nothing fetched")
+
+        def press(n, site="same-origin"):
+            return fetch(v, addr, "/.hostless/open?nonce=%s&path=/docs/a.html" % n, "POST",
+                         headers={"Content-Length": "0", "Sec-Fetch-Site": site,
+                                  "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"})
+        assert press(nonce, "cross-site")[0] == 403  # a forged POST from another page
+        assert press("0" * 32)[0] == 403
+        assert addr not in held(v)
+        status, headers, _ = press(nonce)
+        assert status == 303 and headers["location"] == "/docs/a.html", (status, headers)
+        assert press(nonce)[0] == 403  # once
+        assert wait_for(lambda: fetch(v, addr, "/docs/a.html", headers=SAME_ORIGIN)[2] ==
+                        b"<h1>a</h1>", 60)
+        assert addr in held(v)
+        # Opened: another site's link now leads straight to it.
+        status, _, body = fetch(v, addr, "/", headers=CROSS_SITE_CLICK)
+        assert status == 200 and body == b"<h1>site</h1>", (status, body[:200])
+        print("after the button: opened, and links to it work")
+
+        # A visit the user started that is under way, then failed, opens nothing.
+        ghost = random_address()
+        status, _, _ = fetch(v, ghost, "/", headers=USER_TYPED)
+        assert status == 503, status  # "Opening site..."
+        status, _, body = fetch(v, ghost, "/", headers=CROSS_SITE_CLICK)
+        assert status == 403 and b"Open this site?" in body, (status, body[:200])
+        assert wait_for(lambda: b"could not be opened" in
+                        fetch(v, ghost, "/", headers=USER_TYPED)[2], 30)
+        status, _, body = fetch(v, ghost, "/", headers=CROSS_SITE_CLICK)
+        assert status == 403 and b"Open this site?" in body, (status, body[:200])
+        print("a visit under way or failed does not open a site")
+
+
+def test_cross_site_probe():
+    """Another site's page loading a hostless site (image, script, fetch,
+    frame) gets the same answer for a site the node holds as for one it has
+    never seen, before anything is looked up; site responses carry
+    Cross-Origin-Resource-Policy: same-site."""
+    with Cluster(BIN, 2) as c:
+        pub, v = c[1], c[2]
+        files = {"index.html": "<h1>held</h1>", "dot.png": b"\x89PNG\r\n\x1a\n", "run.js": "1;"}
+        addr = pub.json("publish", make_site(os.path.join(c.dir, "s"), files))["address"]
+        assert wait_for(lambda: fetch(v, addr, "/", headers=USER_TYPED)[0] == 200, 60)
+        assert wait_for(lambda: fetch(v, addr, "/dot.png")[0] == 200, 60)
+        unknown = random_address()
+        before = held(v)
+        for h in CROSS_SITE_LOADS:
+            for path in ["/dot.png", "/run.js", "/"]:
+                answers = []
+                for a in (addr, unknown):
+                    status, headers, body = fetch(v, a, path, headers=h)
+                    answers.append((status, body, headers.get("content-type"),
+                                    headers.get("cross-origin-resource-policy")))
+                assert answers[0] == answers[1], (h, path, answers)
+                assert answers[0][0] == 403, (h, path, answers)
+        assert held(v) == before, held(v)
+        status, headers, _ = fetch(v, addr, "/dot.png")
+        assert headers.get("cross-origin-resource-policy") == "same-site", headers
+        print("held and unknown sites answer alike to other sites' loads: %s" % (answers[0],))
+
+
 def test_full_disk():
     """The visitor's store is a 16 MiB tmpfs (in a mount namespace of its
     own): mirroring a 24 MiB site fails with a clear error in `sites`, a small

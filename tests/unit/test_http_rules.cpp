@@ -480,9 +480,9 @@ TEST_CASE("fetch_origin tells the user's requests from another site's", "[http_r
       {"none", "navigate", "document", "?1", FetchOrigin::kOwn},  // typed or bookmarked
       {"same-origin", "no-cors", "image", "", FetchOrigin::kOwn},
       {"same-origin", "navigate", "iframe", "", FetchOrigin::kOwn},
-      {"cross-site", "navigate", "document", "?1", FetchOrigin::kUserNavigation},
-      {"same-site", "navigate", "document", "?1", FetchOrigin::kUserNavigation},
-      {"cross-site", "navigate", "document", "", FetchOrigin::kEmbedded},  // a redirect
+      {"cross-site", "navigate", "document", "?1", FetchOrigin::kNavigation},
+      {"same-site", "navigate", "document", "?1", FetchOrigin::kNavigation},
+      {"cross-site", "navigate", "document", "", FetchOrigin::kNavigation},  // a redirect
       {"cross-site", "navigate", "iframe", "?1", FetchOrigin::kEmbedded},
       {"cross-site", "no-cors", "image", "", FetchOrigin::kEmbedded},
       {"same-site", "no-cors", "script", "", FetchOrigin::kEmbedded},
