@@ -132,6 +132,18 @@ std::string random_key() {
 
 constexpr auto kLoginCodeLifetime = std::chrono::minutes(2);
 
+// What a dashboard session key may call: what the dashboard does (list,
+// watch jobs, mirror and unmirror, parse an address). Publishing a folder,
+// `get` into a folder, resolving, torrents and login codes need the API
+// token, so a stolen session key cannot read or write the user's files.
+bool dashboard_call(const std::string& method, const std::string& path) {
+  if (method == "GET") {
+    return path == "/api/v1/status" || path == "/api/v1/sites" || path == "/api/v1/address" ||
+           path.rfind("/api/v1/jobs/", 0) == 0;
+  }
+  return method == "POST" && (path == "/api/v1/mirror" || path == "/api/v1/unmirror");
+}
+
 // The largest request body the control API takes: its JSON bodies are a few
 // hundred bytes (a folder path, an address). Sites take none.
 constexpr std::size_t kMaxApiBody = 16 << 10;
@@ -250,8 +262,16 @@ void Gateway::install_routes() {
     if (req.path.rfind("/api/", 0) == 0 && req.path != "/api/v1/session") {
       std::string auth = req.get_header_value("Authorization");
       const std::string prefix = "Bearer ";
-      if (auth.rfind(prefix, 0) != 0 || !authorized(auth.substr(prefix.size()))) {
+      Caller who =
+          auth.rfind(prefix, 0) == 0 ? caller(auth.substr(prefix.size())) : Caller::kNobody;
+      if (who == Caller::kNobody) {
         send_error(res, 401, "missing or wrong API token (see <home>/api-token)");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (who == Caller::kSession && !dashboard_call(req.method, req.path)) {
+        send_error(res, 403,
+                   "a dashboard session cannot do this; use the hostless command (it reads "
+                   "<home>/api-token)");
         return httplib::Server::HandlerResponse::Handled;
       }
     }
@@ -391,13 +411,18 @@ void Gateway::install_routes() {
   });
 }
 
-bool Gateway::authorized(const std::string& bearer) {
-  if (token_matches(bearer, options_.api_token)) return true;
+Gateway::Caller Gateway::caller(const std::string& bearer) {
+  if (token_matches(bearer, options_.api_token)) return Caller::kToken;
+  auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(auth_mutex_);
-  for (const auto& key : sessions_) {
-    if (token_matches(bearer, key)) return true;
+  std::erase_if(sessions_, [&](const auto& s) { return now - s.second > options_.session_idle; });
+  for (auto& [key, last_used] : sessions_) {
+    if (token_matches(bearer, key)) {
+      last_used = now;
+      return Caller::kSession;
+    }
   }
-  return false;
+  return Caller::kNobody;
 }
 
 void Gateway::install_dashboard() {
@@ -435,6 +460,18 @@ void Gateway::install_dashboard() {
   // The dashboard trades the code for a session key (no token needed: the
   // code is the credential, and it works once).
   s.Post("/api/v1/session", [this](const httplib::Request& req, httplib::Response& res) {
+    // Only the dashboard's own page trades a code: a form or a no-cors POST
+    // from another page (which could spend the user's code) sends another
+    // Origin, Sec-Fetch-Site or Content-Type.
+    std::string origin = lower(req.get_header_value("Origin"));
+    std::string site = req.get_header_value("Sec-Fetch-Site");
+    if ((!origin.empty() && origin != "http://" + lower(req.get_header_value("Host"))) ||
+        (!site.empty() && site != "same-origin")) {
+      return send_error(res, 403, "sign in from the dashboard's own page");
+    }
+    if (lower(req.get_header_value("Content-Type")).rfind("application/json", 0) != 0) {
+      return send_error(res, 415, "the body must be JSON (Content-Type: application/json)");
+    }
     auto body = json::parse(req.body, nullptr, false);
     std::string code = body.is_object() && body.contains("code") && body["code"].is_string()
                            ? body["code"].get<std::string>()
@@ -443,9 +480,17 @@ void Gateway::install_dashboard() {
     {
       std::lock_guard lock(auth_mutex_);
       auto it = login_codes_.find(code);
-      if (it != login_codes_.end() && it->second >= std::chrono::steady_clock::now()) {
+      auto now = std::chrono::steady_clock::now();
+      if (it != login_codes_.end() && it->second >= now) {
         key = random_key();
-        sessions_.insert(key);
+        std::erase_if(sessions_,
+                      [&](const auto& s) { return now - s.second > options_.session_idle; });
+        while (sessions_.size() >= kMaxSessions) {
+          sessions_.erase(
+              std::min_element(sessions_.begin(), sessions_.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; }));
+        }
+        sessions_[key] = now;
       }
       if (it != login_codes_.end()) login_codes_.erase(it);
     }

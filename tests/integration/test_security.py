@@ -451,6 +451,96 @@ def test_cross_site_probe():
         print("held and unknown sites answer alike to other sites' loads: %s" % (answers[0],))
 
 
+def test_dashboard_sessions():
+    """A dashboard session key can do only what the dashboard does (not
+    publish, get, resolve or mint login codes); the code is traded only by the
+    dashboard's own page (same Origin, same-origin, JSON); sessions are
+    capped in number and lapse when idle."""
+    import http.client
+    import json
+    from harness import Api
+
+    def call(port, method, path, headers, body=b""):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            h = {"Host": "localhost:%d" % port, "Content-Length": str(len(body))}
+            h.update(headers)
+            c.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            for k, v in h.items():
+                c.putheader(k, v)
+            c.endheaders(body)
+            r = c.getresponse()
+            payload = r.read()
+            return r.status, payload
+        finally:
+            c.close()
+
+    def sign_in(node, **override):
+        port = node.gateway_port
+        code = Api(node).call("POST", "login-codes", {})[1]["code"]
+        headers = {"Content-Type": "application/json", "Origin": "http://localhost:%d" % port,
+                   "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
+        headers.update(override)
+        headers = {k: v for k, v in headers.items() if v is not None}
+        status, body = call(port, "POST", "/api/v1/session", headers,
+                            json.dumps({"code": code}).encode())
+        return status, (json.loads(body).get("token") if status == 201 else body)
+
+    with Cluster(BIN, 1) as c:
+        node = c[1]
+        port = node.gateway_port
+        site = make_site(os.path.join(c.dir, "site"), {"index.html": "<h1>hi</h1>"})
+        addr = node.json("publish", site)["address"]
+        # Only the dashboard's own page trades a code.
+        for override, want in [({"Content-Type": "text/plain"}, 415),
+                               ({"Origin": "http://evil.example"}, 403),
+                               ({"Origin": "http://%s.localhost:%d" % (addr, port)}, 403),
+                               ({"Sec-Fetch-Site": "cross-site"}, 403),
+                               ({"Sec-Fetch-Site": "same-site"}, 403)]:
+            status, body = sign_in(node, **override)
+            assert status == want, (override, status, body)
+        status, key = sign_in(node, Origin=None, **{"Sec-Fetch-Site": None})  # the CLI's way
+        assert status == 201, key
+        status, key = sign_in(node)
+        assert status == 201, key
+        bearer = {"Authorization": "Bearer " + key, "Content-Type": "application/json"}
+        allowed = [("GET", "/api/v1/status", b""), ("GET", "/api/v1/sites", b""),
+                   ("GET", "/api/v1/address?q=" + addr, b""),
+                   ("POST", "/api/v1/unmirror", json.dumps({"address": addr}).encode())]
+        for method, path, body in allowed:
+            status, got = call(port, method, path, bearer, body)
+            assert status in (200, 400), (path, status, got)  # (400: not mirrored)
+        refused = [("POST", "/api/v1/publish", {"folder": "/root/.ssh"}),
+                   ("POST", "/api/v1/get", {"address": addr, "outdir": "/tmp/autostart"}),
+                   ("POST", "/api/v1/login-codes", {}),
+                   ("GET", "/api/v1/resolve?address=" + addr, None),
+                   ("GET", "/api/v1/torrent?address=" + addr, None)]
+        for method, path, body in refused:
+            status, got = call(port, method, path, bearer,
+                               json.dumps(body).encode() if body is not None else b"")
+            assert status == 403, (path, status, got)
+        print("a session key: the dashboard's calls only")
+        # At most 16 sessions: the least recently used goes first.
+        keys = [sign_in(node)[1] for _ in range(16)]
+        assert call(port, "GET", "/api/v1/status", {"Authorization": "Bearer " + key})[0] == 401
+        assert call(port, "GET", "/api/v1/status",
+                    {"Authorization": "Bearer " + keys[-1]})[0] == 200
+        print("17 sign-ins: the oldest session ended")
+
+    # Idle sessions lapse (here after 2 s).
+    with Cluster(BIN, 1, extra=["--session-idle", "2"]) as c:
+        node = c[1]
+        port = node.gateway_port
+        status, key = sign_in(node)
+        auth = {"Authorization": "Bearer " + key}
+        for _ in range(3):  # in use: kept
+            time.sleep(1)
+            assert call(port, "GET", "/api/v1/status", auth)[0] == 200
+        time.sleep(3)
+        assert call(port, "GET", "/api/v1/status", auth)[0] == 401
+        print("an idle session lapsed")
+
+
 def test_full_disk():
     """The visitor's store is a 16 MiB tmpfs (in a mount namespace of its
     own): mirroring a 24 MiB site fails with a clear error in `sites`, a small
