@@ -278,6 +278,19 @@ void Gateway::install_routes() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
+  // Every answer of the bare host (API, dashboard, redirects, errors) and
+  // every refusal: never sniffed into HTML, never framed, loading nothing.
+  // (Sites set their own.)
+  s.set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (route_host(req.get_header_value("Host")).kind == HostKind::kSite) return;
+    if (!res.has_header("X-Content-Type-Options")) {
+      res.set_header("X-Content-Type-Options", "nosniff");
+    }
+    if (!res.has_header("Content-Security-Policy")) {
+      res.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    }
+  });
+
   s.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "internal error";

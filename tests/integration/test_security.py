@@ -526,6 +526,12 @@ def test_dashboard_sessions():
         assert call(port, "GET", "/api/v1/status",
                     {"Authorization": "Bearer " + keys[-1]})[0] == 200
         print("17 sign-ins: the oldest session ended")
+        # Every answer of the bare host: nosniff, and nothing may frame it.
+        for path in ["/api/v1/status", "/s/x/", "/", "/no-such"]:
+            _, headers, _ = fetch(node, None, path)
+            assert headers.get("x-content-type-options") == "nosniff" and \
+                "frame-ancestors 'none'" in headers.get("content-security-policy", ""), \
+                (path, headers)
 
     # Idle sessions lapse (here after 2 s).
     with Cluster(BIN, 1, extra=["--session-idle", "2"]) as c:
