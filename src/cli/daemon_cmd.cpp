@@ -40,6 +40,7 @@ struct DaemonArgs {
   int version_grace_s = 600;
   int cache_mib = 1024;
   int site_cache_mib = 256;
+  int session_idle_s = 1800;
 };
 
 // Holds <home>/daemon.lock for the life of the process: one daemon per home.
@@ -165,8 +166,10 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   gopt.api_token = *token;
   gopt.timeout = std::chrono::seconds(a.gateway_timeout_s);
   gopt.allow_embedded_sites = a.allow_embedded_sites;
+  gopt.session_idle = std::chrono::seconds(a.session_idle_s);
   Gateway gateway(*sites, gopt);
   if (auto s = gateway.start(); !s) return fail(s.error().message);
+  if (!gateway.notice().empty()) std::cerr << "hostless: " << gateway.notice() << "\n";
 
   std::string api_host = gw_host == "0.0.0.0" ? "127.0.0.1" : gw_host == "::" ? "::1" : gw_host;
   nlohmann::json info = {{"pid", ::getpid()},
@@ -215,8 +218,13 @@ void add_daemon_command(CLI::App& app, const Globals& g, int& result) {
                 "on one IP (LANs and tests)");
   cmd->add_flag("--no-lsd", args->no_lsd, "Disable local service discovery (multicast)");
   cmd->add_flag("--allow-embedded-sites", args->allow_embedded_sites,
-                "Let a site's page load another site you never opened (image, script, frame), "
-                "which makes this node fetch and seed it; off by default");
+                "Let any page load a site (image, script, frame) or send you to one you never "
+                "opened without asking, which makes this node fetch and seed it and tells the "
+                "page which sites you hold; off by default");
+  cmd->add_option("--session-idle", args->session_idle_s,
+                  "Seconds a dashboard sign-in lasts without use")
+      ->check(CLI::Range(1, 30 * 86400))
+      ->capture_default_str();
   cmd->add_option("--gateway-timeout", args->gateway_timeout_s,
                   "Seconds to wait for a name or content before giving up")
       ->capture_default_str();

@@ -76,10 +76,12 @@ class SiteService {
   // `first_path` names the file the visitor asked for: on a cold visit it is
   // fetched first and the rest of the site only after it.
   virtual VisitState visit(const std::string& address, const std::string& first_path) = 0;
-  // True if the user has this site on this node: in the catalog (visited,
-  // mirrored or published) or being opened now. The gateway asks before a
-  // page of another site may make the node fetch it (drive-by seeding). A
-  // service that keeps no sites knows none.
+  // True if the user has this site on this node: in the catalog (a visit
+  // that got the site's metadata, a mirror, a publish, a get); a visit still
+  // under way or one that failed does not count. The gateway asks before
+  // another site's page may send the user there without a click on its
+  // "Open this site?" page (drive-by seeding). A service that keeps no sites
+  // knows none.
   virtual bool knows(const std::string& /*address*/) { return false; }
   // visit(), then waits up to `timeout` for the version to be ready.
   virtual VisitState wait_visit(const std::string& address, const std::string& first_path,

@@ -183,7 +183,8 @@ bool SiteManager::knows(const std::string& address_text) {
   if (!address) return false;
   {
     std::lock_guard lock(visits_mutex_);
-    if (warm_.count(address->str()) != 0 || visits_.count(address->str()) != 0) return true;
+    // Not visits_: a visit under way or failed has not opened the site.
+    if (warm_.count(address->str()) != 0) return true;
   }
   auto record = catalog_.site(*address);
   return record && *record;

@@ -139,6 +139,10 @@ void GuardedServer::start_connections() {
   ev.events = EPOLLIN;
   ev.data.fd = wake_fd_;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  for (int fd : listeners_) {
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
   reader_ = std::thread([this] { reader_loop(); });
   for (int i = 0; i < limits_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -162,9 +166,27 @@ void GuardedServer::stop_connections() {
   for (auto& c : incoming_) ::close(c->fd);
   ready_.clear();
   incoming_.clear();
+  for (int fd : listeners_) ::close(fd);
+  listeners_.clear();
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
   epoll_fd_ = wake_fd_ = -1;
+}
+
+void GuardedServer::add_listener(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  listeners_.push_back(fd);
+}
+
+void GuardedServer::accept_all(int listener) {
+  for (;;) {
+    int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;  // EAGAIN: no more for now; EMFILE and the like: next wakeup
+    }
+    process_and_close_socket(fd);
+  }
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
@@ -201,7 +223,7 @@ void GuardedServer::hand_to_worker(std::unique_ptr<Connection> c) {
 
 bool GuardedServer::receive(Connection& c) {
   char buf[16384];
-  while (c.in.size() <= limits_.head.head) {
+  while (c.in.size() <= limits_.head.head + limits_.body_buffer) {
     ssize_t n = ::recv(c.fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (n > 0) {
       c.in.append(buf, static_cast<std::size_t>(n));
@@ -216,18 +238,36 @@ bool GuardedServer::receive(Connection& c) {
   return true;
 }
 
-void GuardedServer::refuse(Connection& c, int status, const char* reason) {
-  const char* phrase = status == 408   ? "Request Timeout"
+void GuardedServer::refuse(Connection& c, int status, const std::string& reason) {
+  const char* phrase = status == 400   ? "Bad Request"
+                       : status == 408 ? "Request Timeout"
+                       : status == 411 ? "Length Required"
+                       : status == 413 ? "Content Too Large"
                        : status == 414 ? "URI Too Long"
                                        : "Request Header Fields Too Large";
-  std::string body = std::string("hostless: ") + reason + "\n";
+  std::string body = "hostless: " + reason + "\n";
   std::string response = "HTTP/1.1 " + std::to_string(status) + " " + phrase +
                          "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+                         std::to_string(body.size()) +
+                         "\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n" + body;
   // Best effort, without blocking the reader: the socket buffer takes it.
   [[maybe_unused]] auto n =
       ::send(c.fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(c.fd, SHUT_WR);
+}
+
+RequestCheck GuardedServer::check(Connection& c) {
+  RequestCheck r = check_request(c.in, limits_.head, limits_.max_body);
+  if (r.expect_continue && !c.continued) {
+    // The client waits for this before it sends the body we mean to read.
+    // (cpp-httplib sends a second one later; RFC 9110 §15.2 lets a client
+    // receive any number of 1xx responses.)
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    [[maybe_unused]] auto n =
+        ::send(c.fd, kContinue.data(), kContinue.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    c.continued = true;
+  }
+  return r;
 }
 
 void GuardedServer::close_connection(std::unique_ptr<Connection> c) {
@@ -250,9 +290,14 @@ void GuardedServer::reader_loop() {
     }
     for (auto& c : adopted) {
       int fd = c->fd;
-      auto head = check_head(c->in, limits_.head);
-      if (head.check == HeadCheck::kComplete) {
+      auto request = check(*c);
+      if (request.kind == RequestCheck::Kind::kComplete) {
         hand_to_worker(std::move(c));
+        continue;
+      }
+      if (request.kind == RequestCheck::Kind::kRefused) {
+        refuse(*c, request.status, request.reason);
+        close_connection(std::move(c));
         continue;
       }
       epoll_event ev{};
@@ -269,6 +314,10 @@ void GuardedServer::reader_loop() {
         [[maybe_unused]] auto r = ::read(wake_fd_, &value, sizeof(value));
         continue;
       }
+      if (std::find(listeners_.begin(), listeners_.end(), fd) != listeners_.end()) {
+        accept_all(fd);
+        continue;
+      }
       auto it = waiting_.find(fd);
       if (it == waiting_.end()) continue;
       Connection& c = *it->second;
@@ -277,19 +326,17 @@ void GuardedServer::reader_loop() {
         c.head_started = true;
         c.since = now;
       }
-      auto head = check_head(c.in, limits_.head);
-      if (head.check == HeadCheck::kIncomplete && open) continue;
+      auto request = check(c);
+      if (request.kind == RequestCheck::Kind::kIncomplete && open) continue;
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
       auto conn = std::move(it->second);
       waiting_.erase(it);
-      if (head.check == HeadCheck::kComplete) {
+      if (request.kind == RequestCheck::Kind::kComplete) {
         hand_to_worker(std::move(conn));
         continue;
       }
-      if (head.check == HeadCheck::kUriTooLong) {
-        refuse(*conn, 414, "the request target is too long");
-      } else if (head.check == HeadCheck::kFieldsTooLarge) {
-        refuse(*conn, 431, "the request header fields are too large or too many");
+      if (request.kind == RequestCheck::Kind::kRefused) {
+        refuse(*conn, request.status, request.reason);
       }
       ::close(fd);
     }
@@ -304,7 +351,7 @@ void GuardedServer::reader_loop() {
       bool expired = c.head_started ? now - c.since > limits_.head_timeout
                                     : now - c.since > limits_.idle_timeout;
       if (expired) {
-        if (c.head_started) refuse(c, 408, "the request head took too long to arrive");
+        if (c.head_started) refuse(c, 408, "the request took too long to arrive");
         ::close(it->first);
         it = waiting_.erase(it);
         continue;
@@ -350,24 +397,22 @@ void GuardedServer::serve(std::unique_ptr<Connection> c) {
     }
     if (!ok || closed || close || stopping_) return close_connection(std::move(c));
     c->head_started = false;
+    c->continued = false;
     c->since = Clock::now();
-    auto head = check_head(c->in, limits_.head);
-    if (head.check == HeadCheck::kIncomplete &&
+    auto request = check(*c);
+    if (request.kind == RequestCheck::Kind::kIncomplete &&
         wait_ready(c->fd, POLLIN, std::chrono::milliseconds(kLingerMs))) {
       if (!receive(*c) && c->in.empty()) return close_connection(std::move(c));
-      head = check_head(c->in, limits_.head);
+      request = check(*c);
     }
-    switch (head.check) {
-      case HeadCheck::kComplete:
+    switch (request.kind) {
+      case RequestCheck::Kind::kComplete:
         continue;
-      case HeadCheck::kIncomplete:
+      case RequestCheck::Kind::kIncomplete:
         if (!c->in.empty()) c->head_started = true;
         return wait_for_head(std::move(c));
-      case HeadCheck::kUriTooLong:
-        refuse(*c, 414, "the request target is too long");
-        return close_connection(std::move(c));
-      case HeadCheck::kFieldsTooLarge:
-        refuse(*c, 431, "the request header fields are too large or too many");
+      case RequestCheck::Kind::kRefused:
+        refuse(*c, request.status, request.reason);
         return close_connection(std::move(c));
     }
   }

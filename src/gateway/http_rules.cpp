@@ -282,11 +282,9 @@ std::string html_escape(std::string_view text) {
 }
 
 FetchOrigin fetch_origin(std::string_view site, std::string_view mode, std::string_view dest,
-                         std::string_view user) {
+                         std::string_view /*user*/) {
   if (site.empty() || site == "none" || site == "same-origin") return FetchOrigin::kOwn;
-  if (mode == "navigate" && dest == "document" && user == "?1") {
-    return FetchOrigin::kUserNavigation;
-  }
+  if (mode == "navigate" && dest == "document") return FetchOrigin::kNavigation;
   return FetchOrigin::kEmbedded;
 }
 
@@ -308,6 +306,75 @@ HeadResult check_head(std::string_view received, const HeadLimits& limits) {
     if (!first && ++fields > limits.fields) return {HeadCheck::kFieldsTooLarge, 0};
     pos = consumed;
   }
+}
+
+RequestCheck check_request(std::string_view received, const HeadLimits& limits,
+                           const std::function<std::size_t(std::string_view host)>& max_body) {
+  using Kind = RequestCheck::Kind;
+  const HeadResult head = check_head(received, limits);
+  switch (head.check) {
+    case HeadCheck::kIncomplete:
+      return {};
+    case HeadCheck::kUriTooLong:
+      return {Kind::kRefused, 0, 414, "the request target is too long"};
+    case HeadCheck::kFieldsTooLarge:
+      return {Kind::kRefused, 0, 431, "the request header fields are too large or too many"};
+    case HeadCheck::kComplete:
+      break;
+  }
+  std::string_view lines = received.substr(0, head.head_size);
+  std::size_t eol = lines.find('\n');
+  std::string_view request_line = lines.substr(0, eol);
+  std::string_view method = request_line.substr(0, request_line.find(' '));
+  std::string_view host;
+  std::optional<std::string_view> length_text;
+  bool chunked = false;
+  bool expect = false;
+  for (std::size_t pos = eol + 1; pos < lines.size();) {
+    std::size_t end = lines.find('\n', pos);
+    std::string_view line = lines.substr(pos, end - pos);
+    pos = end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = trim_ows(line.substr(0, colon));
+    std::string_view value = trim_ows(line.substr(colon + 1));
+    if (iequals(name, "Transfer-Encoding")) {
+      chunked = true;
+    } else if (iequals(name, "Content-Length")) {
+      if (length_text && *length_text != value) {
+        return {Kind::kRefused, 0, 400, "the request has two different Content-Length fields"};
+      }
+      length_text = value;
+    } else if (iequals(name, "Host")) {
+      host = value;
+    } else if (iequals(name, "Expect")) {
+      expect = iequals(value, "100-continue");
+    }
+  }
+  if (chunked) {
+    return {Kind::kRefused, 0, 411,
+            "request bodies need a Content-Length; Transfer-Encoding is not accepted"};
+  }
+  std::uint64_t length = 0;
+  if (length_text) {
+    auto parsed = parse_u64(*length_text);
+    if (!parsed) return {Kind::kRefused, 0, 400, "the Content-Length is not a number"};
+    length = *parsed;
+  } else if (method == "POST" || method == "PUT" || method == "PATCH") {
+    return {Kind::kRefused, 0, 411, "a request with a body needs a Content-Length"};
+  }
+  const std::size_t limit = max_body(host);
+  if (length > limit) {
+    return {Kind::kRefused, 0, 413,
+            limit == 0 ? std::string("this host takes no request body")
+                       : "the request body is larger than " + std::to_string(limit) + " bytes"};
+  }
+  const std::size_t size = head.head_size + static_cast<std::size_t>(length);
+  if (received.size() >= size) return {Kind::kComplete, size, 0, ""};
+  RequestCheck waiting;
+  waiting.expect_continue = expect;
+  return waiting;
 }
 
 }  // namespace hostless

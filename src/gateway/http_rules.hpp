@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -73,15 +74,18 @@ std::string html_escape(std::string_view text);
 
 // Who asked a browser for a resource, from its Fetch Metadata headers
 // (Sec-Fetch-Site, -Mode, -Dest, -User; https://w3c.github.io/webappsec-fetch-metadata/).
+// Every <address>.localhost is a site of its own to a browser (checked in
+// Chromium: a.localhost -> b.localhost is "cross-site", and so is
+// localhost -> a.localhost), so these headers cannot tell another hostless
+// site from any website.
 enum class FetchOrigin {
-  kOwn,             // no such headers (curl, an old browser), typed or bookmarked
-                    // ("none"), or the site's own page ("same-origin")
-  kUserNavigation,  // the user clicked through to it from another site's page
-  kEmbedded,        // another site's page loads it: image, script, frame, fetch,
-                    // or navigates to it without a user's click
+  kOwn,         // no such headers (curl, an old browser), typed or bookmarked
+                // ("none"), or the site's own page ("same-origin")
+  kNavigation,  // another site's page opens it as the top-level page (a click,
+                // a script or a redirect: Sec-Fetch-User can be had with one
+                // click on the other page, so it proves nothing)
+  kEmbedded,    // another site's page loads it: image, script, frame, fetch
 };
-// The two values that matter most: a top-level document navigation
-// ("navigate"/"document") counts as the user's only with Sec-Fetch-User "?1".
 FetchOrigin fetch_origin(std::string_view site, std::string_view mode, std::string_view dest,
                          std::string_view user);
 
@@ -112,5 +116,26 @@ struct HeadResult {
 // them. A request line or field line still without its "\n" already counts
 // against its limit, so a head is refused as soon as it can only be too big.
 HeadResult check_head(std::string_view received, const HeadLimits& limits);
+
+// A whole request as the gateway reads it before a worker serves it: the head
+// (check_head), then a body framed by Content-Length alone (RFC 9112 §6).
+struct RequestCheck {
+  enum class Kind { kIncomplete, kComplete, kRefused } kind = Kind::kIncomplete;
+  std::size_t size = 0;  // kComplete: head and body bytes
+  int status = 0;        // kRefused: 400, 411, 413, 414 or 431
+  std::string reason;    // kRefused: for the client
+  // The head is complete, its body is not, and the client waits for a
+  // "100 Continue" before sending it.
+  bool expect_continue = false;
+};
+
+// `max_body(host)` is the largest body accepted for a request whose Host
+// field is `host` (0: none). Refused: any Transfer-Encoding (411: chunked
+// bodies are not read at all, so their size cannot be bounded before they
+// arrive); a POST, PUT or PATCH without Content-Length (411); a Content-Length
+// that is not decimal digits or that repeats with another value (400); a body
+// over max_body(host) (413); and the head limits (414, 431).
+RequestCheck check_request(std::string_view received, const HeadLimits& limits,
+                           const std::function<std::size_t(std::string_view host)>& max_body);
 
 }  // namespace hostless

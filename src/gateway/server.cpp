@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "core/address.hpp"
 #include "core/encoding.hpp"
@@ -83,6 +85,44 @@ bool someone_listens(const std::string& host, int port) {
   return connected;
 }
 
+bool is_loopback_host(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
+}
+
+// A listening socket on [::1]:port (IPv6 only, no SO_REUSEPORT: nobody else
+// can share it). `unavailable`: this host has no IPv6 loopback at all.
+struct V6Listener {
+  int fd = -1;
+  bool unavailable = false;
+  std::string error;
+};
+
+V6Listener listen_v6_loopback(int port) {
+  V6Listener r;
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    r.unavailable = errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT;
+    r.error = std::strerror(errno);
+    return r;
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // a restart's TIME_WAIT
+  ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin6_addr = in6addr_loopback;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(fd, SOMAXCONN) != 0) {
+    r.unavailable = errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT;
+    r.error = std::strerror(errno);
+    ::close(fd);
+    return r;
+  }
+  r.fd = fd;
+  return r;
+}
+
 // 128 random bits, hex.
 std::string random_key() {
   std::uint8_t bytes[16];
@@ -92,9 +132,29 @@ std::string random_key() {
 
 constexpr auto kLoginCodeLifetime = std::chrono::minutes(2);
 
+// What a dashboard session key may call: what the dashboard does (list,
+// watch jobs, mirror and unmirror, parse an address). Publishing a folder,
+// `get` into a folder, resolving, torrents and login codes need the API
+// token, so a stolen session key cannot read or write the user's files.
+bool dashboard_call(const std::string& method, const std::string& path) {
+  if (method == "GET") {
+    return path == "/api/v1/status" || path == "/api/v1/sites" || path == "/api/v1/address" ||
+           path.rfind("/api/v1/jobs/", 0) == 0;
+  }
+  return method == "POST" && (path == "/api/v1/mirror" || path == "/api/v1/unmirror");
+}
+
+// The largest request body the control API takes: its JSON bodies are a few
+// hundred bytes (a folder path, an address). Sites take none.
+constexpr std::size_t kMaxApiBody = 16 << 10;
+
 detail::ConnectionLimits connection_limits(int workers) {
   detail::ConnectionLimits limits;
   limits.workers = workers;
+  limits.max_body = [](std::string_view host) {
+    return route_host(std::string(host)).kind == HostKind::kControl ? kMaxApiBody : 0;
+  };
+  limits.body_buffer = kMaxApiBody;
   return limits;
 }
 
@@ -135,14 +195,42 @@ Status Gateway::start() {
   server_->set_keep_alive_max_count(1000);
   server_->set_keep_alive_timeout(10);
   server_->set_read_timeout(30, 0);
-  server_->set_payload_max_length(1 << 20);
+  server_->set_payload_max_length(kMaxApiBody);
   install_routes();
-  if (someone_listens(options_.host, options_.port) ||
-      !server_->bind_to_port(options_.host, options_.port)) {
-    return make_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+  const std::string port = std::to_string(options_.port);
+  // Browsers try [::1] first for localhost and *.localhost: a loopback
+  // gateway that left [::1]:port free would let any local user's server there
+  // receive the dashboard's sign-in link and every site's origin. So it holds
+  // both loopback addresses, and refuses to start when either is taken.
+  const bool loopback = is_loopback_host(options_.host);
+  const bool with_v6 = loopback || options_.host == "0.0.0.0";
+  const std::string v4_host = loopback ? "127.0.0.1" : options_.host;
+  V6Listener v6;
+  if (with_v6) {
+    if (someone_listens("::1", options_.port)) {
+      return make_error("cannot listen on [::1]:" + port +
+                        " for the gateway: another program listens there, and browsers try "
+                        "[::1] first for localhost, so it would get your dashboard and sites; "
+                        "stop it, or pick another port with --gateway 127.0.0.1:PORT");
+    }
+    v6 = listen_v6_loopback(options_.port);
+    if (v6.fd < 0 && !v6.unavailable) {
+      return make_error("cannot listen on [::1]:" + port + " for the gateway (" + v6.error +
+                        "); browsers try [::1] first for localhost, so the gateway needs it: "
+                        "free it, or pick another port with --gateway 127.0.0.1:PORT");
+    }
+    if (v6.fd < 0) {
+      notice_ = "this host has no IPv6 loopback ([::1]: " + v6.error +
+                "); the gateway listens on 127.0.0.1 only, which is all a browser here can reach";
+    }
+  }
+  if (someone_listens(v4_host, options_.port) || !server_->bind_to_port(v4_host, options_.port)) {
+    if (v6.fd >= 0) ::close(v6.fd);
+    return make_error("cannot listen on " + v4_host + ":" + port +
                       " for the gateway (port in use?); pick another with --gateway HOST:PORT");
   }
   port_ = options_.port;
+  if (v6.fd >= 0) server_->add_listener(v6.fd);
   server_->start_connections();
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return {};
@@ -162,19 +250,45 @@ void Gateway::install_routes() {
       return httplib::Server::HandlerResponse::Handled;
     }
     if (route.kind == HostKind::kSite) {
-      serve_site(service_, SiteServingOptions{options_.timeout, options_.allow_embedded_sites},
+      serve_site(service_,
+                 SiteServingOptions{options_.timeout, options_.allow_embedded_sites, &nonces_},
                  route.address, req, res);
       return httplib::Server::HandlerResponse::Handled;
     }
+    // Several ranges of one dashboard file would be answered as a multipart
+    // body by cpp-httplib, as large as the ranges asked for (a 6 KB
+    // "bytes=0-,0-,..." made 17 MB): the whole file instead.
+    if (req.ranges.size() > 1) const_cast<httplib::Request&>(req).ranges.clear();
     if (req.path.rfind("/api/", 0) == 0 && req.path != "/api/v1/session") {
       std::string auth = req.get_header_value("Authorization");
       const std::string prefix = "Bearer ";
-      if (auth.rfind(prefix, 0) != 0 || !authorized(auth.substr(prefix.size()))) {
+      Caller who =
+          auth.rfind(prefix, 0) == 0 ? caller(auth.substr(prefix.size())) : Caller::kNobody;
+      if (who == Caller::kNobody) {
         send_error(res, 401, "missing or wrong API token (see <home>/api-token)");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (who == Caller::kSession && !dashboard_call(req.method, req.path)) {
+        send_error(res, 403,
+                   "a dashboard session cannot do this; use the hostless command (it reads "
+                   "<home>/api-token)");
         return httplib::Server::HandlerResponse::Handled;
       }
     }
     return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  // Every answer of the bare host (API, dashboard, redirects, errors) and
+  // every refusal: never sniffed into HTML, never framed, loading nothing.
+  // (Sites set their own.)
+  s.set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (route_host(req.get_header_value("Host")).kind == HostKind::kSite) return;
+    if (!res.has_header("X-Content-Type-Options")) {
+      res.set_header("X-Content-Type-Options", "nosniff");
+    }
+    if (!res.has_header("Content-Security-Policy")) {
+      res.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    }
   });
 
   s.set_exception_handler(
@@ -310,13 +424,18 @@ void Gateway::install_routes() {
   });
 }
 
-bool Gateway::authorized(const std::string& bearer) {
-  if (token_matches(bearer, options_.api_token)) return true;
+Gateway::Caller Gateway::caller(const std::string& bearer) {
+  if (token_matches(bearer, options_.api_token)) return Caller::kToken;
+  auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(auth_mutex_);
-  for (const auto& key : sessions_) {
-    if (token_matches(bearer, key)) return true;
+  std::erase_if(sessions_, [&](const auto& s) { return now - s.second > options_.session_idle; });
+  for (auto& [key, last_used] : sessions_) {
+    if (token_matches(bearer, key)) {
+      last_used = now;
+      return Caller::kSession;
+    }
   }
-  return false;
+  return Caller::kNobody;
 }
 
 void Gateway::install_dashboard() {
@@ -354,6 +473,18 @@ void Gateway::install_dashboard() {
   // The dashboard trades the code for a session key (no token needed: the
   // code is the credential, and it works once).
   s.Post("/api/v1/session", [this](const httplib::Request& req, httplib::Response& res) {
+    // Only the dashboard's own page trades a code: a form or a no-cors POST
+    // from another page (which could spend the user's code) sends another
+    // Origin, Sec-Fetch-Site or Content-Type.
+    std::string origin = lower(req.get_header_value("Origin"));
+    std::string site = req.get_header_value("Sec-Fetch-Site");
+    if ((!origin.empty() && origin != "http://" + lower(req.get_header_value("Host"))) ||
+        (!site.empty() && site != "same-origin")) {
+      return send_error(res, 403, "sign in from the dashboard's own page");
+    }
+    if (lower(req.get_header_value("Content-Type")).rfind("application/json", 0) != 0) {
+      return send_error(res, 415, "the body must be JSON (Content-Type: application/json)");
+    }
     auto body = json::parse(req.body, nullptr, false);
     std::string code = body.is_object() && body.contains("code") && body["code"].is_string()
                            ? body["code"].get<std::string>()
@@ -362,9 +493,17 @@ void Gateway::install_dashboard() {
     {
       std::lock_guard lock(auth_mutex_);
       auto it = login_codes_.find(code);
-      if (it != login_codes_.end() && it->second >= std::chrono::steady_clock::now()) {
+      auto now = std::chrono::steady_clock::now();
+      if (it != login_codes_.end() && it->second >= now) {
         key = random_key();
-        sessions_.insert(key);
+        std::erase_if(sessions_,
+                      [&](const auto& s) { return now - s.second > options_.session_idle; });
+        while (sessions_.size() >= kMaxSessions) {
+          sessions_.erase(
+              std::min_element(sessions_.begin(), sessions_.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; }));
+        }
+        sessions_[key] = now;
       }
       if (it != login_codes_.end()) login_codes_.erase(it);
     }

@@ -14,6 +14,7 @@
 
 #include "core/result.hpp"
 #include "core/service.hpp"
+#include "gateway/site_serving.hpp"
 
 namespace hostless {
 namespace detail {
@@ -27,6 +28,8 @@ struct GatewayOptions {
   std::chrono::milliseconds timeout{30000};
   // See SiteServingOptions::allow_embedded_sites.
   bool allow_embedded_sites = false;
+  // A dashboard session key unused this long is forgotten (signed out).
+  std::chrono::seconds session_idle{1800};
   // Worker threads. A connection holds one only while a request is under way
   // (a whole head arrived); idle keep-alive and slow connections wait in one
   // epoll thread (gateway/connections.hpp). A streaming response holds its
@@ -47,27 +50,39 @@ class Gateway {
   Gateway(SiteService& service, GatewayOptions options);
   ~Gateway();
   // Binds and starts serving on a background thread; fails clearly when the
-  // port is taken.
+  // port is taken. A loopback host (127.0.0.1, localhost, ::1) and 0.0.0.0
+  // listen on [::1] as well, and either address being taken is a failure; a
+  // host without IPv6 loopback at all gets IPv4 only and a notice().
   Status start();
   void stop();
   int port() const { return port_; }
+  // After start(): something the user should know about how it listens, or "".
+  const std::string& notice() const { return notice_; }
 
  private:
   void install_routes();
   void install_dashboard();
-  // The API token, or a dashboard session key.
-  bool authorized(const std::string& bearer);
+  enum class Caller { kNobody, kToken, kSession };
+  // Who holds `bearer`: the API token, a live dashboard session key (its
+  // idle time starts again), or nobody.
+  Caller caller(const std::string& bearer);
   SiteService& service_;
   GatewayOptions options_;
   std::unique_ptr<detail::GuardedServer> server_;
   std::thread thread_;
   int port_ = 0;
+  std::string notice_;
+  OpenNonces nonces_;  // the "Open this site?" page's buttons
 
   // Dashboard sign-in: `hostless dashboard` gets a one-time code (API token
-  // required); the page trades it for a session key, valid until restart.
+  // required); the page trades it for a session key, which can do only what
+  // the dashboard does, lapses after session_idle unused, and is forgotten on
+  // restart. At most kMaxSessions live; a new one pushes out the least
+  // recently used.
+  static constexpr std::size_t kMaxSessions = 16;
   std::mutex auth_mutex_;
   std::map<std::string, std::chrono::steady_clock::time_point> login_codes_;  // -> expiry
-  std::set<std::string> sessions_;
+  std::map<std::string, std::chrono::steady_clock::time_point> sessions_;     // -> last use
 };
 
 }  // namespace hostless

@@ -1,9 +1,12 @@
 #include "gateway/site_serving.hpp"
 
 #include <httplib.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <memory>
+
+#include "core/encoding.hpp"
 
 #include "gateway/http_rules.hpp"
 
@@ -57,6 +60,79 @@ void progress_page(httplib::Response& res, const std::string& address, const std
           "<p><small>hostless is fetching this site from the people who host it. "
           "This page turns into the site when it is ready.</small></p>\n",
       "text/html; charset=utf-8");
+}
+
+// Headers for a page that must never be framed: a frame would let another
+// page dress a click on it up as something else.
+void never_framed(httplib::Response& res) {
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("Content-Security-Policy",
+                 "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                 "frame-ancestors 'none'; base-uri 'none'");
+  res.set_header("Cache-Control", "no-store");
+}
+
+// Another site's page loads this site (image, script, frame, fetch): one
+// answer whatever the node holds, before anything is looked up, so the page
+// learns nothing of which sites the user has opened and starts no lookup.
+void refuse_embedded(httplib::Response& res) {
+  common_headers(res);
+  never_framed(res);
+  res.status = 403;
+  res.set_content("hostless: another site's page may not load this site\n",
+                  "text/plain; charset=utf-8");
+}
+
+// Another site's page sends the visitor to a site not opened here before:
+// one click on this page, on the site's own origin, opens it.
+void open_page(httplib::Response& res, const SiteServingOptions& options,
+               const std::string& address, const std::string& path) {
+  common_headers(res);
+  never_framed(res);
+  res.status = 403;
+  std::string button = "<p>To open it, type its address into the address bar.</p>";
+  if (options.nonces) {
+    std::string action = std::string(kOpenPath) + "?nonce=" + options.nonces->issue(address) +
+                         "&path=" + encode_url_path(path);
+    button = "<form method=post action=\"" + html_escape(action) +
+             "\"><button type=submit>Open it</button></form>";
+  }
+  res.set_content(
+      "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+      "<title>Open this site?</title>"
+      "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:15vh auto;"
+      "padding:0 1em;color:#222}code{word-break:break-all;color:#555}"
+      "button{font:inherit;padding:.4em 1.2em}</style>"
+      "<h1>Open this site?</h1><p>Another page is sending you to <code>" +
+          html_escape(address) +
+          "</code>, a hostless site you have not opened on this computer.</p>"
+          "<p>Opening it downloads the site from the people who host it and shares it with "
+          "others while you keep it; they can see your IP address.</p>" +
+          button + "\n",
+      "text/html; charset=utf-8");
+}
+
+// POST kOpenPath?nonce=..&path=..: the "Open it" button. Starts the visit and
+// sends the browser to the page it was going to.
+void open_site(SiteService& service, const SiteServingOptions& options, const std::string& address,
+               const httplib::Request& req, httplib::Response& res) {
+  const std::string site = req.get_header_value("Sec-Fetch-Site");
+  auto target = normalise_path(req.get_param_value("path"));
+  if (!options.nonces || (!site.empty() && site != "same-origin") || !target ||
+      !options.nonces->redeem(address, req.get_param_value("nonce"))) {
+    never_framed(res);
+    return plain_page(res, 403, "This link has expired",
+                      "It was used already, is too old, or came from another page. Go back "
+                      "and load the page again, or type the site's address.");
+  }
+  std::string path = target->path;
+  if (target->trailing_slash) path = path.empty() ? "index.html" : path + "/index.html";
+  (void)service.visit(address, path);
+  std::string location = encode_url_path("/" + target->path);
+  if (target->trailing_slash && !target->path.empty()) location += "/";
+  common_headers(res);
+  res.set_header("Cache-Control", "no-store");
+  res.set_redirect(location, 303);
 }
 
 void send_file(SiteService& service, const SiteServingOptions& options, const httplib::Request& req,
@@ -152,43 +228,36 @@ void serve_site(SiteService& service, const SiteServingOptions& options, const s
   // own non-const object, handed to handlers as const.
   const_cast<httplib::Request&>(req).ranges.clear();
 
+  // Only other sites' pages need this: a hostless site that embeds others
+  // needs --allow-embedded-sites, since each <address>.localhost is a site of
+  // its own to the browser.
+  if (!options.allow_embedded_sites) {
+    res.set_header("Cross-Origin-Resource-Policy", "same-site");
+  }
+  if (req.method == "POST" && req.path == kOpenPath) {
+    return open_site(service, options, address, req, res);
+  }
   if (req.method != "GET" && req.method != "HEAD") {
     res.set_header("Allow", "GET, HEAD");
     return plain_page(res, 405, "Method not allowed", "Sites are read-only: use GET or HEAD.");
   }
-  auto site_path = normalise_path(req.target);
-  if (!site_path) return plain_page(res, 400, "Bad request", site_path.error().message);
 
-  // Drive-by seeding: a page of one site must not make this node fetch and
-  // seed another site the user never opened. Asked before visit(), which
-  // would start the fetch.
+  // Drive-by seeding and history sniffing: another site's page must neither
+  // make this node fetch (and so seed) a site, nor learn which sites the
+  // user holds. Decided before visit(), which would start a fetch.
   FetchOrigin origin =
       fetch_origin(req.get_header_value("Sec-Fetch-Site"), req.get_header_value("Sec-Fetch-Mode"),
                    req.get_header_value("Sec-Fetch-Dest"), req.get_header_value("Sec-Fetch-User"));
-  if (origin == FetchOrigin::kEmbedded && !options.allow_embedded_sites &&
+  if (origin == FetchOrigin::kEmbedded && !options.allow_embedded_sites) {
+    return refuse_embedded(res);
+  }
+  auto site_path = normalise_path(req.target);
+  if (!site_path) return plain_page(res, 400, "Bad request", site_path.error().message);
+  if (origin == FetchOrigin::kNavigation && !options.allow_embedded_sites &&
       !service.knows(address)) {
-    if (req.get_header_value("Sec-Fetch-Mode") != "navigate") {
-      common_headers(res);
-      res.status = 403;
-      res.set_header("Cache-Control", "no-store");
-      res.set_content("hostless: another site's page asked for a site you have not opened\n",
-                      "text/plain; charset=utf-8");
-      return;
-    }
-    // A frame or a redirect without a click: one click on this page, on the
-    // site's own origin, opens it.
-    common_headers(res);
-    res.status = 403;
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(
-        "<!doctype html><meta charset=utf-8><title>Open this site?</title>"
-        "<h1>Open this site?</h1><p>Another site's page is sending you to <code>" +
-            html_escape(address) +
-            "</code>, a site you have not opened yet. Opening it downloads the site and shares "
-            "it with others.</p><p><a href=\"" +
-            html_escape(encode_url_path("/" + site_path->path)) + "\">Open it</a></p>\n",
-        "text/html; charset=utf-8");
-    return;
+    return open_page(
+        res, options, address,
+        "/" + site_path->path + (site_path->trailing_slash && !site_path->path.empty() ? "/" : ""));
   }
 
   std::string path = site_path->path;
@@ -235,6 +304,32 @@ void serve_site(SiteService& service, const SiteServingOptions& options, const s
     }
   }
   send_file(service, options, req, res, version, path, *file, 200);
+}
+
+std::string OpenNonces::issue(const std::string& address) {
+  std::uint8_t bytes[16];
+  randombytes_buf(bytes, sizeof bytes);
+  std::string nonce = to_hex(bytes);
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  std::erase_if(nonces_, [now](const auto& n) { return n.second.expires < now; });
+  while (nonces_.size() >= kMax) {
+    auto oldest = std::min_element(
+        nonces_.begin(), nonces_.end(),
+        [](const auto& a, const auto& b) { return a.second.expires < b.second.expires; });
+    nonces_.erase(oldest);
+  }
+  nonces_[nonce] = Entry{address, now + kLifetime};
+  return nonce;
+}
+
+bool OpenNonces::redeem(const std::string& address, const std::string& nonce) {
+  std::lock_guard lock(mutex_);
+  auto it = nonces_.find(nonce);
+  if (it == nonces_.end()) return false;
+  bool ok = it->second.address == address && it->second.expires >= std::chrono::steady_clock::now();
+  nonces_.erase(it);
+  return ok;
 }
 
 }  // namespace hostless

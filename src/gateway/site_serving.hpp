@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -15,14 +17,46 @@ struct Response;
 
 namespace hostless {
 
+// One-time nonces for the "Open this site?" page's button, each for one
+// address. A page of another origin can neither read one (the page is on the
+// site's own origin and cannot be framed) nor spend one (the button is a POST
+// the gateway takes only from the same origin). Thread-safe.
+class OpenNonces {
+ public:
+  // A new nonce for `address`, valid for kLifetime; beyond kMax outstanding
+  // the oldest are dropped.
+  std::string issue(const std::string& address);
+  // True, once, for a nonce issued for `address` and not expired.
+  bool redeem(const std::string& address, const std::string& nonce);
+
+  static constexpr std::chrono::minutes kLifetime{10};
+  static constexpr std::size_t kMax = 1024;
+
+ private:
+  struct Entry {
+    std::string address;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Entry> nonces_;
+};
+
 struct SiteServingOptions {
   // How long a non-browser client waits for a cold site, and any client for
   // the next piece of a file, before the gateway gives up.
   std::chrono::milliseconds timeout{30000};
-  // Let another site's page make the node fetch (and so seed) a site the user
-  // never opened, by embedding or loading it. Off: such requests get 403.
+  // Let another site's page load (image, script, frame, fetch) or open any
+  // site, which makes the node fetch and seed it. Off: such loads get one
+  // 403 whatever the node holds, and sites send Cross-Origin-Resource-Policy.
   bool allow_embedded_sites = false;
+  // Where the "Open this site?" page's nonces live; null: the page has no
+  // button (the visitor types the address instead).
+  OpenNonces* nonces = nullptr;
 };
+
+// The path of the "Open it" button's POST on a site's own origin. Dotfiles
+// are refused in site metadata, so no site file can have this path.
+inline constexpr std::string_view kOpenPath = "/.hostless/open";
 
 void serve_site(SiteService& service, const SiteServingOptions& options, const std::string& address,
                 const httplib::Request& req, httplib::Response& res);

@@ -4,6 +4,7 @@ Each node gets its own home and ports, runs with --lan --no-lsd (so peers are
 found through the DHT, not multicast) and bootstraps to the first node. Every
 process is stopped when the harness is closed, also when a test fails.
 """
+import errno
 import http.client
 import json
 import os
@@ -37,8 +38,19 @@ def make_site(path, files):
     return path
 
 
+def _taken_on_ipv6_loopback(port):
+    """True if [::1]:port is in use (False too on a host without IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", port))
+        return False
+    except OSError as e:
+        return e.errno == errno.EADDRINUSE
+
+
 def free_port():
-    """A TCP and UDP port free on 127.0.0.1 right now."""
+    """A TCP and UDP port free on 127.0.0.1 (and TCP on [::1], where a
+    loopback gateway listens too) right now."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
@@ -46,9 +58,10 @@ def free_port():
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 u.bind(("127.0.0.1", port))
-            return port
         except OSError:
             continue
+        if not _taken_on_ipv6_loopback(port):
+            return port
 
 
 class Api:

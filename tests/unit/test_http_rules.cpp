@@ -423,6 +423,50 @@ TEST_CASE("check_head finds a whole head and refuses oversized ones early", "[ht
   CHECK(r.head_size == input.head_size);
 }
 
+TEST_CASE("check_request frames bodies by Content-Length alone, within a limit per Host",
+          "[http_rules]") {
+  using Kind = hostless::RequestCheck::Kind;
+  // "api" takes bodies of up to 10 bytes, any other Host none.
+  auto max_body = [](std::string_view host) { return host == "api" ? std::size_t{10} : 0; };
+  struct Case {
+    std::string received;
+    Kind kind;
+    int status = 0;
+    std::size_t size = 0;
+  };
+  const auto& input = GENERATE(values<Case>({
+      {"GET / HTTP/1.1\r\nHost: api\r\n", Kind::kIncomplete},
+      {"GET / HTTP/1.1\r\nHost: site\r\n\r\n", Kind::kComplete, 0, 30},
+      {"GET / HTTP/1.1\r\nHost: site\r\nContent-Length: 0\r\n\r\n", Kind::kComplete, 0, 49},
+      {"POST / HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{", Kind::kIncomplete},
+      {"POST / HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}", Kind::kComplete, 0, 51},
+      {"POST / HTTP/1.1\r\nHost: api\r\ncontent-length:  2 \r\n\r\n{}GET", Kind::kComplete, 0, 53},
+      {"POST / HTTP/1.1\r\nHost: api\r\nContent-Length: 11\r\n\r\n", Kind::kRefused, 413},
+      {"GET / HTTP/1.1\r\nHost: site\r\nContent-Length: 1\r\n\r\nx", Kind::kRefused, 413},
+      {"POST / HTTP/1.1\r\nHost: api\r\n\r\n", Kind::kRefused, 411},
+      {"POST / HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\n", Kind::kRefused, 411},
+      {"GET / HTTP/1.1\r\nHost: api\r\ntransfer-encoding: identity\r\n\r\n", Kind::kRefused, 411},
+      {"POST / HTTP/1.1\r\nHost: api\r\nContent-Length: -1\r\n\r\n", Kind::kRefused, 400},
+      {"POST / HTTP/1.1\r\nHost: api\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+       Kind::kRefused, 400},
+      {"POST / HTTP/1.1\r\nHost: api\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+       Kind::kRefused, 400},
+      {"GET /" + std::string(9000, 'a'), Kind::kRefused, 414},
+  }));
+  CAPTURE(input.received);
+  auto r = hostless::check_request(input.received, HeadLimits{}, max_body);
+  CHECK(r.kind == input.kind);
+  CHECK(r.status == input.status);
+  CHECK(r.size == input.size);
+}
+
+TEST_CASE("check_request asks for 100 Continue only while the body is missing", "[http_rules]") {
+  auto max_body = [](std::string_view) { return std::size_t{10}; };
+  std::string head = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+  CHECK(hostless::check_request(head, HeadLimits{}, max_body).expect_continue);
+  CHECK_FALSE(hostless::check_request(head + "{}", HeadLimits{}, max_body).expect_continue);
+}
+
 TEST_CASE("fetch_origin tells the user's requests from another site's", "[http_rules]") {
   struct Case {
     const char* site;
@@ -436,9 +480,9 @@ TEST_CASE("fetch_origin tells the user's requests from another site's", "[http_r
       {"none", "navigate", "document", "?1", FetchOrigin::kOwn},  // typed or bookmarked
       {"same-origin", "no-cors", "image", "", FetchOrigin::kOwn},
       {"same-origin", "navigate", "iframe", "", FetchOrigin::kOwn},
-      {"cross-site", "navigate", "document", "?1", FetchOrigin::kUserNavigation},
-      {"same-site", "navigate", "document", "?1", FetchOrigin::kUserNavigation},
-      {"cross-site", "navigate", "document", "", FetchOrigin::kEmbedded},  // a redirect
+      {"cross-site", "navigate", "document", "?1", FetchOrigin::kNavigation},
+      {"same-site", "navigate", "document", "?1", FetchOrigin::kNavigation},
+      {"cross-site", "navigate", "document", "", FetchOrigin::kNavigation},  // a redirect
       {"cross-site", "navigate", "iframe", "?1", FetchOrigin::kEmbedded},
       {"cross-site", "no-cors", "image", "", FetchOrigin::kEmbedded},
       {"same-site", "no-cors", "script", "", FetchOrigin::kEmbedded},
