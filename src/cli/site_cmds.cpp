@@ -336,18 +336,24 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
       } else if (r->empty()) {
         std::cout << "no sites yet\n";
       } else {
-        std::printf("%-54s %-9s %5s %10s %10s %5s  %s\n", "ADDRESS", "ROLE", "SEQ", "SIZE",
-                    "ON DISK", "PEERS", "LAST VISIT");
+        std::printf("%-54s %-9s %5s %10s %10s %5s %-7s  %s\n", "ADDRESS", "ROLE", "SEQ", "SIZE",
+                    "ON DISK", "PEERS", "NAME", "LAST VISIT");
+        // NAME: whether the DHT holds the name of a site this node keeps
+        // alive ("stored"), or not yet ("pending", retried).
+        const auto name = [](const nlohmann::json& s) {
+          if (!s.contains("name")) return std::string("-");
+          return std::string(s["name"].value("state", "") == "stored" ? "stored" : "pending");
+        };
         const auto bytes = [](const nlohmann::json& s, const char* key) {
           return s.contains(key) ? human_bytes(s[key].get<double>()) : std::string("-");
         };
         for (const auto& s : *r) {
           std::string peers = s.contains("peers") ? std::to_string(s["peers"].get<int>()) : "-";
-          std::printf("%-54s %-9s %5lld %10s %10s %5s  %s\n",
+          std::printf("%-54s %-9s %5lld %10s %10s %5s %-7s  %s\n",
                       s["address"].get<std::string>().c_str(), s["role"].get<std::string>().c_str(),
                       static_cast<long long>(s["seq"].get<std::int64_t>()),
                       bytes(s, "size").c_str(), bytes(s, "on_disk").c_str(), peers.c_str(),
-                      age(s["last_visit"].get<std::int64_t>()).c_str());
+                      name(s).c_str(), age(s["last_visit"].get<std::int64_t>()).c_str());
         }
       }
       result = kExitOk;

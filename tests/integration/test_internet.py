@@ -15,7 +15,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import netsim  # noqa: E402
-from harness import make_site  # noqa: E402
+from harness import make_site, wait_for  # noqa: E402
 
 BIN = None
 DELAYER = None
@@ -107,6 +107,17 @@ def small_internet(nat=None, loss=0.01, rtt=50):
         mark("visit on node 11 (running since the start): status %s after %.2f s" %
              (s, time.monotonic() - t))
         assert s == 200 and b == files["index.html"].encode(), (s, b[:200])
+        # The publisher behind the UPnP home router is reachable with no
+        # set-up (its router mapped its port), and its name is in the DHT.
+        if nat.get(2) == "upnp":
+            reach = pub.json("status")["reachability"]
+            assert reach["reachable"] and reach.get("port_mapping"), reach
+            mark("publisher reachable: %s" % reach["summary"])
+        entry = wait_for(lambda: [s for s in pub.json("sites")
+                                         if s["address"] == address
+                                         and s["name"]["state"] == "stored"], 30)
+        assert entry, "the publisher's name is not stored: %s" % pub.json("sites")
+        mark("publisher's name stored on %d DHT nodes" % entry[0]["name"]["nodes"])
         print("status node 2 (publisher): %s" % status_line(pub))
         print("status node 12 (visitor): %s" % status_line(fresh))
         print("delayer: %s" % net.delayer_stats())

@@ -181,6 +181,14 @@ function update(r, s) {
   r.role.className = "role role-" + s.role;
   r.version.textContent = "";
   r.version.append(el("div", "", "v" + s.seq), el("div", "sub", age(s.version_added)));
+  if (s.name) {
+    // Published and mirrored sites: is their name in the DHT?
+    const stored = s.name.state === "stored";
+    const line = el("div", "sub" + (stored ? "" : " warn"),
+                    stored ? "name on " + s.name.nodes + " DHT nodes" : "name not in the DHT yet");
+    if (s.name.error) line.title = s.name.error;
+    r.version.append(line);
+  }
   r.size.textContent = "";
   if (s.size !== undefined) {
     r.size.append(el("div", "", human(s.size)));
@@ -227,6 +235,12 @@ async function refresh() {
   $("main").hidden = false;
   $("h-state").textContent = "";
   $("h-dht").textContent = status.dht_nodes;
+  // Whether peers can reach this node: behind a NAT without a port mapping,
+  // its sites can be fetched only from a reachable mirror.
+  const reach = status.reachability || {};
+  $("h-reach").textContent = reach.reachable ? "reachable" : "not known to be reachable";
+  $("h-reach").title = reach.summary || "";
+  $("h-reach").className = reach.reachable ? "" : "warn";
   $("h-port").textContent = status.listen_port;
   $("h-torrents").textContent = status.torrents;
   $("h-down").textContent = human(status.downloaded);
