@@ -133,8 +133,8 @@ def test_forged_names():
     A publisher with the test's key provides the real versions 1 and 2; the
     test captures its seq 1 item as it is put, to replay it later."""
     # (A visit of a name no one holds waits out the gateway's timeout, as its
-    # lookup is retried until then: 3 s keeps the rounds below short.)
-    with World(extra=["--refresh-interval", "1", "--gateway-timeout", "3"]) as w:
+    # lookup is retried until then: 2 s keeps the rounds below short.)
+    with World(extra=["--refresh-interval", "1", "--gateway-timeout", "2"]) as w:
         dht, visitor = w.dht, w.visitor
         key = Key()
         addr = key.address()
@@ -193,7 +193,7 @@ def test_forged_names():
             served = dht.served_count(key.public)
             said = []
             for _ in range(rounds):
-                p = visitor.run("resolve", addr, "--json", "--timeout", "2", check=False)
+                p = visitor.run("resolve", addr, "--json", "--timeout", "1", check=False)
                 said.append(p)
                 fetch(visitor, addr, "/", timeout=60)
             assert dht.served_count(key.public) > served, "the hostile item was never served"
@@ -223,7 +223,7 @@ def test_forged_names():
             rounds = 1 if "3000" in name else 2
             for p in lookups(it, rounds):
                 assert p.returncode == 0, (name, p.stderr)
-            assert visitor.json("resolve", addr, "--timeout", "2")["seq"] == 2, name
+            assert visitor.json("resolve", addr, "--timeout", "1")["seq"] == 2, name
             assert fetch(visitor, addr, "/") == (200, "<h1>v2</h1>"), name
             e = entry()[0]
             assert e["seq"] == 2 and e["info_hash"] == v2["info_hash"], (name, e)
