@@ -15,6 +15,7 @@
 #include "cli/context.hpp"
 #include "core/catalog.hpp"
 #include "core/encoding.hpp"
+#include "core/home.hpp"
 #include "core/node.hpp"
 #include "core/sites.hpp"
 #include "gateway/server.hpp"
@@ -106,8 +107,12 @@ void raise_file_limit() {
 
 int run_daemon(const Globals& g, const DaemonArgs& a) {
   raise_file_limit();
+  // What the daemon creates (token, catalog, session state, logs) is its
+  // user's alone, whatever umask it was started with.
+  ::umask(077);
   auto home = open_home(g);
   if (!home) return kExitFailure;
+  if (auto s = check_home_private(*home, ::geteuid()); !s) return fail(s.error().message);
   auto gw = parse_endpoints(a.gateway);
   if (!gw || gw->size() != 1) {
     return fail("bad --gateway '" + a.gateway + "': expected HOST:PORT, e.g. 127.0.0.1:8420");

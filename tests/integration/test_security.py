@@ -600,6 +600,62 @@ def test_full_disk():
         assert "going on with" in v.read_log()
 
 
+def test_private_home():
+    """A daemon refuses a home that other users can write to or that is not
+    its own, saying what to run (chmod 700); in its own private home,
+    started with umask 000, what it creates is readable by its user only."""
+    from harness import Node
+    import tempfile
+    import shutil
+    import stat
+    d = tempfile.mkdtemp(prefix="hostless-home-")
+    home = os.path.join(d, "n1")
+    os.makedirs(home)
+    old_umask = os.umask(0)
+    try:
+        for mode, owner, expect in [(0o777, None, "chmod 700 " + home),
+                                    (0o770, None, "chmod 700 " + home),
+                                    (0o700, 65534, "belongs to user 65534")]:
+            os.chmod(home, mode)
+            if owner is not None:
+                os.chown(home, owner, -1)
+            node = Node(BIN, home, 1)
+            try:
+                node.start()
+                started = True
+            except RuntimeError:
+                started = False
+            log = node.read_log()
+            node.stop()
+            print("home mode %o owner %s:" % (mode, owner), log.strip().splitlines()[-1:])
+            assert not started and expect in log, (mode, owner, log)
+            assert not os.path.exists(os.path.join(home, "api-token")), "it wrote in the home"
+            os.chown(home, os.geteuid(), -1)
+            open(node.log_path, "w").close()
+
+        os.chmod(home, 0o755)  # not writable by others: fine
+        node = Node(BIN, home, 1).start()
+        try:
+            site = make_site(os.path.join(d, "site"), {"index.html": "<h1>hi</h1>"})
+            node.json("publish", site)
+        finally:
+            node.stop()
+        shown = []
+        for root, dirs, files in os.walk(home):
+            for name in dirs + files:
+                path = os.path.join(root, name)
+                if os.path.relpath(path, home).split(os.sep)[0] == "store":
+                    continue  # published copies: behind the home's own mode
+                mode = stat.S_IMODE(os.lstat(path).st_mode)
+                shown.append("%s %o" % (os.path.relpath(path, home), mode))
+                assert mode & 0o077 == 0, (path, oct(mode))
+        print("created with umask 000:", ", ".join(sorted(shown)))
+        assert any(s.startswith("api-token ") for s in shown), shown
+    finally:
+        os.umask(old_umask)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     test_network.BIN = BIN
