@@ -647,6 +647,18 @@ Error symlink_error(std::string_view path) {
   return make_error("file " + shown(path) + " is a symbolic link (sites have none)");
 }
 
+// BEP 47 attributes of a file that holds data (pad files are skipped before):
+// hostless sites' files have none. libtorrent acts on them when it creates the
+// files, before the metadata is checked: "l" makes a link, "x" an executable.
+Status attr_problem(std::string_view attr, std::string_view path) {
+  if (attr.find('l') != std::string_view::npos) return symlink_error(path);
+  if (attr.empty()) return {};
+  const bool known = attr.find_first_not_of("xh") == std::string_view::npos;
+  return make_error("file " + shown(path) + " has the attributes " + shown(attr) + " (" +
+                    (known ? "executable or hidden" : "unknown") +
+                    "; hostless sites' files have none)");
+}
+
 // One path given as a list of components (v1 "path" / "path.utf-8").
 Result<std::string> joined_path(const lt::bdecode_node& list) {
   std::string path;
@@ -691,7 +703,7 @@ Status v1_files(const lt::bdecode_node& list, MetadataFiles& out) {
       chosen = std::move(*path);
     }
     if (!chosen) return make_error("a file entry has no path");
-    if (attr.find('l') != std::string_view::npos) return symlink_error(*chosen);
+    if (Status s = attr_problem(attr, *chosen); !s) return s;
     out.add(std::move(*chosen));
   }
   return {};
@@ -716,7 +728,7 @@ Status v2_files(const lt::bdecode_node& tree, MetadataFiles& out) {
       if (key.empty()) {
         if (dir.depth == 0) return make_error("the file tree is malformed");
         const std::string_view attr = std_view(child.dict_find_string_value("attr"));
-        if (attr.find('l') != std::string_view::npos) return symlink_error(dir.path);
+        if (Status s = attr_problem(attr, dir.path); !s) return s;
         out.add(dir.path);
         continue;
       }
@@ -769,7 +781,11 @@ Status check_metadata(const lt::torrent_info& ti) {
   if (list) {
     if (Status s = v1_files(list, v1); !s) return s;
   } else if (!tree) {
-    v1.add(name);  // a single-file torrent: its file is the name itself
+    // A single-file torrent: its file is the name itself, its attributes the info's.
+    if (Status s = attr_problem(std_view(info.dict_find_string_value("attr")), name); !s) {
+      return s;
+    }
+    v1.add(name);
   }
   if (tree) {
     if (Status s = v2_files(tree, v2); !s) return s;
