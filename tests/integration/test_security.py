@@ -656,6 +656,32 @@ def test_private_home():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_resolve_timeout_bounded():
+    """GET /api/v1/resolve takes a timeout_ms of 0 to 120000 only: a huge or
+    negative one, or one with trailing text, is a 400 that gives the range,
+    answered at once (a huge one held a worker for as long as it asked)."""
+    from harness import Api
+    with Cluster(BIN, 1) as c:
+        api = Api(c[1])
+        unknown = random_address()
+        for value in ["-1", "99999999999", "120001", "5abc", "+5", ""]:
+            started = time.monotonic()
+            try:
+                status, body = api.call("GET", "resolve?address=%s&timeout_ms=%s" %
+                                        (unknown, value), timeout=5)
+            except OSError as e:  # socket.timeout included
+                raise AssertionError("timeout_ms=%r: no answer within 5 s (%s)" % (value, e))
+            took = time.monotonic() - started
+            print("timeout_ms=%r: %d %s (%.2f s)" % (value, status, body, took))
+            assert status == 400 and "from 0 to 120000" in body["error"], (value, status, body)
+        # A sound one still looks the name up for that long.
+        started = time.monotonic()
+        status, body = api.call("GET", "resolve?address=%s&timeout_ms=300" % unknown, timeout=30)
+        took = time.monotonic() - started
+        print("timeout_ms=300: %d (%.2f s)" % (status, took))
+        assert status == 404 and took < 10, (status, body, took)
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     test_network.BIN = BIN
