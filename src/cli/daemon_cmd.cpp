@@ -1,5 +1,6 @@
 // hostless daemon: runs the node (libtorrent session) and the gateway
-// (control API + sites) in one process until SIGINT/SIGTERM.
+// (control API + sites) in one process until SIGINT/SIGTERM (SIGHUP saves
+// its state and runs on).
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
@@ -143,6 +144,7 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -195,8 +197,13 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
             << "  peers:   port " << (*node)->stats().listen_port << "\n"
             << "Stop it with Ctrl-C.\n";
 
+  // SIGHUP saves what a crash would lose (resume data, DHT state) and runs on:
+  // for a backup, or before a shutdown the daemon will not see.
   int sig = 0;
-  sigwait(&sigs, &sig);
+  while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+    (*node)->save_state();
+    std::cerr << "hostless: saved resume data and DHT state (SIGHUP)\n";
+  }
   std::cerr << "hostless: stopping (" << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ")\n";
   std::error_code ec;
   fs::remove(*home / "daemon.json", ec);

@@ -682,6 +682,36 @@ def test_resolve_timeout_bounded():
         assert status == 404 and took < 10, (status, body, took)
 
 
+def test_sighup_saves_state():
+    """SIGHUP makes the daemon save its DHT state (session.dat) and resume
+    data, log one line, and keep running; twice in a row too."""
+    import signal
+    with Cluster(BIN, 1) as c:
+        node = c[1]
+        site = make_site(os.path.join(c.dir, "site"), {"index.html": "<h1>hi</h1>"})
+        node.json("publish", site)
+        session = os.path.join(node.home, "session.dat")
+
+        def identity():  # written by rename: a new inode, or at least a new mtime
+            try:
+                st = os.stat(session)
+                return (st.st_ino, st.st_mtime_ns)
+            except FileNotFoundError:
+                return None
+
+        for round in (1, 2):
+            before = identity()
+            node.proc.send_signal(signal.SIGHUP)
+            saved = wait_for(lambda: node.read_log().count("(SIGHUP)") >= round, 15)
+            assert saved and node.proc.poll() is None, \
+                (round, node.proc.poll(), node.read_log()[-2000:])
+            after = identity()
+            print("SIGHUP %d: session.dat %s -> %s" % (round, before, after))
+            assert after is not None and after != before, (before, after)
+            assert node.json("status")["dht_nodes"] >= 0  # still answering
+        assert os.listdir(os.path.join(node.home, "resume")), "no resume data saved"
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     test_network.BIN = BIN
