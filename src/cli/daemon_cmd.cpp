@@ -1,5 +1,6 @@
 // hostless daemon: runs the node (libtorrent session) and the gateway
-// (control API + sites) in one process until SIGINT/SIGTERM.
+// (control API + sites) in one process until SIGINT/SIGTERM (SIGHUP saves
+// its state and runs on).
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
@@ -15,6 +16,7 @@
 #include "cli/context.hpp"
 #include "core/catalog.hpp"
 #include "core/encoding.hpp"
+#include "core/home.hpp"
 #include "core/node.hpp"
 #include "core/sites.hpp"
 #include "gateway/server.hpp"
@@ -106,8 +108,12 @@ void raise_file_limit() {
 
 int run_daemon(const Globals& g, const DaemonArgs& a) {
   raise_file_limit();
+  // What the daemon creates (token, catalog, session state, logs) is its
+  // user's alone, whatever umask it was started with.
+  ::umask(077);
   auto home = open_home(g);
   if (!home) return kExitFailure;
+  if (auto s = check_home_private(*home, ::geteuid()); !s) return fail(s.error().message);
   auto gw = parse_endpoints(a.gateway);
   if (!gw || gw->size() != 1) {
     return fail("bad --gateway '" + a.gateway + "': expected HOST:PORT, e.g. 127.0.0.1:8420");
@@ -138,6 +144,7 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -190,8 +197,13 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
             << "  peers:   port " << (*node)->stats().listen_port << "\n"
             << "Stop it with Ctrl-C.\n";
 
+  // SIGHUP saves what a crash would lose (resume data, DHT state) and runs on:
+  // for a backup, or before a shutdown the daemon will not see.
   int sig = 0;
-  sigwait(&sigs, &sig);
+  while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+    (*node)->save_state();
+    std::cerr << "hostless: saved resume data and DHT state (SIGHUP)\n";
+  }
   std::cerr << "hostless: stopping (" << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ")\n";
   std::error_code ec;
   fs::remove(*home / "daemon.json", ec);

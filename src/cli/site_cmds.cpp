@@ -13,6 +13,7 @@
 #include "cli/context.hpp"
 #include "core/address.hpp"
 #include "core/files.hpp"
+#include "gateway/http_rules.hpp"
 
 namespace hostless::cli {
 namespace fs = std::filesystem;
@@ -117,7 +118,9 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
     auto a = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("resolve", "Look up a site's current version in the DHT");
     cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
-    cmd->add_option("--timeout", a->timeout, "Seconds to search")->capture_default_str();
+    cmd->add_option("--timeout", a->timeout, "Seconds to search")
+        ->check(CLI::Range(0, static_cast<int>(kMaxResolveTimeoutMs / 1000)))
+        ->capture_default_str();
     cmd->add_flag("--json", a->json, "Print JSON");
     cmd->footer("Example:\n  hostless resolve hostless://<address>");
     cmd->callback([&g, &result, a] {

@@ -2,7 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 
 namespace hostless {
 namespace fs = std::filesystem;
@@ -38,6 +42,29 @@ Status ensure_home(const fs::path& home) {
   if (ec) return make_error("cannot create home " + home.string() + ": " + ec.message());
   if (created) ::chmod(home.c_str(), 0700);
   if (!fs::is_directory(home, ec)) return make_error(home.string() + " is not a directory");
+  return {};
+}
+
+Status check_home_private(const fs::path& home, uid_t uid) {
+  struct stat st {};
+  if (::stat(home.c_str(), &st) != 0) {
+    return make_error("cannot read " + home.string() + ": " + std::strerror(errno));
+  }
+  if (st.st_uid != uid) {
+    return make_error(home.string() + " belongs to user " + std::to_string(st.st_uid) +
+                      ", not to this user (" + std::to_string(uid) +
+                      "): the daemon keeps its keys and token there; use a home of your own "
+                      "(--home DIR), or chown it to yourself and chmod 700 " +
+                      home.string());
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return make_error(home.string() + " is writable by other users (mode " + mode +
+                      "), who could replace the daemon's keys and token; make it private: "
+                      "chmod 700 " +
+                      home.string());
+  }
   return {};
 }
 

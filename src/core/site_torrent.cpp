@@ -121,6 +121,10 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  void reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
 
  private:
   int fd_;
@@ -132,27 +136,27 @@ class Fd {
 class HashRun {
  public:
   // `copies` is empty, or names where each file is copied to as it is read.
+  // `expected` is empty or one FileId per file (see copy_and_hash_files).
   HashRun(const std::vector<std::filesystem::path>& files,
           const std::vector<std::filesystem::path>& copies, std::uint64_t piece_size,
-          const std::function<void(std::uint64_t)>& progress)
-      : files_(files), copies_(copies), piece_size_(piece_size), progress_(progress) {}
+          const std::function<void(std::uint64_t)>& progress, const std::vector<FileId>& expected)
+      : files_(files),
+        copies_(copies),
+        piece_size_(piece_size),
+        progress_(progress),
+        expected_(expected) {}
 
   // Stats every file, sizes the results and splits the work into jobs.
   Status plan() {
     results_.resize(files_.size());
     const std::uint64_t pieces_per_job = std::max<std::uint64_t>(1, kJobBytes / piece_size_);
     for (std::size_t i = 0; i < files_.size(); ++i) {
-      std::error_code ec;
-      const auto status = std::filesystem::status(files_[i], ec);
-      if (ec) {
-        return make_error("cannot read " + shown(files_[i].string()) + ": " + ec.message());
-      }
-      if (!std::filesystem::is_regular_file(status)) {
-        return make_error("cannot hash " + shown(files_[i].string()) + ": not a regular file");
-      }
-      const std::uint64_t size = std::filesystem::file_size(files_[i], ec);
-      if (ec) {
-        return make_error("cannot read " + shown(files_[i].string()) + ": " + ec.message());
+      std::uint64_t size = 0;
+      {
+        Fd fd(-1);
+        auto opened = open_source(i, fd);
+        if (!opened) return opened.error();
+        size = *opened;
       }
       if (!copies_.empty()) {
         // Created at full size here, so that jobs only write their ranges
@@ -223,6 +227,38 @@ class HashRun {
     progress_(bytes);
   }
 
+  // Opens files_[i] for reading into `fd` and returns its size; with an
+  // expected FileId, without following a symbolic link and only if it is
+  // still that file.
+  Result<std::uint64_t> open_source(std::size_t i, Fd& fd) {
+    const std::filesystem::path& path = files_[i];
+    const bool checked = !expected_.empty();
+    // O_NONBLOCK: opening a pipe put in a file's place must not wait for a writer.
+    fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | (checked ? O_NOFOLLOW : 0)));
+    const int err = errno;
+    auto replaced = [&] {
+      return make_error(shown(path.string()) +
+                        " was replaced (by a symbolic link or another file) while it was being "
+                        "published, so it was not read; publish again");
+    };
+    if (fd.get() < 0) {
+      if (checked && err == ELOOP) return replaced();
+      return make_error("cannot open " + shown(path.string()) + ": " + errno_text(err));
+    }
+    struct ::stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+      return make_error("cannot read " + shown(path.string()) + ": " + errno_text(errno));
+    }
+    if (checked && !(FileId{static_cast<std::uint64_t>(st.st_dev),
+                            static_cast<std::uint64_t>(st.st_ino)} == expected_[i])) {
+      return replaced();
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return make_error("cannot hash " + shown(path.string()) + ": not a regular file");
+    }
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+
   Status run(const Job& job, std::vector<char>& buffer) {
     const std::filesystem::path& path = files_[job.file];
     FileHashes& out = results_[job.file];
@@ -230,10 +266,8 @@ class HashRun {
       return make_error(shown(path.string()) + " changed while it was being hashed");
     };
 
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) {
-      return make_error("cannot open " + shown(path.string()) + ": " + errno_text(errno));
-    }
+    Fd fd(-1);
+    if (auto opened = open_source(job.file, fd); !opened) return opened.error();
     std::optional<Fd> copy;
     if (!copies_.empty()) {
       copy.emplace(::open(copies_[job.file].c_str(), O_WRONLY | O_CLOEXEC));
@@ -340,6 +374,7 @@ class HashRun {
   const std::vector<std::filesystem::path>& copies_;
   const std::uint64_t piece_size_;
   const std::function<void(std::uint64_t)>& progress_;
+  const std::vector<FileId>& expected_;
   std::vector<FileHashes> results_;
   std::vector<Job> jobs_;
   std::atomic<std::size_t> next_job_{0};
@@ -612,6 +647,18 @@ Error symlink_error(std::string_view path) {
   return make_error("file " + shown(path) + " is a symbolic link (sites have none)");
 }
 
+// BEP 47 attributes of a file that holds data (pad files are skipped before):
+// hostless sites' files have none. libtorrent acts on them when it creates the
+// files, before the metadata is checked: "l" makes a link, "x" an executable.
+Status attr_problem(std::string_view attr, std::string_view path) {
+  if (attr.find('l') != std::string_view::npos) return symlink_error(path);
+  if (attr.empty()) return {};
+  const bool known = attr.find_first_not_of("xh") == std::string_view::npos;
+  return make_error("file " + shown(path) + " has the attributes " + shown(attr) + " (" +
+                    (known ? "executable or hidden" : "unknown") +
+                    "; hostless sites' files have none)");
+}
+
 // One path given as a list of components (v1 "path" / "path.utf-8").
 Result<std::string> joined_path(const lt::bdecode_node& list) {
   std::string path;
@@ -656,7 +703,7 @@ Status v1_files(const lt::bdecode_node& list, MetadataFiles& out) {
       chosen = std::move(*path);
     }
     if (!chosen) return make_error("a file entry has no path");
-    if (attr.find('l') != std::string_view::npos) return symlink_error(*chosen);
+    if (Status s = attr_problem(attr, *chosen); !s) return s;
     out.add(std::move(*chosen));
   }
   return {};
@@ -681,7 +728,7 @@ Status v2_files(const lt::bdecode_node& tree, MetadataFiles& out) {
       if (key.empty()) {
         if (dir.depth == 0) return make_error("the file tree is malformed");
         const std::string_view attr = std_view(child.dict_find_string_value("attr"));
-        if (attr.find('l') != std::string_view::npos) return symlink_error(dir.path);
+        if (Status s = attr_problem(attr, dir.path); !s) return s;
         out.add(dir.path);
         continue;
       }
@@ -734,7 +781,11 @@ Status check_metadata(const lt::torrent_info& ti) {
   if (list) {
     if (Status s = v1_files(list, v1); !s) return s;
   } else if (!tree) {
-    v1.add(name);  // a single-file torrent: its file is the name itself
+    // A single-file torrent: its file is the name itself, its attributes the info's.
+    if (Status s = attr_problem(std_view(info.dict_find_string_value("attr")), name); !s) {
+      return s;
+    }
+    v1.add(name);
   }
   if (tree) {
     if (Status s = v2_files(tree, v2); !s) return s;
@@ -818,16 +869,19 @@ Result<std::vector<FileHashes>> hash_files(const std::vector<std::filesystem::pa
 Result<std::vector<FileHashes>> copy_and_hash_files(
     const std::vector<std::filesystem::path>& files,
     const std::vector<std::filesystem::path>& copies, std::uint64_t piece_size, unsigned threads,
-    const std::function<void(std::uint64_t)>& progress) {
+    const std::function<void(std::uint64_t)>& progress, const std::vector<FileId>& expected) {
   if (!copies.empty() && copies.size() != files.size()) {
     return make_error("copy_and_hash_files: one copy per file, or none");
+  }
+  if (!expected.empty() && expected.size() != files.size()) {
+    return make_error("copy_and_hash_files: one expected file id per file, or none");
   }
   if (!valid_piece_size(piece_size)) {
     return make_error("invalid piece size " + std::to_string(piece_size) +
                       ": must be a power of two from 16 KiB to 16 MiB");
   }
   try {
-    HashRun run(files, copies, piece_size, progress);
+    HashRun run(files, copies, piece_size, progress, expected);
     if (Status s = run.plan(); !s) return s.error();
 
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());

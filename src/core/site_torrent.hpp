@@ -84,13 +84,24 @@ Result<std::vector<FileHashes>> hash_files(const std::vector<std::filesystem::pa
                                            std::uint64_t piece_size, unsigned threads,
                                            const std::function<void(std::uint64_t)>& progress);
 
+// Which file a path named when it was looked at: device and inode.
+struct FileId {
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  bool operator==(const FileId&) const = default;
+};
+
 // hash_files that also copies files[i] to copies[i] (created or truncated,
 // mode 0644) as it reads them, so every byte is read once and the copying is
 // spread over the threads too. `copies` is empty (hash only) or one per file.
+// `expected` is empty, or one FileId per file: then each file is opened with
+// O_NOFOLLOW and must still be that device and inode, so a symbolic link or
+// another file put in its place since (say, since a folder was scanned) is
+// an error, and nothing of what it points to is read.
 Result<std::vector<FileHashes>> copy_and_hash_files(
     const std::vector<std::filesystem::path>& files,
     const std::vector<std::filesystem::path>& copies, std::uint64_t piece_size, unsigned threads,
-    const std::function<void(std::uint64_t)>& progress);
+    const std::function<void(std::uint64_t)>& progress, const std::vector<FileId>& expected = {});
 
 struct SiteFile {
   std::string path;  // relative, '/'-separated UTF-8, e.g. "css/site.css"

@@ -64,6 +64,7 @@ Result<std::vector<ScannedFile>> scan_folder(const fs::path& dir_in) {
       continue;
     }
     std::string rel = p.lexically_relative(dir).generic_string();
+    fs::path source = p;
     if (it->is_symlink(ec)) {
       fs::path target = fs::canonical(p, ec);
       if (ec) return make_error("broken symlink " + rel + ": " + ec.message());
@@ -78,11 +79,12 @@ Result<std::vector<ScannedFile>> scan_folder(const fs::path& dir_in) {
                           " points to a folder; linked folders are not published: replace "
                           "the link with the folder itself");
       }
+      source = target;
     } else if (it->is_directory(ec)) {
       continue;
     }
     struct stat st {};
-    if (::stat(p.c_str(), &st) != 0) {
+    if (::lstat(source.c_str(), &st) != 0) {
       return make_error("cannot read " + rel + ": " + std::strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) {
@@ -90,12 +92,14 @@ Result<std::vector<ScannedFile>> scan_folder(const fs::path& dir_in) {
                         " is not a regular file (device, pipe or socket); remove it from "
                         "the folder");
     }
-    if (::access(p.c_str(), R_OK) != 0) {
+    if (::access(source.c_str(), R_OK) != 0) {
       return make_error("cannot read " + rel +
                         ": permission denied; fix its permissions (chmod "
                         "a+r) or move it out of the folder");
     }
-    out.push_back({rel, p, static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st)});
+    out.push_back(
+        {rel, source, static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st),
+         FileId{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)}});
   }
   if (out.empty()) {
     return make_error(dir.string() +
@@ -200,27 +204,38 @@ Result<Snapshot> make_snapshot(const std::vector<ScannedFile>& files, const std:
 
   // The rest is copied and hashed in one pass, on every thread.
   std::vector<fs::path> sources, copies;
+  std::vector<FileId> ids;
   std::uint64_t hash_total = 0;
   for (auto i : to_hash) {
     sources.push_back(files[i].source);
+    ids.push_back(files[i].id);
     copies.push_back(root / fs::path(files[i].rel_path));
     hash_total += files[i].size;
   }
   snap.hashed_bytes = hash_total;
   if (!sources.empty()) {
     std::uint64_t hashed = 0;
-    auto hashes = copy_and_hash_files(sources, copies, piece_size, threads, [&](std::uint64_t n) {
-      hashed += n;
-      if (progress) progress("hashing", hashed, hash_total);
-    });
+    auto hashes = copy_and_hash_files(
+        sources, copies, piece_size, threads,
+        [&](std::uint64_t n) {
+          hashed += n;
+          if (progress) progress("hashing", hashed, hash_total);
+        },
+        ids);
     if (!hashes) return hashes.error();
     // What was read must be what the scan saw: a file saved meanwhile may be
     // a mix of its old and new bytes.
     for (std::size_t k = 0; k < to_hash.size(); ++k) {
       const ScannedFile& f = files[to_hash[k]];
       struct stat after {};
-      if (::stat(f.source.c_str(), &after) != 0) {
+      if (::lstat(f.source.c_str(), &after) != 0) {
         return make_error(f.rel_path + " disappeared while publishing; try again");
+      }
+      if (!(FileId{static_cast<std::uint64_t>(after.st_dev),
+                   static_cast<std::uint64_t>(after.st_ino)} == f.id)) {
+        return make_error(f.rel_path +
+                          " was replaced (by a symbolic link or another file) while it was being "
+                          "published; publish again");
       }
       if (static_cast<std::uint64_t>(after.st_size) != f.size || mtime_ns_of(after) != f.mtime_ns) {
         return make_error(f.rel_path +

@@ -18,9 +18,12 @@ namespace hostless {
 
 struct ScannedFile {
   std::string rel_path;  // '/'-separated
+  // The file itself: for a symbolic link inside the folder, what it points
+  // to, so that the file is later opened without following any link.
   std::filesystem::path source;
   std::uint64_t size = 0;
   std::int64_t mtime_ns = 0;
+  FileId id;  // of `source` when scanned; publishing reads only this file
 };
 
 // Lists the files of `dir` in canonical order, skipping dotfiles and
@@ -53,7 +56,10 @@ using SnapshotProgress =
 // files from `cache` (entries whose size and mtime match, with store paths
 // relative to `store_root`), copies and hashes the rest in one pass on
 // `threads` threads and builds the torrent. A file that changes while it is
-// copied is an error.
+// copied is an error, and so is a file whose path no longer names the file
+// the scan saw (a symbolic link or another file put in its place): it is
+// opened with O_NOFOLLOW and its device and inode compared, so nothing of a
+// link's target is read.
 Result<Snapshot> make_snapshot(const std::vector<ScannedFile>& files, const std::string& name,
                                const std::filesystem::path& staging,
                                const std::filesystem::path& store_root,

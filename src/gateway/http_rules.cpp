@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -375,6 +376,22 @@ RequestCheck check_request(std::string_view received, const HeadLimits& limits,
   RequestCheck waiting;
   waiting.expect_continue = expect;
   return waiting;
+}
+
+Result<std::int64_t> parse_timeout_ms(std::string_view value) {
+  auto refuse = [&] {
+    return make_error("timeout_ms must be a whole number of milliseconds from 0 to " +
+                      std::to_string(kMaxResolveTimeoutMs) + " (2 minutes)");
+  };
+  // Seven digits already exceed the limit; more is refused before it can overflow.
+  if (value.empty() || value.size() > 7) return refuse();
+  std::int64_t ms = 0;
+  for (const char c : value) {
+    if (c < '0' || c > '9') return refuse();
+    ms = ms * 10 + (c - '0');
+  }
+  if (ms > kMaxResolveTimeoutMs) return refuse();
+  return ms;
 }
 
 }  // namespace hostless

@@ -138,4 +138,14 @@ struct RequestCheck {
 RequestCheck check_request(std::string_view received, const HeadLimits& limits,
                            const std::function<std::size_t(std::string_view host)>& max_body);
 
+// The longest a control API call may ask a name lookup to wait
+// (`GET /api/v1/resolve?timeout_ms=`): each waiting call holds a worker.
+inline constexpr std::int64_t kMaxResolveTimeoutMs = 120000;
+
+// A `timeout_ms` query value: decimal digits only, from 0 to
+// kMaxResolveTimeoutMs. Fails (the server sends a 400) on anything else,
+// negative numbers, signs, spaces and trailing text included, with a reason
+// that gives the range.
+Result<std::int64_t> parse_timeout_ms(std::string_view value);
+
 }  // namespace hostless

@@ -15,6 +15,7 @@
 #include "core/encoding.hpp"
 #include "gateway/connections.hpp"
 #include "gateway/dashboard.hpp"
+#include "gateway/http_rules.hpp"
 #include "gateway/site_serving.hpp"
 
 namespace hostless {
@@ -397,11 +398,9 @@ void Gateway::install_routes() {
   s.Get("/api/v1/resolve", [this](const httplib::Request& req, httplib::Response& res) {
     auto timeout = options_.timeout;
     if (req.has_param("timeout_ms")) {
-      try {
-        timeout = std::chrono::milliseconds(std::stoll(req.get_param_value("timeout_ms")));
-      } catch (const std::exception&) {
-        return send_error(res, 400, "timeout_ms must be a number");
-      }
+      auto ms = parse_timeout_ms(req.get_param_value("timeout_ms"));
+      if (!ms) return send_error(res, 400, ms.error().message);
+      timeout = std::chrono::milliseconds(*ms);
     }
     auto r = service_.resolve(req.get_param_value("address"), timeout);
     if (!r) return send_error(res, 404, r.error().message);

@@ -600,6 +600,118 @@ def test_full_disk():
         assert "going on with" in v.read_log()
 
 
+def test_private_home():
+    """A daemon refuses a home that other users can write to or that is not
+    its own, saying what to run (chmod 700); in its own private home,
+    started with umask 000, what it creates is readable by its user only."""
+    from harness import Node
+    import tempfile
+    import shutil
+    import stat
+    d = tempfile.mkdtemp(prefix="hostless-home-")
+    home = os.path.join(d, "n1")
+    os.makedirs(home)
+    old_umask = os.umask(0)
+    try:
+        for mode, owner, expect in [(0o777, None, "chmod 700 " + home),
+                                    (0o770, None, "chmod 700 " + home),
+                                    (0o700, 65534, "belongs to user 65534")]:
+            os.chmod(home, mode)
+            if owner is not None:
+                os.chown(home, owner, -1)
+            node = Node(BIN, home, 1)
+            try:
+                node.start()
+                started = True
+            except RuntimeError:
+                started = False
+            log = node.read_log()
+            node.stop()
+            print("home mode %o owner %s:" % (mode, owner), log.strip().splitlines()[-1:])
+            assert not started and expect in log, (mode, owner, log)
+            assert not os.path.exists(os.path.join(home, "api-token")), "it wrote in the home"
+            os.chown(home, os.geteuid(), -1)
+            open(node.log_path, "w").close()
+
+        os.chmod(home, 0o755)  # not writable by others: fine
+        node = Node(BIN, home, 1).start()
+        try:
+            site = make_site(os.path.join(d, "site"), {"index.html": "<h1>hi</h1>"})
+            node.json("publish", site)
+        finally:
+            node.stop()
+        shown = []
+        for root, dirs, files in os.walk(home):
+            for name in dirs + files:
+                path = os.path.join(root, name)
+                if os.path.relpath(path, home).split(os.sep)[0] == "store":
+                    continue  # published copies: behind the home's own mode
+                mode = stat.S_IMODE(os.lstat(path).st_mode)
+                shown.append("%s %o" % (os.path.relpath(path, home), mode))
+                assert mode & 0o077 == 0, (path, oct(mode))
+        print("created with umask 000:", ", ".join(sorted(shown)))
+        assert any(s.startswith("api-token ") for s in shown), shown
+    finally:
+        os.umask(old_umask)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_resolve_timeout_bounded():
+    """GET /api/v1/resolve takes a timeout_ms of 0 to 120000 only: a huge or
+    negative one, or one with trailing text, is a 400 that gives the range,
+    answered at once (a huge one held a worker for as long as it asked)."""
+    from harness import Api
+    with Cluster(BIN, 1) as c:
+        api = Api(c[1])
+        unknown = random_address()
+        for value in ["-1", "99999999999", "120001", "5abc", "+5", ""]:
+            started = time.monotonic()
+            try:
+                status, body = api.call("GET", "resolve?address=%s&timeout_ms=%s" %
+                                        (unknown, value), timeout=5)
+            except OSError as e:  # socket.timeout included
+                raise AssertionError("timeout_ms=%r: no answer within 5 s (%s)" % (value, e))
+            took = time.monotonic() - started
+            print("timeout_ms=%r: %d %s (%.2f s)" % (value, status, body, took))
+            assert status == 400 and "from 0 to 120000" in body["error"], (value, status, body)
+        # A sound one still looks the name up for that long.
+        started = time.monotonic()
+        status, body = api.call("GET", "resolve?address=%s&timeout_ms=300" % unknown, timeout=30)
+        took = time.monotonic() - started
+        print("timeout_ms=300: %d (%.2f s)" % (status, took))
+        assert status == 404 and took < 10, (status, body, took)
+
+
+def test_sighup_saves_state():
+    """SIGHUP makes the daemon save its DHT state (session.dat) and resume
+    data, log one line, and keep running; twice in a row too."""
+    import signal
+    with Cluster(BIN, 1) as c:
+        node = c[1]
+        site = make_site(os.path.join(c.dir, "site"), {"index.html": "<h1>hi</h1>"})
+        node.json("publish", site)
+        session = os.path.join(node.home, "session.dat")
+
+        def identity():  # written by rename: a new inode, or at least a new mtime
+            try:
+                st = os.stat(session)
+                return (st.st_ino, st.st_mtime_ns)
+            except FileNotFoundError:
+                return None
+
+        for round in (1, 2):
+            before = identity()
+            node.proc.send_signal(signal.SIGHUP)
+            saved = wait_for(lambda: node.read_log().count("(SIGHUP)") >= round, 15)
+            assert saved and node.proc.poll() is None, \
+                (round, node.proc.poll(), node.read_log()[-2000:])
+            after = identity()
+            print("SIGHUP %d: session.dat %s -> %s" % (round, before, after))
+            assert after is not None and after != before, (before, after)
+            assert node.json("status")["dht_nodes"] >= 0  # still answering
+        assert os.listdir(os.path.join(node.home, "resume")), "no resume data saved"
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     test_network.BIN = BIN

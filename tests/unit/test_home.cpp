@@ -1,7 +1,11 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstring>
 
 #include "core/home.hpp"
+#include "support/sandbox.hpp"
 
 using namespace hostless;
 
@@ -54,4 +58,33 @@ TEST_CASE("a relative --home is made absolute", "[home]") {
   auto r = resolve_home(std::string("rel/dir"), env_none);
   REQUIRE(r);
   CHECK(r->is_absolute());
+}
+
+TEST_CASE("a home other users can write to, or not the daemon's own, is refused", "[home]") {
+  test::Sandbox box;
+  const uid_t me = ::geteuid();
+  const struct {
+    mode_t mode;
+    uid_t daemon;          // the user checking the home (the sandbox is ours)
+    const char* fragment;  // empty: accepted
+  } cases[] = {
+      {0700, me, ""},
+      {0755, me, ""},
+      {0750, me, ""},
+      {0770, me, "chmod 700 "},
+      {0702, me, "chmod 700 "},
+      {0777, me, "mode 0777"},
+      {0700, me + 1, "belongs to user"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.mode, c.daemon);
+    REQUIRE(::chmod(box.path().c_str(), c.mode) == 0);
+    const Status s = check_home_private(box.path(), c.daemon);
+    if (*c.fragment == '\0') {
+      CHECK(s.ok());
+    } else {
+      REQUIRE_FALSE(s.ok());
+      CHECK_THAT(s.error().message, Catch::Contains(c.fragment));
+    }
+  }
 }

@@ -491,3 +491,38 @@ TEST_CASE("fetch_origin tells the user's requests from another site's", "[http_r
   CAPTURE(c.site, c.mode, c.dest, c.user);
   CHECK(fetch_origin(c.site, c.mode, c.dest, c.user) == c.origin);
 }
+
+TEST_CASE("parse_timeout_ms takes 0 to 2 minutes of milliseconds, nothing else", "[http_rules]") {
+  const struct {
+    const char* value;
+    std::int64_t want;  // -1: refused
+  } cases[] = {
+      {"0", 0},
+      {"5", 5},
+      {"30000", 30000},
+      {"120000", 120000},
+      {"0120000", 120000},
+      {"120001", -1},
+      {"999999999", -1},
+      {"9223372036854775808", -1},
+      {"-1", -1},
+      {"+5", -1},
+      {" 5", -1},
+      {"5 ", -1},
+      {"5abc", -1},
+      {"", -1},
+      {"1e3", -1},
+      {"0x10", -1},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.value);
+    const auto got = hostless::parse_timeout_ms(c.value);
+    if (c.want < 0) {
+      REQUIRE_FALSE(got.ok());
+      CHECK_THAT(got.error().message, Catch::Contains("from 0 to 120000"));
+    } else {
+      REQUIRE(got.ok());
+      CHECK(*got == c.want);
+    }
+  }
+}

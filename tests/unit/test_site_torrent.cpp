@@ -603,10 +603,6 @@ TEST_CASE("check_site_metadata accepts what hostless publishes", "[site_torrent]
   single["length"] = 5;
   single["pieces"] = std::string(20, 'x');
   CHECK(check_meta(single).ok());
-  // An executable or hidden attribute is harmless.
-  lt::entry x = meta_file({"run.sh"});
-  x["attr"] = "x";
-  CHECK(check_meta(v1_meta("site", {x, meta_file({"index.html"})})).ok());
 }
 
 TEST_CASE("check_site_metadata refuses hostile metadata", "[site_torrent]") {
@@ -614,6 +610,16 @@ TEST_CASE("check_site_metadata refuses hostile metadata", "[site_torrent]") {
   lt::entry link = meta_file({"escape"}, 0);
   link["attr"] = "l";
   link["symlink path"] = lt::entry::list_type{lt::entry(".."), lt::entry(".."), lt::entry("x")};
+  const auto with_attr = [](lt::entry file, const std::string& attr) {
+    file["attr"] = attr;
+    return file;
+  };
+  lt::entry single_x;
+  single_x["name"] = "run.sh";
+  single_x["piece length"] = 16384;
+  single_x["length"] = 5;
+  single_x["pieces"] = std::string(20, 'x');
+  single_x["attr"] = "x";
   lt::entry utf8_path = meta_file({"index.html"});
   utf8_path["path.utf-8"] = lt::entry::list_type{lt::entry(".."), lt::entry("evil")};
   lt::entry utf8_name = v1_meta("site", {index});
@@ -655,6 +661,13 @@ TEST_CASE("check_site_metadata refuses hostile metadata", "[site_torrent]") {
       {"symlink (v1)", v1_meta("site", {link, index}), "symbolic link"},
       {"symlink (v2)", v2_meta("site", {{{"escape"}, "l"}, {{"index.html"}, ""}}), "symbolic link"},
       {"hidden (v2)", v2_meta("site", {{{".git", "config"}, ""}}), "hidden component"},
+      {"executable (v1)", v1_meta("site", {with_attr(meta_file({"run.sh"}), "x"), index}),
+       "file \"run.sh\" has the attributes \"x\" (executable or hidden"},
+      {"hidden attribute (v1)", v1_meta("site", {with_attr(index, "h")}), "attributes \"h\""},
+      {"unknown attribute (v1)", v1_meta("site", {with_attr(index, "q")}), "(unknown;"},
+      {"executable (v2)", v2_meta("site", {{{"run.sh"}, "x"}, {{"index.html"}, ""}}),
+       "attributes \"x\""},
+      {"executable (single file)", single_x, "attributes \"x\""},
       {"letter case", v1_meta("site", {meta_file({"Index.html"}), index}),
        "differ only in letter case"},
       {"letter case of a folder", v1_meta("site", {meta_file({"A"}), meta_file({"a", "b"})}),
