@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/context.hpp"
-#include "core/home.hpp"
+#include "store/home.hpp"
 
 namespace hostless::cli {
 

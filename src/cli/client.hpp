@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "core/result.hpp"
+#include "util/result.hpp"
 
 namespace hostless::cli {
 

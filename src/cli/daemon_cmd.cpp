@@ -14,12 +14,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/context.hpp"
-#include "core/catalog.hpp"
-#include "core/encoding.hpp"
-#include "core/home.hpp"
-#include "core/node.hpp"
-#include "core/sites.hpp"
 #include "gateway/server.hpp"
+#include "node/node.hpp"
+#include "sites/sites.hpp"
+#include "store/catalog.hpp"
+#include "store/home.hpp"
+#include "util/encoding.hpp"
 
 namespace hostless::cli {
 namespace fs = std::filesystem;

@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/context.hpp"
-#include "core/home.hpp"
-#include "core/keys.hpp"
+#include "protocol/keys.hpp"
+#include "store/home.hpp"
 
 namespace hostless::cli {
 

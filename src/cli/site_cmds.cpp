@@ -11,9 +11,9 @@
 
 #include "cli/client.hpp"
 #include "cli/context.hpp"
-#include "core/address.hpp"
-#include "core/files.hpp"
 #include "gateway/http_rules.hpp"
+#include "protocol/address.hpp"
+#include "util/files.hpp"
 
 namespace hostless::cli {
 namespace fs = std::filesystem;

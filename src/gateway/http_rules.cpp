@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/encoding.hpp"
+#include "util/encoding.hpp"
 
 namespace hostless {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/result.hpp"
+#include "util/result.hpp"
 
 namespace hostless {
 

@@ -11,12 +11,12 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/address.hpp"
-#include "core/encoding.hpp"
 #include "gateway/connections.hpp"
 #include "gateway/dashboard.hpp"
 #include "gateway/http_rules.hpp"
 #include "gateway/site_serving.hpp"
+#include "protocol/address.hpp"
+#include "util/encoding.hpp"
 
 namespace hostless {
 using json = nlohmann::json;

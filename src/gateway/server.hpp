@@ -12,9 +12,9 @@
 #include <string>
 #include <thread>
 
-#include "core/result.hpp"
-#include "core/service.hpp"
 #include "gateway/site_serving.hpp"
+#include "sites/service.hpp"
+#include "util/result.hpp"
 
 namespace hostless {
 namespace detail {

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "core/encoding.hpp"
+#include "util/encoding.hpp"
 
 #include "gateway/http_rules.hpp"
 

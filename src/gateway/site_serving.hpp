@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/service.hpp"
+#include "sites/service.hpp"
 
 namespace httplib {
 struct Request;

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "core/service.hpp"
+#include "sites/service.hpp"
 
 namespace hostless::fuzz {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/address.hpp"
-#include "core/encoding.hpp"
 #include "fuzz_check.hpp"
+#include "protocol/address.hpp"
+#include "util/encoding.hpp"
 
 using hostless::fuzz::printable;
 

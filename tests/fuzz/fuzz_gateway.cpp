@@ -21,12 +21,12 @@
 #include <string>
 #include <string_view>
 
-#include "core/address.hpp"
 #include "fake_site.hpp"
 #include "fuzz_check.hpp"
 #include "gateway/http_rules.hpp"
 #include "gateway/server.hpp"
 #include "gateway/site_serving.hpp"
+#include "protocol/address.hpp"
 
 using namespace hostless;
 using hostless::fuzz::printable;

@@ -10,10 +10,10 @@
 #include <string>
 #include <string_view>
 
-#include "core/encoding.hpp"
 #include "fuzz_check.hpp"
 #include "gateway/http_rules.hpp"
 #include "gateway/site_serving.hpp"
+#include "util/encoding.hpp"
 
 using hostless::fuzz::printable;
 

@@ -17,10 +17,10 @@
 #include <string>
 #include <string_view>
 
-#include "core/encoding.hpp"
-#include "core/keys.hpp"
-#include "core/pointer.hpp"
 #include "fuzz_check.hpp"
+#include "protocol/keys.hpp"
+#include "protocol/pointer.hpp"
+#include "util/encoding.hpp"
 
 using namespace hostless;
 using hostless::fuzz::printable;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/address.hpp"
+#include "protocol/address.hpp"
 
 using hostless::kAcceptedAddressForms;
 using hostless::parse_address_and_path;

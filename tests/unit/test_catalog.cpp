@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/catalog.hpp"
-#include "core/keys.hpp"
+#include "protocol/keys.hpp"
+#include "store/catalog.hpp"
 
 using namespace hostless;
 namespace fs = std::filesystem;

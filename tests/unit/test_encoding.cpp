@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/encoding.hpp"
+#include "util/encoding.hpp"
 
 using hostless::from_hex;
 using hostless::from_zbase32;

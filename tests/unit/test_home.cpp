@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "core/home.hpp"
+#include "store/home.hpp"
 #include "support/sandbox.hpp"
 
 using namespace hostless;

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "core/keys.hpp"
+#include "protocol/keys.hpp"
 #include "support/sandbox.hpp"
 
 using namespace hostless;

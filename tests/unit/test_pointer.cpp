@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "core/encoding.hpp"
-#include "core/keys.hpp"
-#include "core/pointer.hpp"
+#include "protocol/keys.hpp"
+#include "protocol/pointer.hpp"
+#include "util/encoding.hpp"
 
 using namespace hostless;
 

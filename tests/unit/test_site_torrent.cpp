@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/site_torrent.hpp"
+#include "content/site_torrent.hpp"
 #include "support/sandbox.hpp"
 
 using namespace hostless;

@@ -9,7 +9,7 @@
 #include <iterator>
 #include <string>
 
-#include "core/snapshot.hpp"
+#include "content/snapshot.hpp"
 #include "support/sandbox.hpp"
 
 using namespace hostless;

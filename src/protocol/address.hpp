@@ -1,0 +1,73 @@
+// A site's address: the z-base32 spelling of its ed25519 public key.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "util/result.hpp"
+
+namespace hostless {
+
+// The 32-byte ed25519 public key that is a site's identity. A value type.
+class PublicKey {
+ public:
+  static constexpr std::size_t kSize = 32;
+  using Bytes = std::array<std::uint8_t, kSize>;
+
+  PublicKey() = default;
+  explicit PublicKey(const Bytes& bytes) : bytes_(bytes) {}
+
+  const Bytes& bytes() const { return bytes_; }
+  std::string hex() const;
+
+  auto operator<=>(const PublicKey&) const = default;
+
+ private:
+  Bytes bytes_{};
+};
+
+// A parsed site address plus the path that came with it, if any.
+class SiteAddress {
+ public:
+  static constexpr std::size_t kLength = 52;
+
+  SiteAddress() = default;
+  explicit SiteAddress(const PublicKey& key) : key_(key) {}
+
+  // Parses every accepted form, leniently about case and surrounding
+  // whitespace:
+  //   <52 z-base32 chars>                      bare address
+  //   hostless://<addr>[/path]
+  //   http(s)://<addr>.localhost[:port][/path]
+  //   <64 hex chars>                           the public key in hex
+  //   magnet:?xs=urn:btpk:<64 hex>             BEP 46 (no salt)
+  // Anything else fails with a message that names the accepted forms.
+  static Result<SiteAddress> parse(std::string_view text);
+
+  const PublicKey& key() const { return key_; }
+  // The canonical 52-character lowercase z-base32 form.
+  std::string str() const;
+  // BEP 46 magnet: magnet:?xs=urn:btpk:<hex key>
+  std::string magnet() const;
+
+  auto operator<=>(const SiteAddress&) const = default;
+
+ private:
+  PublicKey key_;
+};
+
+// Like SiteAddress::parse, also returning the path part ("/" when absent) of
+// URL forms, for callers that open a page.
+struct AddressAndPath {
+  SiteAddress address;
+  std::string path;
+};
+Result<AddressAndPath> parse_address_and_path(std::string_view text);
+
+// The text every parse error ends with: the list of accepted forms.
+extern const char* const kAcceptedAddressForms;
+
+}  // namespace hostless

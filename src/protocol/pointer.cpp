@@ -1,0 +1,236 @@
+// BEP 44 signing buffers and signatures (libsodium) and the strict BEP 46
+// pointer value codec.
+#include "protocol/pointer.hpp"
+
+#include <sodium.h>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "protocol/keys.hpp"
+#include "util/encoding.hpp"
+
+namespace hostless {
+
+namespace {
+
+// sodium_init() is idempotent and thread-safe; signing works without it, but
+// it picks the fastest implementations.
+void ensure_sodium() {
+  static const int init_result = sodium_init();
+  (void)init_result;
+}
+
+const unsigned char* bytes_of(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+// A short, printable rendering of untrusted bytes for error messages.
+std::string quoted(std::string_view s) {
+  return quote_for_message(s, 32, false);
+}
+
+Error pointer_error(const std::string& what) {
+  return make_error("invalid pointer value: " + what);
+}
+
+// A cursor over the bencoded input; every read checks bounds.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+
+  bool at_end() const { return pos_ >= in_.size(); }
+  char peek() const { return in_[pos_]; }
+  void skip() { ++pos_; }
+  std::size_t remaining() const { return in_.size() - pos_; }
+
+  // Reads a canonical bencoded byte string "<len>:<bytes>", where the cursor
+  // is on the first digit of <len>.
+  Result<std::string_view> read_string(const char* what) {
+    const std::size_t start = pos_;
+    std::size_t len = 0;
+    while (!at_end() && peek() >= '0' && peek() <= '9') {
+      len = len * 10 + static_cast<std::size_t>(peek() - '0');
+      skip();
+      // Anything longer than the input is truncated; stop before overflow.
+      if (len > in_.size()) return pointer_error(std::string(what) + " is truncated");
+    }
+    const std::size_t digits = pos_ - start;
+    if (digits == 0) {
+      return pointer_error(std::string("malformed length of ") + what);
+    }
+    if (digits > 1 && in_[start] == '0') {
+      return pointer_error(std::string("non-canonical bencoding: leading zero in length of ") +
+                           what);
+    }
+    if (at_end()) return pointer_error(std::string(what) + " is truncated");
+    if (peek() != ':') return pointer_error(std::string("malformed length of ") + what);
+    skip();
+    if (len > remaining()) return pointer_error(std::string(what) + " is truncated");
+    std::string_view s = in_.substr(pos_, len);
+    pos_ += len;
+    return s;
+  }
+
+ private:
+  std::string_view in_;
+  std::size_t pos_ = 0;
+};
+
+// What a bencoded value starting with `c` is, for error messages.
+std::string bencode_type_name(char c) {
+  switch (c) {
+    case 'd':
+      return "a dictionary";
+    case 'l':
+      return "a list";
+    case 'i':
+      return "an integer";
+    default:
+      if (c >= '0' && c <= '9') return "a string";
+      return "the unexpected byte " + quoted(std::string_view(&c, 1));
+  }
+}
+
+}  // namespace
+
+// --- InfoHash ---------------------------------------------------------------
+
+Result<InfoHash> InfoHash::from_hex(std::string_view hex) {
+  if (hex.size() != kSize * 2) {
+    return make_error("an info-hash must be " + std::to_string(kSize * 2) +
+                      " hex characters, got " + std::to_string(hex.size()));
+  }
+  auto decoded = hostless::from_hex(hex);
+  if (!decoded || decoded->size() != kSize) {
+    return make_error("an info-hash must be " + std::to_string(kSize * 2) +
+                      " hex characters; found a non-hex character in " + quoted(hex));
+  }
+  Bytes bytes{};
+  std::memcpy(bytes.data(), decoded->data(), kSize);
+  return InfoHash(bytes);
+}
+
+std::string InfoHash::hex() const {
+  return to_hex(bytes_);
+}
+
+// --- BEP 44 -----------------------------------------------------------------
+
+std::string bep44_signing_buffer(std::string_view salt, std::int64_t seq,
+                                 std::string_view bencoded_value) {
+  std::string buf;
+  buf.reserve(salt.size() + bencoded_value.size() + 48);
+  if (!salt.empty()) {
+    buf += "4:salt";
+    buf += std::to_string(salt.size());
+    buf += ':';
+    buf += salt;
+  }
+  buf += "3:seqi";
+  buf += std::to_string(seq);
+  buf += "e1:v";
+  buf += bencoded_value;
+  return buf;
+}
+
+Signature bep44_sign(const SecretKey& key, std::string_view salt, std::int64_t seq,
+                     std::string_view bencoded_value) {
+  ensure_sodium();
+  const std::string buf = bep44_signing_buffer(salt, seq, bencoded_value);
+  Signature sig{};
+  crypto_sign_detached(sig.data(), nullptr, bytes_of(buf), buf.size(), key.data());
+  return sig;
+}
+
+bool bep44_verify(const PublicKey& key, const Signature& sig, std::string_view salt,
+                  std::int64_t seq, std::string_view bencoded_value) {
+  ensure_sodium();
+  const std::string buf = bep44_signing_buffer(salt, seq, bencoded_value);
+  return crypto_sign_verify_detached(sig.data(), bytes_of(buf), buf.size(), key.bytes().data()) ==
+         0;
+}
+
+// --- PointerValue -----------------------------------------------------------
+
+std::string PointerValue::encode() const {
+  std::string out = "d2:ih20:";
+  out.append(reinterpret_cast<const char*>(ih.bytes().data()), InfoHash::kSize);
+  out += 'e';
+  return out;
+}
+
+Result<PointerValue> PointerValue::decode(std::string_view bencoded) {
+  if (bencoded.empty()) return pointer_error("empty");
+  if (bencoded.size() > kMaxItemValueSize) {
+    return pointer_error("oversized (" + std::to_string(bencoded.size()) +
+                         " bytes; BEP 44 allows at most " + std::to_string(kMaxItemValueSize) +
+                         ")");
+  }
+  Reader r(bencoded);
+  if (r.peek() != 'd') {
+    return pointer_error("expected a bencoded dictionary, found " + bencode_type_name(r.peek()));
+  }
+  r.skip();
+
+  std::optional<InfoHash> ih;
+  while (true) {
+    if (r.at_end()) return pointer_error("truncated dictionary (missing 'e')");
+    if (r.peek() == 'e') {
+      r.skip();
+      break;
+    }
+    if (r.peek() < '0' || r.peek() > '9') {
+      return pointer_error("dictionary key must be a string, found " + bencode_type_name(r.peek()));
+    }
+    auto key = r.read_string("dictionary key");
+    if (!key) return key.error();
+    if (*key != "ih") {
+      return pointer_error("unexpected key " + quoted(*key) + " (only \"ih\" is allowed)");
+    }
+    if (ih) return pointer_error("duplicate key \"ih\"");
+    if (r.at_end()) return pointer_error("missing value for key \"ih\"");
+    if (r.peek() < '0' || r.peek() > '9') {
+      return pointer_error("\"ih\" must be a 20-byte string, found " + bencode_type_name(r.peek()));
+    }
+    auto value = r.read_string("\"ih\"");
+    if (!value) return value.error();
+    if (value->size() != InfoHash::kSize) {
+      return pointer_error("\"ih\" must be a 20-byte string, got " + std::to_string(value->size()) +
+                           " bytes");
+    }
+    InfoHash::Bytes bytes{};
+    std::memcpy(bytes.data(), value->data(), InfoHash::kSize);
+    ih = InfoHash(bytes);
+  }
+  if (!r.at_end()) {
+    return pointer_error(std::to_string(r.remaining()) + " trailing byte(s) after the dictionary");
+  }
+  if (!ih) return pointer_error("missing key \"ih\"");
+
+  PointerValue value{*ih};
+  // Only one key is accepted and lengths are canonical, so the input is
+  // exactly our encoding; keep the invariant explicit.
+  if (value.encode() != bencoded) return pointer_error("non-canonical bencoding");
+  return value;
+}
+
+// --- SignedPointer ----------------------------------------------------------
+
+SignedPointer SignedPointer::sign(const SecretKey& key, std::int64_t seq,
+                                  const PointerValue& value) {
+  SignedPointer p;
+  p.key = key.public_key();
+  p.seq = seq;
+  p.value = value;
+  p.signature = bep44_sign(key, {}, seq, value.encode());
+  return p;
+}
+
+bool SignedPointer::verify() const {
+  return bep44_verify(key, signature, {}, seq, value.encode());
+}
+
+}  // namespace hostless

@@ -1,0 +1,74 @@
+// BEP 44 mutable items and the BEP 46 pointer value {"ih": <20-byte info-hash>}.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/address.hpp"
+#include "util/result.hpp"
+
+namespace hostless {
+
+class SecretKey;
+
+// The 20-byte v1 info-hash a BEP 46 pointer names.
+class InfoHash {
+ public:
+  static constexpr std::size_t kSize = 20;
+  using Bytes = std::array<std::uint8_t, kSize>;
+
+  InfoHash() = default;
+  explicit InfoHash(const Bytes& bytes) : bytes_(bytes) {}
+  static Result<InfoHash> from_hex(std::string_view hex);
+
+  const Bytes& bytes() const { return bytes_; }
+  std::string hex() const;
+  auto operator<=>(const InfoHash&) const = default;
+
+ private:
+  Bytes bytes_{};
+};
+
+// BEP 44's limit on the bencoded value, in bytes.
+constexpr std::size_t kMaxItemValueSize = 1000;
+
+using Signature = std::array<std::uint8_t, 64>;
+
+// The exact buffer BEP 44 signs:
+//   [4:salt<len>:<salt>]3:seqi<seq>e1:v<bencoded value>
+// The salt part is present only when salt is non-empty.
+std::string bep44_signing_buffer(std::string_view salt, std::int64_t seq,
+                                 std::string_view bencoded_value);
+
+// Signs with libsodium (ed25519, detached).
+Signature bep44_sign(const SecretKey& key, std::string_view salt, std::int64_t seq,
+                     std::string_view bencoded_value);
+// Verifies with libsodium.
+bool bep44_verify(const PublicKey& key, const Signature& sig, std::string_view salt,
+                  std::int64_t seq, std::string_view bencoded_value);
+
+// The BEP 46 pointer value. Decoding is strict: exactly a bencoded dict with
+// the single key "ih" holding a 20-byte string, at most kMaxItemValueSize
+// bytes, canonical bencoding (so one value has one signature).
+struct PointerValue {
+  InfoHash ih;
+
+  std::string encode() const;  // d2:ih20:<20 bytes>e
+  static Result<PointerValue> decode(std::string_view bencoded);
+};
+
+// A signed pointer as stored in the DHT and in the catalog.
+struct SignedPointer {
+  PublicKey key;
+  std::int64_t seq = 0;
+  PointerValue value;
+  Signature signature{};
+
+  static SignedPointer sign(const SecretKey& key, std::int64_t seq, const PointerValue& value);
+  bool verify() const;
+};
+
+}  // namespace hostless

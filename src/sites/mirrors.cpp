@@ -1,0 +1,314 @@
+// The sites layer's mirroring half: whole copies that follow updates and keep
+// the name alive, and freeing versions nobody uses any more.
+#include <algorithm>
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "sites/sites.hpp"
+
+namespace hostless {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+Result<std::string> SiteManager::start_mirror(const std::string& address) {
+  auto addr = SiteAddress::parse(address);
+  if (!addr) return addr.error();
+  SiteAddress a = *addr;
+  return run_job("mirror", [this, a](const Progress& progress) { return mirror(a, progress); });
+}
+
+Result<json> SiteManager::mirror(const SiteAddress& address, const Progress& progress) {
+  const auto refuse = [&] {
+    return make_error("this node publishes " + address.str() +
+                      "; it already seeds it and keeps its name alive");
+  };
+  auto existing = catalog_.site(address);
+  if (!existing) return existing.error();
+  if (*existing && (*existing)->role == SiteRole::kPublished) return refuse();
+  if (progress.fn) progress.fn("finding the name", 0, 0);
+  auto ptr = resolve_pointer(address, options_.resolve_timeout);
+  if (!ptr) return ptr.error();
+  // The mirror is recorded before its fetch: a daemon stopped or killed
+  // meanwhile goes on with it when it starts again (resume_mirrors), from the
+  // pieces already verified on disk. Until the fetch is done the site serves
+  // what it served before (nothing, for a new one).
+  bool published = false;
+  // A published site is no mirror; any other becomes one (added if new).
+  const auto admit = [&](std::optional<SiteRecord>& r) {
+    if (r && r->role == SiteRole::kPublished) {
+      published = true;
+      return false;
+    }
+    if (!r) {
+      r.emplace();
+      r->address = address;
+      r->added = static_cast<std::int64_t>(std::time(nullptr));
+    }
+    r->role = SiteRole::kMirrored;
+    return true;
+  };
+  bool was_mirrored = false;
+  auto intent = catalog_.update_site(address, [&](std::optional<SiteRecord>& r) {
+    was_mirrored = r && r->role == SiteRole::kMirrored;
+    if (!admit(r)) return false;
+    if (!r->pointer || r->pointer->seq < ptr->seq) r->pointer = *ptr;
+    return true;
+  });
+  if (published) return refuse();
+  if (!intent) return intent.error();
+  auto h = fetch_version(address, ptr->value.ih, progress);
+  if (!h) {
+    // A failed mirror is no mirror (a stopping daemon's is resumed instead).
+    // One stopped by a full disk stays a mirror: it goes on when there is room.
+    if (!was_mirrored && !stopping_ && !waits_for_space(ptr->value.ih)) {
+      (void)catalog_.update_site(address, [](std::optional<SiteRecord>& r) {
+        if (!r || r->role != SiteRole::kMirrored) return false;
+        r->role = SiteRole::kVisited;
+        return true;
+      });
+    }
+    return h.error();
+  }
+
+  auto stored = switch_version(address, *ptr, admit);
+  if (published) return refuse();
+  if (!stored)
+    return make_error("cannot record the mirror of " + address.str() + " in the catalog");
+  const SiteRecord& record = *stored;
+  {
+    // Hold the name from now on, not only at the next re-put round.
+    std::lock_guard lock(retry_mutex_);
+    if (record.pointer) unannounced_[record.pointer->key] = *record.pointer;
+  }
+  json j = {{"address", address.str()},
+            {"seq", record.seq},
+            {"info_hash", record.info_hash->hex()},
+            {"url", url_for(address)}};
+  if (auto st = h->status({}); st.has_metadata) j["bytes"] = st.total_wanted;
+  return j;
+}
+
+Result<json> SiteManager::unmirror(const std::string& address) {
+  auto addr = SiteAddress::parse(address);
+  if (!addr) return addr.error();
+  auto existing = catalog_.site(*addr);
+  if (!existing) return existing.error();
+  if (!*existing || (*existing)->role != SiteRole::kMirrored) {
+    return make_error(addr->str() + " is not mirrored by this node (see `hostless sites`)");
+  }
+  auto ih = (*existing)->info_hash;
+  if (auto s = catalog_.remove_site(*addr); !s) return s.error();
+  {
+    std::lock_guard lock(retry_mutex_);
+    unannounced_.erase(addr->key());
+  }
+  if (ih) free_version(*ih);
+  return json{{"address", addr->str()}, {"unmirrored", true}};
+}
+
+void SiteManager::follow_mirrors() {
+  auto sites = catalog_.sites();
+  if (!sites) return;
+  for (const auto& s : *sites) {
+    if (s.role != SiteRole::kMirrored) continue;
+    {
+      std::lock_guard lock(mirrors_mutex_);
+      if (!polling_.insert(s.address.str()).second) continue;  // still running
+    }
+    SiteAddress a = s.address;
+    start_thread([this, a] {
+      poll_mirror(a);
+      std::lock_guard lock(mirrors_mutex_);
+      polling_.erase(a.str());
+    });
+  }
+}
+
+void SiteManager::resume_mirrors() {
+  auto sites = catalog_.sites();
+  if (!sites) return;
+  for (const auto& s : *sites) {
+    // A mirror whose catalog pointer names a version it does not serve yet:
+    // its fetch was cut short (a crash, a stop).
+    if (s.role != SiteRole::kMirrored || !s.pointer || s.pointer->seq <= s.seq) continue;
+    if (s.info_hash && *s.info_hash == s.pointer->value.ih) continue;
+    {
+      std::lock_guard lock(mirrors_mutex_);
+      if (!polling_.insert(s.address.str()).second) continue;
+    }
+    std::cerr << "hostless: resuming the mirror of " << s.address.str() << " (version "
+              << s.pointer->seq << ")\n";
+    SiteAddress a = s.address;
+    SignedPointer ptr = *s.pointer;
+    start_thread([this, a, ptr] {
+      adopt_version(a, ptr);
+      std::lock_guard lock(mirrors_mutex_);
+      polling_.erase(a.str());
+    });
+  }
+}
+
+void SiteManager::poll_mirror(const SiteAddress& address) {
+  if (stopping_) return;
+  auto record = catalog_.site(address);
+  if (!record || !*record || (*record)->role != SiteRole::kMirrored) return;
+  auto ptr = resolve_pointer(address, options_.resolve_timeout);
+  if (!ptr || ptr->seq <= (*record)->seq) return;
+  if ((*record)->info_hash && ptr->value.ih == *(*record)->info_hash) return;
+  if (!adopt_version(address, *ptr)) return;
+  std::lock_guard lock(retry_mutex_);
+  unannounced_[ptr->key] = *ptr;  // hold the new name at once
+}
+
+bool SiteManager::adopt_version(const SiteAddress& address, const SignedPointer& ptr) {
+  // Fetch the new version whole, then switch: until then the old version is
+  // the one served and seeded, so no visitor gets a page of one version with
+  // assets of another.
+  auto h = fetch_version(address, ptr.value.ih, Progress{});
+  if (!h) return false;
+  auto stored = switch_version(address, ptr, [&](std::optional<SiteRecord>& r) {
+    // Not if unmirrored, evicted or moved on meanwhile.
+    return r && r->role != SiteRole::kPublished && r->seq < ptr.seq;
+  });
+  return stored && stored->info_hash == ptr.value.ih;
+}
+
+std::optional<SiteRecord> SiteManager::switch_version(
+    const SiteAddress& address, const SignedPointer& ptr,
+    const std::function<bool(std::optional<SiteRecord>&)>& admit) {
+  std::optional<InfoHash> previous;
+  bool switched = false;
+  auto stored = catalog_.update_site(address, [&](std::optional<SiteRecord>& r) {
+    if (!admit(r) || !r) return false;
+    previous = r->info_hash;
+    if (!r->pointer || r->pointer->seq < ptr.seq) r->pointer = ptr;
+    // Never backwards: a lower seq than the served one leaves it served.
+    if (r->role != SiteRole::kPublished && (!r->info_hash || r->seq <= ptr.seq)) {
+      r->seq = ptr.seq;
+      r->info_hash = ptr.value.ih;
+      switched = true;
+    }
+    return true;
+  });
+  if (switched) {
+    hold_version(address, ptr.seq, ptr.value.ih);
+    if (previous && *previous != ptr.value.ih) retire_version(*previous);
+  } else if (!stored || !*stored || (*stored)->info_hash != ptr.value.ih) {
+    retire_version(ptr.value.ih);  // fetched for nothing (freed only if no site uses it)
+  }
+  if (!stored || !*stored) return std::nullopt;
+  return *stored;
+}
+
+void SiteManager::hold_version(const SiteAddress& address, std::int64_t seq, const InfoHash& ih) {
+  std::uint64_t bytes = 0;
+  if (auto h = node_.find_torrent(ih); h.is_valid()) {
+    if (auto ti = h.torrent_file()) {
+      const auto& files = ti->files();
+      for (auto i : files.file_range()) {
+        if (!files.pad_file_at(i)) bytes += static_cast<std::uint64_t>(files.file_size(i));
+      }
+    }
+  }
+  (void)catalog_.put_version({ih, address, seq, bytes, 0});
+  // The catalog names a new version: what visit() remembered of the site is
+  // stale (it would serve the old version for up to kWarmFor after `publish`
+  // returned), and a read of the catalog from before the switch must not be
+  // remembered after it.
+  std::lock_guard lock(visits_mutex_);
+  auto& slot = warm_[address.str()];
+  slot.at = {};
+  slot.record.seq = std::max(slot.record.seq, seq);
+}
+
+void SiteManager::retire_version(const InfoHash& ih) {
+  (void)catalog_.retire_version(
+      ih, static_cast<std::int64_t>(std::time(nullptr)) + options_.version_grace.count());
+  std::lock_guard lock(mirrors_mutex_);
+  retired_[ih] = Clock::now() + options_.version_grace;
+}
+
+void SiteManager::collect_versions() {
+  std::vector<InfoHash> due;
+  {
+    std::lock_guard lock(mirrors_mutex_);
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if (Clock::now() < it->second) {
+        ++it;
+        continue;
+      }
+      due.push_back(it->first);
+      it = retired_.erase(it);
+    }
+  }
+  if (due.empty()) return;
+  start_thread([this, due] {
+    for (const auto& ih : due) free_version(ih);
+  });
+}
+
+void SiteManager::free_version(const InfoHash& ih) {
+  auto sites = catalog_.sites();
+  if (!sites) return;
+  for (const auto& s : *sites) {
+    if (s.info_hash && *s.info_hash == ih) return;  // still some site's version
+  }
+  {
+    // Nothing serves it from here on.
+    std::lock_guard lock(visits_mutex_);
+    views_.erase(ih.hex());
+    background_.erase(ih.hex());
+    complete_.erase(ih.hex());
+    disk_paths_.erase(ih.hex());
+    completion_checked_.erase(ih.hex());
+    titles_.erase(ih.hex());
+    std::erase_if(warm_, [&](const auto& w) { return w.second.record.info_hash == ih; });
+  }
+  node_.remove_torrent(node_.find_torrent(ih), true);
+  (void)catalog_.remove_version(ih);
+  std::error_code ec;
+  // libtorrent deletes the files too, at the same time: a file it removed
+  // between our listing and our unlink stops remove_all, so try again.
+  for (int i = 0; i < 50 && fs::exists(version_dir(ih), ec); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fs::remove_all(version_dir(ih), ec);
+  }
+  fs::remove(torrent_path(ih), ec);
+}
+
+void SiteManager::enforce_visit_cache() {
+  auto sites = catalog_.sites();
+  if (!sites) return;
+  struct Held {
+    SiteRecord record;
+    std::uint64_t bytes;
+  };
+  std::vector<Held> visited;
+  std::uint64_t total = 0;
+  for (const auto& s : *sites) {
+    if (s.role != SiteRole::kVisited || !s.info_hash) continue;
+    auto h = node_.find_torrent(*s.info_hash);
+    std::uint64_t bytes = h.is_valid() ? static_cast<std::uint64_t>(h.status({}).total_done) : 0;
+    visited.push_back({s, bytes});
+    total += bytes;
+  }
+  if (total <= options_.visit_cache_bytes) return;
+  std::sort(visited.begin(), visited.end(), [](const Held& a, const Held& b) {
+    return std::tie(a.record.last_visit, a.record.added) <
+           std::tie(b.record.last_visit, b.record.added);
+  });
+  // The most recently visited site stays, whatever its size: it is likely
+  // on someone's screen.
+  for (std::size_t i = 0; i + 1 < visited.size() && total > options_.visit_cache_bytes; ++i) {
+    const auto& v = visited[i];
+    if (!catalog_.remove_site(v.record.address)) continue;
+    free_version(*v.record.info_hash);
+    total -= v.bytes;
+    std::cerr << "hostless: visit cache full: evicted " << v.record.address.str() << " (" << v.bytes
+              << " bytes)\n";
+  }
+}
+
+}  // namespace hostless

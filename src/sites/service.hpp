@@ -1,0 +1,101 @@
+// The narrow interface the gateway uses to reach the node's sites. Plain
+// values and JSON only: nothing of libtorrent crosses it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "util/result.hpp"
+
+namespace hostless {
+
+// One file of a site version, as the gateway serves it.
+struct ServedFile {
+  int index = 0;  // opaque: the node's handle for read()
+  std::uint64_t size = 0;
+  std::string etag;  // strong and quoted: from the file's content hash
+};
+
+// One immutable version of a site: its file list, by path relative to the
+// site's root ("index.html", "img/a.png"). URL paths are looked up here, never
+// joined onto a filesystem path.
+struct SiteVersion {
+  std::string address;
+  std::int64_t seq = 0;
+  std::string info_hash;
+  std::map<std::string, ServedFile> files;
+
+  const ServedFile* find(const std::string& path) const;
+  // True when some file lives under `path` + "/".
+  bool is_directory(const std::string& path) const;
+};
+
+// Where a visit of a site stands.
+struct VisitState {
+  // "finding the name", "finding peers", "fetching metadata", "ready", "failed"
+  std::string stage;
+  std::string error;  // when failed: why, in words for the visitor
+  int peers = 0;
+  std::shared_ptr<const SiteVersion> version;  // set once ready
+  bool ready() const { return version != nullptr; }
+};
+
+class SiteService {
+ public:
+  virtual ~SiteService() = default;
+
+  // Long operations run as jobs; job() reports
+  // {"id","kind","state":"running|done|failed","stage","done","total",
+  //  "result":{...},"error":"..."}.
+  virtual Result<std::string> start_publish(const std::string& folder,
+                                            const std::string& key_name) = 0;
+  virtual Result<std::string> start_get(const std::string& address, const std::string& outdir) = 0;
+  virtual std::optional<nlohmann::json> job(const std::string& id) = 0;
+  // Mirroring: fetch the whole current version, seed it, follow updates and
+  // re-put the signed pointer, so the site outlives its publisher.
+  virtual Result<std::string> start_mirror(const std::string& address) = 0;
+  // Stops following; frees what no other site still uses.
+  virtual Result<nlohmann::json> unmirror(const std::string& address) = 0;
+
+  // {"address","seq","info_hash","magnet","torrent_magnet"}
+  virtual Result<nlohmann::json> resolve(const std::string& address,
+                                         std::chrono::milliseconds timeout) = 0;
+  // The bencoded .torrent of the site's current version.
+  virtual Result<std::string> torrent(const std::string& address) = 0;
+  virtual nlohmann::json status() = 0;
+  virtual nlohmann::json sites() = 0;
+
+  // Serving. visit() never blocks for long: a site never seen starts being
+  // fetched (name, then metadata) in the background; a known one is ready at
+  // once with its last complete version (and its name is refreshed behind).
+  // `first_path` names the file the visitor asked for: on a cold visit it is
+  // fetched first and the rest of the site only after it.
+  virtual VisitState visit(const std::string& address, const std::string& first_path) = 0;
+  // True if the user has this site on this node: in the catalog (a visit
+  // that got the site's metadata, a mirror, a publish, a get); a visit still
+  // under way or one that failed does not count. The gateway asks before
+  // another site's page may send the user there without a click on its
+  // "Open this site?" page (drive-by seeding). A service that keeps no sites
+  // knows none.
+  virtual bool knows(const std::string& /*address*/) { return false; }
+  // visit(), then waits up to `timeout` for the version to be ready (a
+  // little longer while the name is still being looked up: the lookup ends
+  // with its reason just after the same timeout).
+  virtual VisitState wait_visit(const std::string& address, const std::string& first_path,
+                                std::chrono::milliseconds timeout) = 0;
+  // Up to `max_bytes` verified bytes of `file` from `offset` (< file.size),
+  // waiting up to `timeout` for the first of them: asks the swarm for those
+  // pieces first. Never returns bytes that have not passed their hash check.
+  virtual Result<std::string> read(const SiteVersion& version, const ServedFile& file,
+                                   std::uint64_t offset, std::size_t max_bytes,
+                                   std::chrono::milliseconds timeout) = 0;
+  // How many bytes of `file` are verified and on disk.
+  virtual std::uint64_t bytes_have(const SiteVersion& version, const ServedFile& file) = 0;
+};
+
+}  // namespace hostless

@@ -1,0 +1,310 @@
+// The sites layer: what this node publishes, visits and mirrors, on top of the
+// node (DHT + swarms) and the catalog. Implements SiteService for the gateway.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "node/node.hpp"
+#include "protocol/keys.hpp"
+#include "sites/service.hpp"
+#include "store/catalog.hpp"
+
+namespace hostless {
+
+struct SitesOptions {
+  std::filesystem::path home;
+  std::string gateway_base = "http://{address}.localhost:8420/";  // {address} replaced
+  std::chrono::milliseconds resolve_timeout{30000};
+  std::chrono::milliseconds fetch_timeout{600000};
+  // How often published pointers are put again (BEP 44 items expire).
+  std::chrono::seconds republish_interval{1800};
+  unsigned hash_threads = 0;  // 0: one per core
+  // A visited site's name is looked up again on a visit at most this often.
+  std::chrono::seconds refresh_interval{60};
+  // How often a mirror looks for a newer version of each mirrored site.
+  std::chrono::seconds mirror_interval{300};
+  // How long a replaced version stays seeded before its data is freed.
+  std::chrono::seconds version_grace{600};
+  // Visited sites (not published, not mirrored) share this much disk; the
+  // least recently visited go first. A visited site larger than the per-site
+  // cap is only fetched on demand, not in the background.
+  std::uint64_t visit_cache_bytes = std::uint64_t(1) << 30;
+  std::uint64_t visit_site_bytes = std::uint64_t(256) << 20;
+};
+
+// For torrent-wait checks: libtorrent 2.0 sometimes stops a hybrid torrent
+// that several peers feed with "v1 and v2 hashes do not describe the same
+// data" (libtorrent issue 6394) though its data is sound. Clears that error so
+// the download goes on (at most 5 times per wait, counted in `retries`); true
+// if it did. Does not block.
+bool recover_hybrid_error(const lt::torrent_status& st, int& retries);
+
+// What announce_if_alone keeps between two looks at one torrent.
+struct PeerSearch {
+  std::chrono::steady_clock::time_point last_announce = std::chrono::steady_clock::now();
+  // The last time the torrent had a peer, or asked for its peers again.
+  std::chrono::steady_clock::time_point last_peer = std::chrono::steady_clock::now();
+};
+
+// For torrent-wait checks and reads: with no peer, asks the DHT again (every
+// 3 s at most) rather than waiting for the next announce round; alone for
+// 10 s, also has the node find its peers again, so that one libtorrent gave
+// up on after 3 failed connections is tried once more (node.hpp). Not by
+// forgetting the peers (clear_peers): that unbans a corrupt peer, loses what
+// libtorrent learned of each (that it takes TCP but not uTP), and leaves the
+// piece picker pointing at the freed entries (libtorrent 2.0 does not tell it),
+// so a later hash failure can blame the wrong peer: seen, an honest publisher
+// that finished a corrupt peer's piece banned as the piece's only source.
+// Does not block.
+void announce_if_alone(Node& node, const lt::torrent_status& st, PeerSearch& search);
+
+// h.status(flags), or an empty status (no metadata, no error, no peers) when
+// `h` names no torrent: one removed meanwhile, which libtorrent reports by
+// throwing. Blocks on libtorrent: never call on the node thread.
+lt::torrent_status status_of(const lt::torrent_handle& h,
+                             lt::status_flags_t flags = lt::status_flags_t{});
+
+// Gives every piece of `h` that is not wanted (priority 0) priority `to`;
+// true if there was one. Blocks on libtorrent: never call on the node thread.
+bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t to);
+
+// Thread-safe.
+class SiteManager final : public SiteService {
+ public:
+  SiteManager(Node& node, Catalog& catalog, SitesOptions options);
+  ~SiteManager() override;
+
+  // Re-adds what the catalog knows and starts the re-put timer.
+  Status start();
+  // Makes every blocked job, visit and read() return soon with an error; call
+  // before stopping the gateway so its workers are not left waiting.
+  void shutdown();
+
+  Result<std::string> start_publish(const std::string& folder,
+                                    const std::string& key_name) override;
+  Result<std::string> start_get(const std::string& address, const std::string& outdir) override;
+  std::optional<nlohmann::json> job(const std::string& id) override;
+  Result<std::string> start_mirror(const std::string& address) override;
+  Result<nlohmann::json> unmirror(const std::string& address) override;
+  Result<nlohmann::json> resolve(const std::string& address,
+                                 std::chrono::milliseconds timeout) override;
+  Result<std::string> torrent(const std::string& address) override;
+  nlohmann::json status() override;
+  nlohmann::json sites() override;
+  VisitState visit(const std::string& address, const std::string& first_path) override;
+  bool knows(const std::string& address) override;
+  VisitState wait_visit(const std::string& address, const std::string& first_path,
+                        std::chrono::milliseconds timeout) override;
+  Result<std::string> read(const SiteVersion& version, const ServedFile& file, std::uint64_t offset,
+                           std::size_t max_bytes, std::chrono::milliseconds timeout) override;
+  std::uint64_t bytes_have(const SiteVersion& version, const ServedFile& file) override;
+
+  // The blocking operations behind the jobs, usable directly.
+  struct Progress {
+    std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> fn;
+  };
+  Result<nlohmann::json> publish(const std::filesystem::path& folder, const std::string& key_name,
+                                 const Progress& progress);
+  Result<nlohmann::json> get(const SiteAddress& address, const std::filesystem::path& outdir,
+                             const Progress& progress);
+  Result<nlohmann::json> mirror(const SiteAddress& address, const Progress& progress);
+
+ private:
+  struct Job;
+  struct Visit;
+  // Cold visits: resolve, add the torrent, wait for its metadata.
+  void run_visit(const SiteAddress& address, const std::string& first_path,
+                 const std::shared_ptr<Visit>& visit);
+  // Warm visits: look the name up again; fetch a newer version whole, then
+  // make it the served one.
+  void refresh(const SiteRecord& record);
+  // Wants only the start of `first` (top priority, deadlines, in order); the
+  // rest of the version follows in the background after the first read
+  // (start_background). No file: the background fetch starts now.
+  void want_first(const SiteAddress& address, const InfoHash& ih, const lt::torrent_handle& h,
+                  const ServedFile* first);
+  // A newer version of a visited site over the per-site cap: served at once,
+  // fetched as it is read.
+  void adopt_on_demand(const SiteAddress& address, const SignedPointer& ptr);
+  // The stored file `index` of a version known whole, if it is.
+  std::optional<std::filesystem::path> complete_file(const std::string& ih_hex, int index);
+  // Remembers (asking libtorrent at most once a second) when a version is whole.
+  void note_if_complete(const std::string& ih_hex, const lt::torrent_handle& h);
+  static Result<std::string> read_stored(const std::filesystem::path& path, std::uint64_t from,
+                                         std::uint64_t to);
+  // The <title> of a version's top index.html once it is held ("" if none).
+  std::string site_title(const InfoHash& ih, const lt::torrent_handle& h);
+  // The served view of a version whose metadata is known (cached by info-hash).
+  std::shared_ptr<const SiteVersion> version_view(const SiteAddress& address, std::int64_t seq,
+                                                  const InfoHash& ih, const lt::torrent_handle& h);
+  void start_thread(std::function<void()> fn);
+  // After the first on-demand read of a visited version: fetch the rest of it
+  // at low priority.
+  void start_background(const SiteAddress& address, const std::string& ih_hex,
+                        const lt::torrent_handle& h);
+  // The site's pointer: the DHT's answer (the highest valid one that arrived
+  // within `settle` of the first) unless the catalog holds a higher one.
+  Result<SignedPointer> resolve_pointer(
+      const SiteAddress& address, std::chrono::milliseconds timeout,
+      std::chrono::milliseconds settle = std::chrono::milliseconds(2000));
+  // The version's torrent, added by its info-hash if this node lacks it; a
+  // new one downloads nothing until start_version.
+  Result<lt::torrent_handle> add_version(const SiteAddress& address, const InfoHash& ih);
+  // Once `h`'s metadata is known: puts every file of it that this node holds
+  // whole in another version (same BEP 52 root) in place, by hard link, has
+  // libtorrent check them, then lets it download the rest. Returns the bytes
+  // reused. Does nothing for a torrent that was started already. Blocks.
+  std::uint64_t start_version(const lt::torrent_handle& h, const InfoHash& ih);
+  // Waits (--fetch-timeout) until `h` has its metadata, asking the DHT again
+  // while it has no peer; `on_wait` (node thread: must not block) sees each
+  // status meanwhile.
+  Status await_metadata(const lt::torrent_handle& h,
+                        std::function<void(const lt::torrent_status&)> on_wait);
+  // Takes what await_metadata(h) returned (`waited`), before anything of the
+  // version is used: refuses metadata libtorrent could not read and metadata
+  // check_site_metadata refuses; passes other failures (no peer, timeout)
+  // through. A refused version is removed with what libtorrent created for it
+  // (so `h` is no longer valid), logged once, and refused at once by
+  // add_version from then on (this run), so nothing fetches it again.
+  Status accept_metadata(const SiteAddress& address, const lt::torrent_handle& h,
+                         const InfoHash& ih, Status waited);
+  // True if accept_metadata refused this version (this run).
+  bool refused(const InfoHash& ih);
+  Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
+                                           const Progress& progress);
+  // Fetches `ptr`'s version whole, then makes it the site's served version
+  // (unless the site is published, gone, or already there) and retires the
+  // old one. True if it switched.
+  bool adopt_version(const SiteAddress& address, const SignedPointer& ptr);
+  // In one catalog transaction: lets `admit` create or adjust the site's
+  // record (false: leave it as it is), then records `ptr` as the highest
+  // pointer and makes its version the served one unless that would go back
+  // or the site is published. Records the new version and retires the old.
+  // Returns the record as stored; nullopt if not admitted or not stored.
+  std::optional<SiteRecord> switch_version(
+      const SiteAddress& address, const SignedPointer& ptr,
+      const std::function<bool(std::optional<SiteRecord>&)>& admit);
+  // Records that this node holds version `ih` of `address` in use.
+  void hold_version(const SiteAddress& address, std::int64_t seq, const InfoHash& ih);
+  // Records in the catalog that this node holds the version `pointer` names
+  // (a get or a visit): a visited site moves to it, never backwards.
+  void record_visit(const SiteAddress& address, const SignedPointer& pointer);
+  void republish_all();
+  // Mirrors: start a poll of every mirrored site that is due (node thread).
+  void follow_mirrors();
+  // At start: goes on with every mirror fetch a stop or crash cut short.
+  void resume_mirrors();
+  void poll_mirror(const SiteAddress& address);
+  // Frees versions whose grace period is over and that no site uses.
+  void collect_versions();
+  // A torrent's error in words for `sites` and failed jobs; a full disk says
+  // how much space is missing (disk_full.cpp). "" when there is none.
+  std::string torrent_error_text(const lt::torrent_status& st) const;
+  // Starts again every version stopped by a full disk once the store has
+  // room for what it still misses.
+  void retry_disk_errors();
+  // True if this version's download stopped on a full disk.
+  bool waits_for_space(const InfoHash& ih) const;
+  // Deletes a version's torrent and data unless a catalog record uses it.
+  void free_version(const InfoHash& ih);
+  void retire_version(const InfoHash& ih);  // frees it after the grace period
+  // Evicts least recently visited sites while visited sites exceed the cache.
+  void enforce_visit_cache();
+  // Puts again pointers whose last put reached no node (a publisher that has
+  // not joined the DHT yet): every kPutRetry, and at once when the routing
+  // table fills. Runs on the node thread, every second.
+  void retry_failed_puts();
+  // Publish's put: waits until kJoinWait after the daemon started for the DHT
+  // to have nodes, then puts (again, with pauses, while no node takes it)
+  // for up to kPublishWait. A put still running then is left to finish, and
+  // a name not stored to retry_failed_puts. Blocks.
+  struct NamePut {
+    Result<int> put;  // how many DHT nodes took it, or why none did
+    bool storing;     // still running after kPublishWait: retry_failed_puts ends it
+  };
+  NamePut store_name(const SignedPointer& pointer);
+  // Records a put's outcome for `sites` (names_), and queues a failed one.
+  void note_name_put(const SignedPointer& pointer, const Result<int>& put);
+  static constexpr std::chrono::seconds kJoinWait{5};
+  static constexpr std::chrono::seconds kLookupGrace{2};
+  static constexpr std::chrono::seconds kPublishWait{5};
+  static constexpr std::chrono::seconds kPutTimeout{30};
+  static constexpr std::chrono::seconds kPutRetry{5};
+  std::string run_job(const std::string& kind,
+                      std::function<Result<nlohmann::json>(const Progress&)> fn);
+  std::filesystem::path store_dir() const { return options_.home / "store"; }
+  std::filesystem::path version_dir(const InfoHash& ih) const;
+  std::filesystem::path torrent_path(const InfoHash& ih) const;
+  std::string url_for(const SiteAddress& address) const;
+
+  Node& node_;
+  Catalog& catalog_;
+  KeyStore keys_;
+  SitesOptions options_;
+  const std::chrono::steady_clock::time_point created_;
+  std::mutex publish_mutex_;  // one publish at a time: they share the hash threads
+
+  std::mutex jobs_mutex_;
+  std::map<std::string, std::shared_ptr<Job>> jobs_;
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Worker> threads_;  // guarded by jobs_mutex_
+  std::atomic<bool> stopping_{false};
+  std::mutex retry_mutex_;
+  std::map<PublicKey, SignedPointer> unannounced_;
+  std::map<PublicKey, std::future<Result<int>>> retrying_;
+  std::map<PublicKey, std::int64_t> retry_seq_;  // the seq each running put carries
+  std::map<PublicKey, std::chrono::steady_clock::time_point> next_put_;  // retry not before
+  // What this daemon last knows of each name it keeps alive in the DHT.
+  struct NameState {
+    std::int64_t stored_seq = 0;  // the highest seq a DHT node took
+    int nodes = 0;                // how many took it
+    std::int64_t stored_at = 0;   // unix time
+    std::string error;            // why the latest put failed, "" = it did not
+  };
+  std::map<PublicKey, NameState> names_;  // guarded by retry_mutex_
+  std::atomic<std::uint64_t> next_job_{1};
+
+  std::mutex visits_mutex_;
+  std::map<std::string, std::shared_ptr<Visit>> visits_;             // by address, while cold
+  std::map<std::string, std::shared_ptr<const SiteVersion>> views_;  // by info-hash hex
+  std::map<std::string, std::chrono::steady_clock::time_point> refreshed_;  // by address
+  std::set<std::string> background_;           // info-hashes whose background fetch started
+  std::map<std::string, std::string> titles_;  // by info-hash hex
+  // Versions known whole (read from disk without asking libtorrent), their
+  // files' paths in the store by file index, and when completeness was last
+  // asked; all by info-hash hex.
+  std::set<std::string> complete_;
+  std::map<std::string, std::vector<std::string>> disk_paths_;
+  std::map<std::string, std::chrono::steady_clock::time_point> completion_checked_;
+  struct Warm {
+    SiteRecord record;
+    std::shared_ptr<const SiteVersion> view;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, Warm> warm_;  // by address: what visit() last read
+
+  std::mutex reuse_mutex_;
+  std::set<InfoHash> starting_;  // versions in start_version (guarded by reuse_mutex_)
+  std::mutex mirrors_mutex_;
+  std::set<std::string> polling_;  // addresses with a poll running
+  std::atomic<bool> evicting_{false};
+  std::map<InfoHash, std::chrono::steady_clock::time_point> retired_;  // freed at that time
+  // What this node refuses, each logged once: versions whose metadata is
+  // unsafe (why, by info-hash), and pointers older than one already seen.
+  std::mutex refused_mutex_;
+  std::map<InfoHash, std::string> refused_versions_;
+  std::set<std::pair<PublicKey, std::int64_t>> refused_pointers_;
+};
+
+}  // namespace hostless

@@ -1,0 +1,437 @@
+#include "store/catalog.hpp"
+
+#include <sqlite3.h>
+
+#include <cstring>
+#include <ctime>
+
+namespace hostless {
+
+const char* role_name(SiteRole role) {
+  switch (role) {
+    case SiteRole::kPublished:
+      return "published";
+    case SiteRole::kMirrored:
+      return "mirrored";
+    case SiteRole::kVisited:
+      return "visited";
+  }
+  return "visited";
+}
+
+std::optional<SiteRole> parse_role(const std::string& name) {
+  if (name == "published") return SiteRole::kPublished;
+  if (name == "mirrored") return SiteRole::kMirrored;
+  if (name == "visited") return SiteRole::kVisited;
+  return std::nullopt;
+}
+
+namespace {
+
+// A prepared statement, finalised at scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind_blob(int i, const void* data, std::size_t n) {
+    sqlite3_bind_blob(stmt_, i, data, static_cast<int>(n), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  int step() { return sqlite3_step(stmt_); }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::string text(int col) const {
+    auto* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n))
+             : std::string();
+  }
+  std::int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+Error db_error(sqlite3* db, const std::string& what) {
+  return make_error("catalog: " + what + ": " + sqlite3_errmsg(db));
+}
+
+constexpr const char* kSiteColumns =
+    "address, role, key_name, folder, seq, info_hash, ptr_seq, ptr_value, ptr_sig, "
+    "last_visit, added";
+
+SiteRecord read_site(const Stmt& s) {
+  SiteRecord r;
+  auto key = s.text(0);
+  PublicKey::Bytes kb{};
+  std::memcpy(kb.data(), key.data(), std::min(key.size(), kb.size()));
+  r.address = SiteAddress(PublicKey(kb));
+  r.role = parse_role(s.text(1)).value_or(SiteRole::kVisited);
+  r.key_name = s.text(2);
+  r.folder = s.text(3);
+  r.seq = s.i64(4);
+  if (!s.is_null(5)) {
+    auto ih = s.text(5);
+    InfoHash::Bytes b{};
+    std::memcpy(b.data(), ih.data(), std::min(ih.size(), b.size()));
+    r.info_hash = InfoHash(b);
+  }
+  if (!s.is_null(7)) {
+    auto v = PointerValue::decode(s.text(7));
+    auto sig = s.text(8);
+    if (v && sig.size() == 64) {
+      SignedPointer p;
+      p.key = r.address.key();
+      p.seq = s.i64(6);
+      p.value = *v;
+      std::memcpy(p.signature.data(), sig.data(), 64);
+      if (p.verify()) r.pointer = p;
+    }
+  }
+  r.last_visit = s.i64(9);
+  r.added = s.i64(10);
+  return r;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(file.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return make_error("cannot open catalog " + file.string() + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<Catalog> c(new Catalog(db));
+  if (auto s = c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s) {
+    return s.error();
+  }
+  int version = 0;
+  {
+    Stmt q(db, "PRAGMA user_version");
+    if (q.ok() && q.step() == SQLITE_ROW) version = static_cast<int>(q.i64(0));
+  }
+  if (version > kSchemaVersion) {
+    return make_error("catalog " + file.string() + " was written by a newer hostless (schema " +
+                      std::to_string(version) + "); upgrade hostless");
+  }
+  if (version < 1) {
+    auto s = c->exec(
+        "BEGIN;"
+        "CREATE TABLE IF NOT EXISTS sites ("
+        "  address BLOB PRIMARY KEY, role TEXT NOT NULL, key_name TEXT NOT NULL DEFAULT '',"
+        "  folder TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL DEFAULT 0, info_hash BLOB,"
+        "  ptr_seq INTEGER NOT NULL DEFAULT 0, ptr_value BLOB, ptr_sig BLOB,"
+        "  last_visit INTEGER NOT NULL DEFAULT 0, added INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX IF NOT EXISTS sites_folder ON sites(folder);"
+        "CREATE TABLE IF NOT EXISTS hash_cache ("
+        "  folder TEXT NOT NULL, rel_path TEXT NOT NULL, size INTEGER NOT NULL,"
+        "  mtime_ns INTEGER NOT NULL, piece_size INTEGER NOT NULL, hashes BLOB NOT NULL,"
+        "  store_path TEXT NOT NULL, PRIMARY KEY (folder, rel_path));"
+        "PRAGMA user_version = 1;"
+        "COMMIT;");
+    if (!s) return s.error();
+    version = 1;
+  }
+  if (version < 2) {
+    // Schema 2: the versions a node holds, with their sizes and when a
+    // replaced one may be freed.
+    auto s = c->exec(
+        "BEGIN;"
+        "CREATE TABLE IF NOT EXISTS versions ("
+        "  info_hash BLOB PRIMARY KEY, address BLOB NOT NULL, seq INTEGER NOT NULL DEFAULT 0,"
+        "  bytes INTEGER NOT NULL DEFAULT 0, retire_at INTEGER NOT NULL DEFAULT 0,"
+        "  added INTEGER NOT NULL DEFAULT 0);"
+        "INSERT OR IGNORE INTO versions (info_hash, address, seq, added)"
+        "  SELECT info_hash, address, seq, added FROM sites WHERE info_hash IS NOT NULL;"
+        "PRAGMA user_version = 2;"
+        "COMMIT;");
+    if (!s) return s.error();
+  }
+  return c;
+}
+
+Catalog::~Catalog() {
+  sqlite3_close(db_);
+}
+
+Status Catalog::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return make_error("catalog: " + msg);
+  }
+  return {};
+}
+
+Result<std::optional<SiteRecord>> Catalog::site(const SiteAddress& address) {
+  std::lock_guard lock(mutex_);
+  return site_locked(address);
+}
+
+Result<std::optional<SiteRecord>> Catalog::site_locked(const SiteAddress& address) {
+  Stmt s(db_, (std::string("SELECT ") + kSiteColumns + " FROM sites WHERE address = ?").c_str());
+  if (!s.ok()) return db_error(db_, "query");
+  const auto& k = address.key().bytes();
+  s.bind_blob(1, k.data(), k.size());
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<SiteRecord>(read_site(s));
+  if (rc == SQLITE_DONE) return std::optional<SiteRecord>();
+  return db_error(db_, "query");
+}
+
+Result<std::vector<SiteRecord>> Catalog::sites() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, (std::string("SELECT ") + kSiteColumns + " FROM sites ORDER BY added").c_str());
+  if (!s.ok()) return db_error(db_, "query");
+  std::vector<SiteRecord> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_site(s));
+  if (rc != SQLITE_DONE) return db_error(db_, "query");
+  return out;
+}
+
+Result<std::optional<SiteRecord>> Catalog::site_by_folder(const std::string& folder) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, (std::string("SELECT ") + kSiteColumns +
+               " FROM sites WHERE folder = ? AND role = 'published'")
+                  .c_str());
+  if (!s.ok()) return db_error(db_, "query");
+  s.bind(1, folder);
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<SiteRecord>(read_site(s));
+  if (rc == SQLITE_DONE) return std::optional<SiteRecord>();
+  return db_error(db_, "query");
+}
+
+Status Catalog::put_site(const SiteRecord& r) {
+  std::lock_guard lock(mutex_);
+  return put_site_locked(r);
+}
+
+Status Catalog::put_site_locked(const SiteRecord& r) {
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO sites (address, role, key_name, folder, seq, info_hash, "
+         "ptr_seq, ptr_value, ptr_sig, last_visit, added) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  if (!s.ok()) return db_error(db_, "prepare");
+  const auto& k = r.address.key().bytes();
+  s.bind_blob(1, k.data(), k.size());
+  s.bind(2, std::string(role_name(r.role)));
+  s.bind(3, r.key_name);
+  s.bind(4, r.folder);
+  s.bind(5, r.seq);
+  if (r.info_hash) {
+    s.bind_blob(6, r.info_hash->bytes().data(), InfoHash::kSize);
+  } else {
+    s.bind_null(6);
+  }
+  if (r.pointer) {
+    auto v = r.pointer->value.encode();
+    s.bind(7, r.pointer->seq);
+    s.bind_blob(8, v.data(), v.size());
+    s.bind_blob(9, r.pointer->signature.data(), r.pointer->signature.size());
+  } else {
+    s.bind(7, std::int64_t{0}).bind_null(8).bind_null(9);
+  }
+  s.bind(10, r.last_visit);
+  s.bind(11, r.added ? r.added : static_cast<std::int64_t>(std::time(nullptr)));
+  if (s.step() != SQLITE_DONE) return db_error(db_, "write site");
+  return {};
+}
+
+Status Catalog::touch_visit(const SiteAddress& address, std::int64_t when) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "UPDATE sites SET last_visit = ? WHERE address = ?");
+  s.bind(1, when);
+  const auto& k = address.key().bytes();
+  s.bind_blob(2, k.data(), k.size());
+  if (s.step() != SQLITE_DONE) return db_error(db_, "update last visit");
+  return {};
+}
+
+Status Catalog::remove_site(const SiteAddress& address) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "DELETE FROM sites WHERE address = ?");
+  const auto& k = address.key().bytes();
+  s.bind_blob(1, k.data(), k.size());
+  if (s.step() != SQLITE_DONE) return db_error(db_, "delete site");
+  return {};
+}
+
+Result<std::optional<SiteRecord>> Catalog::update_site(const SiteAddress& address,
+                                                       const SiteUpdate& fn) {
+  std::lock_guard lock(mutex_);
+  if (auto s = exec("BEGIN IMMEDIATE"); !s) return s.error();
+  auto record = site_locked(address);
+  if (!record) {
+    (void)exec("ROLLBACK");
+    return record.error();
+  }
+  bool changed = false;
+  try {
+    changed = fn(*record);
+  } catch (...) {
+    (void)exec("ROLLBACK");  // a thrown update leaves no transaction open
+    throw;
+  }
+  if (changed && *record) {
+    if (auto s = put_site_locked(**record); !s) {
+      (void)exec("ROLLBACK");
+      return s.error();
+    }
+  }
+  if (auto s = exec("COMMIT"); !s) return s.error();
+  return *record;
+}
+
+Result<SignedPointer> Catalog::observe_pointer(const SignedPointer& pointer) {
+  if (!pointer.verify()) return make_error("refusing a pointer with a bad signature");
+  auto stored = update_site(SiteAddress(pointer.key), [&](std::optional<SiteRecord>& r) {
+    if (r && r->pointer && r->pointer->seq >= pointer.seq) return false;
+    if (!r) {
+      r.emplace();
+      r->address = SiteAddress(pointer.key);
+      r->role = SiteRole::kVisited;
+    }
+    r->pointer = pointer;
+    return true;
+  });
+  if (!stored) return stored.error();
+  return *(*stored)->pointer;
+}
+
+Status Catalog::put_version(const VersionRecord& v) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "INSERT INTO versions (info_hash, address, seq, bytes, retire_at, added) "
+         "VALUES (?,?,?,?,?,?) ON CONFLICT(info_hash) DO UPDATE SET address = excluded.address, "
+         "seq = excluded.seq, bytes = excluded.bytes, retire_at = excluded.retire_at");
+  if (!s.ok()) return db_error(db_, "prepare");
+  s.bind_blob(1, v.info_hash.bytes().data(), InfoHash::kSize);
+  const auto& k = v.address.key().bytes();
+  s.bind_blob(2, k.data(), k.size());
+  s.bind(3, v.seq).bind(4, static_cast<std::int64_t>(v.bytes)).bind(5, v.retire_at);
+  s.bind(6, v.added ? v.added : static_cast<std::int64_t>(std::time(nullptr)));
+  if (s.step() != SQLITE_DONE) return db_error(db_, "write version");
+  return {};
+}
+
+Status Catalog::retire_version(const InfoHash& ih, std::int64_t at) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "UPDATE versions SET retire_at = ? WHERE info_hash = ?");
+  s.bind(1, at).bind_blob(2, ih.bytes().data(), InfoHash::kSize);
+  if (s.step() != SQLITE_DONE) return db_error(db_, "retire version");
+  return {};
+}
+
+Status Catalog::remove_version(const InfoHash& ih) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "DELETE FROM versions WHERE info_hash = ?");
+  s.bind_blob(1, ih.bytes().data(), InfoHash::kSize);
+  if (s.step() != SQLITE_DONE) return db_error(db_, "delete version");
+  return {};
+}
+
+Result<std::vector<VersionRecord>> Catalog::versions() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT info_hash, address, seq, bytes, retire_at, added FROM versions");
+  if (!s.ok()) return db_error(db_, "query");
+  std::vector<VersionRecord> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    auto ih = s.text(0);
+    auto key = s.text(1);
+    if (ih.size() != InfoHash::kSize || key.size() != PublicKey::Bytes().size()) continue;
+    InfoHash::Bytes ib{};
+    std::memcpy(ib.data(), ih.data(), ib.size());
+    PublicKey::Bytes kb{};
+    std::memcpy(kb.data(), key.data(), kb.size());
+    out.push_back({InfoHash(ib), SiteAddress(PublicKey(kb)), s.i64(2),
+                   static_cast<std::uint64_t>(s.i64(3)), s.i64(4), s.i64(5)});
+  }
+  if (rc != SQLITE_DONE) return db_error(db_, "query");
+  return out;
+}
+
+Result<std::vector<HashCacheEntry>> Catalog::hash_cache(const std::string& folder) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "SELECT rel_path, size, mtime_ns, piece_size, hashes, store_path FROM hash_cache "
+         "WHERE folder = ?");
+  if (!s.ok()) return db_error(db_, "query");
+  s.bind(1, folder);
+  std::vector<HashCacheEntry> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    out.push_back({s.text(0), static_cast<std::uint64_t>(s.i64(1)), s.i64(2),
+                   static_cast<std::uint64_t>(s.i64(3)), s.text(4), s.text(5)});
+  }
+  if (rc != SQLITE_DONE) return db_error(db_, "query");
+  return out;
+}
+
+Status Catalog::replace_hash_cache(const std::string& folder,
+                                   const std::vector<HashCacheEntry>& entries) {
+  std::lock_guard lock(mutex_);
+  if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return db_error(db_, "begin");
+  }
+  {
+    Stmt del(db_, "DELETE FROM hash_cache WHERE folder = ?");
+    del.bind(1, folder);
+    if (del.step() != SQLITE_DONE) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return db_error(db_, "clear hash cache");
+    }
+    Stmt ins(db_,
+             "INSERT INTO hash_cache (folder, rel_path, size, mtime_ns, piece_size, hashes, "
+             "store_path) VALUES (?,?,?,?,?,?,?)");
+    for (const auto& e : entries) {
+      ins.reset();
+      ins.bind(1, folder).bind(2, e.rel_path);
+      ins.bind(3, static_cast<std::int64_t>(e.size)).bind(4, e.mtime_ns);
+      ins.bind(5, static_cast<std::int64_t>(e.piece_size));
+      ins.bind_blob(6, e.hashes.data(), e.hashes.size());
+      ins.bind(7, e.store_path);
+      if (ins.step() != SQLITE_DONE) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return db_error(db_, "write hash cache");
+      }
+    }
+  }
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return db_error(db_, "commit");
+  }
+  return {};
+}
+
+}  // namespace hostless

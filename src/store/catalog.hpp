@@ -1,0 +1,117 @@
+// The local catalog (<home>/catalog.sqlite): which sites this node knows, in
+// which role, their current version and the highest signed pointer seen, and
+// the publisher's hash cache. Every write is one transaction, so a crash
+// leaves the catalog as it was before or after it.
+//
+// Thread-safe: one connection guarded by a mutex (SQLite serialises writes
+// anyway; the catalog is small).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/address.hpp"
+#include "protocol/pointer.hpp"
+#include "util/result.hpp"
+
+struct sqlite3;
+
+namespace hostless {
+
+enum class SiteRole { kPublished, kMirrored, kVisited };
+const char* role_name(SiteRole role);
+std::optional<SiteRole> parse_role(const std::string& name);
+
+struct SiteRecord {
+  SiteAddress address;
+  SiteRole role = SiteRole::kVisited;
+  std::string key_name;  // published sites: the key in <home>/keys
+  std::string folder;    // published sites: the source folder
+  // The version this node serves (seq 0 / empty when none yet).
+  std::int64_t seq = 0;
+  std::optional<InfoHash> info_hash;
+  // The highest validly signed pointer ever seen (rollback protection).
+  std::optional<SignedPointer> pointer;
+  std::int64_t last_visit = 0;  // unix seconds
+  std::int64_t added = 0;
+};
+
+// A version (one info-hash) this node holds: a site's current one, or a
+// replaced one waiting out its grace period before its data is freed.
+struct VersionRecord {
+  InfoHash info_hash;
+  SiteAddress address;
+  std::int64_t seq = 0;
+  std::uint64_t bytes = 0;     // payload size of the whole version
+  std::int64_t retire_at = 0;  // unix seconds when it may be freed; 0: in use
+  std::int64_t added = 0;      // unix seconds when this node first held it (set on insert)
+};
+
+// One cached file hash of a published folder.
+struct HashCacheEntry {
+  std::string rel_path;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::uint64_t piece_size = 0;
+  std::string hashes;      // serialised FileHashes (site_torrent.hpp)
+  std::string store_path;  // where the snapshot copy lives
+};
+
+class Catalog {
+ public:
+  static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
+  ~Catalog();
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  static constexpr int kSchemaVersion = 2;
+
+  Result<std::optional<SiteRecord>> site(const SiteAddress& address);
+  Result<std::vector<SiteRecord>> sites();
+  // The published site whose source is `folder`, if any.
+  Result<std::optional<SiteRecord>> site_by_folder(const std::string& folder);
+  // Inserts or replaces the whole record.
+  Status put_site(const SiteRecord& record);
+  Status remove_site(const SiteAddress& address);
+  // Read-modify-write in one transaction that no other catalog call can
+  // interleave with: `fn` gets the record (nullopt: none) and returns true to
+  // store it as changed (a nullopt it leaves is not stored). Returns the
+  // record as stored afterwards.
+  using SiteUpdate = std::function<bool(std::optional<SiteRecord>& record)>;
+  Result<std::optional<SiteRecord>> update_site(const SiteAddress& address, const SiteUpdate& fn);
+  // Sets only the last-visit time (a visit must not rewrite the version a
+  // concurrent update may be switching).
+  Status touch_visit(const SiteAddress& address, std::int64_t when);
+
+  // Records `pointer` if its seq is higher than the stored one. Returns the
+  // highest pointer now stored.
+  Result<SignedPointer> observe_pointer(const SignedPointer& pointer);
+
+  // Inserts a version, or updates all but its `added` time.
+  Status put_version(const VersionRecord& version);
+  // Marks a version to be freed at `at` (unix seconds).
+  Status retire_version(const InfoHash& ih, std::int64_t at);
+  Status remove_version(const InfoHash& ih);
+  Result<std::vector<VersionRecord>> versions();
+
+  Result<std::vector<HashCacheEntry>> hash_cache(const std::string& folder);
+  // Replaces the folder's whole cache.
+  Status replace_hash_cache(const std::string& folder, const std::vector<HashCacheEntry>& entries);
+
+ private:
+  explicit Catalog(sqlite3* db) : db_(db) {}
+  Status exec(const char* sql);
+  // The same as the public calls, with mutex_ held by the caller.
+  Result<std::optional<SiteRecord>> site_locked(const SiteAddress& address);
+  Status put_site_locked(const SiteRecord& record);
+  sqlite3* db_;
+  std::mutex mutex_;
+};
+
+}  // namespace hostless
