@@ -128,14 +128,7 @@ def main():
     global BIN, DELAYER
     BIN = os.path.abspath(sys.argv[1])
     DELAYER = os.path.abspath(sys.argv[2])
-    name = sys.argv[3]
-    try:
-        netsim.check_environment(DELAYER)
-    except netsim.NetsimUnavailable as e:
-        print("netsim cannot run here: %s" % e)
-        sys.exit(1)
-    globals()[name]()
-    print("ok: " + name)
+    netsim.run_named_test(globals(), DELAYER, sys.argv[3])
 
 
 if __name__ == "__main__":

@@ -277,14 +277,7 @@ def test_selfcheck():
 def main():
     global DELAYER
     DELAYER = os.path.abspath(sys.argv[1])
-    name = sys.argv[2]
-    try:
-        netsim.check_environment(DELAYER)
-    except netsim.NetsimUnavailable as e:
-        print("netsim cannot run here: %s" % e)
-        sys.exit(1)
-    globals()[name]()
-    print("ok: " + name)
+    netsim.run_named_test(globals(), DELAYER, sys.argv[2])
 
 
 if __name__ == "__main__":

@@ -21,6 +21,18 @@ BIN = None
 LONG = os.environ.get("HOSTLESS_TEST_LONG") == "1"
 
 
+
+def try_start(node):
+    """Starts node's daemon and stops it again: (whether it started, its log)."""
+    try:
+        node.start()
+        started = True
+    except RuntimeError:
+        started = False
+    log = node.read_log()
+    node.stop()
+    return started, log
+
 def raw_exchange(port, data, timeout=10):
     """Sends data on a new connection and returns what comes back until the
     server closes or timeout passes (b"" if the send itself was refused)."""
@@ -200,13 +212,7 @@ def test_loopback_takeover():
     squatter.bind(("::1", node.gateway_port))
     squatter.listen(8)
     try:
-        try:
-            node.start()
-            started = True
-        except RuntimeError:
-            started = False
-        log = node.read_log()
-        node.stop()
+        started, log = try_start(node)
         print("with [::1]:%d taken:" % node.gateway_port, log.strip().splitlines()[-1:])
         assert not started, "the daemon started while another program held [::1]:%d" % \
             node.gateway_port
@@ -620,13 +626,7 @@ def test_private_home():
             if owner is not None:
                 os.chown(home, owner, -1)
             node = Node(BIN, home, 1)
-            try:
-                node.start()
-                started = True
-            except RuntimeError:
-                started = False
-            log = node.read_log()
-            node.stop()
+            started, log = try_start(node)
             print("home mode %o owner %s:" % (mode, owner), log.strip().splitlines()[-1:])
             assert not started and expect in log, (mode, owner, log)
             assert not os.path.exists(os.path.join(home, "api-token")), "it wrote in the home"

@@ -184,6 +184,18 @@ def cleanup_stale(prefix=None):
     return stale
 
 
+def run_named_test(tests, delayer, name):
+    """A test script's main: checks this machine can run a Net (exit 1 with
+    the reason if not), then runs tests[name]() and says ok."""
+    try:
+        check_environment(delayer)
+    except NetsimUnavailable as e:
+        print("netsim cannot run here: %s" % e)
+        sys.exit(1)
+    tests[name]()
+    print("ok: " + name)
+
+
 def check_environment(delayer):
     """Raises NetsimUnavailable with a clear reason when this machine cannot run
     a Net: not root, no netns/veth/tbf, no NFQUEUE target, missing tools."""
