@@ -933,6 +933,14 @@ def internet_result(o):
         tables.append("| %s | %s | %s | %s |" % (
             r["case"], "yes" if r["works"] else "**no**", fmt(r["s"]),
             ("`%s`" % json.dumps(reach, sort_keys=True)) if reach else r.get("error", "")))
+    notes += ["update reach: a mirror learns of a new version only by polling every "
+              "`--mirror-interval` (nothing pushes the signed item to a site's peers yet), so "
+              "the poll period dominates: a mirror waits for the rest of its period (0-300 s, "
+              "150 s on average with the default) plus one name lookup and the changed files' "
+              "transfer; mirrors started together poll in step, so all 10 arrive within ~4 s"]
+    notes += o.get("findings", [])
+    if o.get("ab"):
+        tables += [""] + internet_ab_table(o["ab"])
     notes.insert(0, "N = %d nodes (%d daemons at the start, one fresh daemon per cold-visit "
                     "trial), run %s, %.0f s in all; starting the daemons took %.0f s; with all "
                     "running: load average %.2f, their RSS %.0f MiB in all" % (
@@ -943,6 +951,56 @@ def internet_result(o):
                  "seconds / the model RTT between visitor and publisher" % o["page_bytes"])
     return {"rows": rows, "notes": notes, "tables": tables, "series": series,
             "internet": {"visits_1": o["visits_1"], "visits_5": o["visits_5"]}, "raw": o}
+
+
+def internet_ab_summary(o):
+    """The figures an A/B run of the internet benchmark is compared on."""
+    out = {"n": o["n"], "trials": o["trials"]}
+    for key in ("visits_1", "visits_5"):
+        if o.get(key):
+            out[key] = internet_visits(o[key])
+    out["swarm"] = [{"n": s["n"], "last_over_bound": s["last_s"] / s["bound_s"]
+                     if s["last_s"] else None, "upload_f": s["upload_f"]} for s in o["swarm"]]
+    out["nat"] = [{"case": r["case"], "works": r["works"], "s": r["s"]} for r in o["nat"]]
+    return out
+
+
+def internet_ab_table(ab):
+    """Markdown lines comparing A/B runs: ab = {"label": ..., "runs": [(name, summary)]}."""
+    runs = ab["runs"]
+    lines = ["**%s**" % ab["label"], "",
+             "| metric | " + " | ".join(name for name, _ in runs) + " |",
+             "|---|" + "---|" * len(runs)]
+
+    def line(label, get):
+        vals = []
+        for _, s in runs:
+            try:
+                vals.append(fmt(get(s)))
+            except (KeyError, IndexError, TypeError):
+                vals.append("-")
+        lines.append("| %s | %s |" % (label, " | ".join(vals)))
+
+    for key, loss in (("visits_1", 1), ("visits_5", 5)):
+        line("cold visit %d %% loss: got the page / trials" % loss,
+             lambda s, k=key: "%d/%d" % (s[k]["ok"], s[k]["trials"]))
+        for what, label in (("first_rt_med", "first byte median (RTTs)"),
+                            ("first_rt_p90", "first byte p90 (RTTs)"),
+                            ("page_rt_med", "whole page median (RTTs)"),
+                            ("page_rt_p90", "whole page p90 (RTTs)"),
+                            ("first_med", "first byte median (s)"),
+                            ("page_med", "whole page median (s)")):
+            line("cold visit %d %% loss: %s" % (loss, label),
+                 lambda s, k=key, w=what: s[k][w])
+    for k, sw in enumerate(runs[0][1]["swarm"]):
+        line("swarm N=%d: last done / Kumar-Ross" % sw["n"],
+             lambda s, k=k: s["swarm"][k]["last_over_bound"])
+        line("swarm N=%d: publisher upload / F" % sw["n"],
+             lambda s, k=k: s["swarm"][k]["upload_f"])
+    for k, r in enumerate(runs[0][1]["nat"]):
+        line("NAT: " + r["case"],
+             lambda s, k=k: ("yes, %.1f s" % s["nat"][k]["s"]) if s["nat"][k]["works"] else "no")
+    return lines
 
 
 def internet_visits(trials):
