@@ -873,6 +873,11 @@ def internet_result(o):
                      "to fill its routing table (8 nodes) before the visit" % (
                          at, s["trials"], s["ok"], s["whole"], "/".join(s["statuses"]),
                          (s["rtt_med"] or 0) * 1000, fmt(s["joined_med"])))
+    if o.get("old_name"):
+        on = o["old_name"]
+        rows.append(row("cold-visit site's name, %.0f min after its put: found by fresh "
+                        "resolvers" % (on["age_s"] / 60), on["found"], on["asked"], 1.0,
+                        "nodes"))
     for tag, trials in o.get("visible", {}).items():
         vis = [t["visible_s"] for t in trials if t["visible_s"] is not None]
         pub = [t["publish_s"] for t in trials]

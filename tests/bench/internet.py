@@ -200,6 +200,22 @@ def cold_visits(run, net, address, files, slots, loss):
     return trials
 
 
+def old_name(run, address, published_at, k=5):
+    """Is the cold-visit site's name (stored minutes ago) still found by
+    nodes that never looked it up? Each of k of them resolves it once."""
+    found, times = 0, []
+    for r in run.take(k):
+        t = time.monotonic()
+        status, j = run.api(r).call("GET", "resolve?address=%s&timeout_ms=30000" % address,
+                                    timeout=60)
+        times.append(time.monotonic() - t)
+        found += status == 200
+    age = time.monotonic() - published_at
+    run.say("old name (stored %.0f s ago): found by %d of %d fresh resolvers (%s s)" % (
+        age, found, k, ", ".join("%.1f" % x for x in times)))
+    return {"age_s": age, "found": found, "asked": k, "times": times}
+
+
 def summarize_visits(trials):
     ok = [t for t in trials if t["first"] is not None]
     whole = [t for t in ok if t["page"] is not None]
@@ -389,6 +405,8 @@ def run_internet(binary, delayer, quick, log=print):
         m_default = run.take(run.mirrors)
         m_short = run.take(run.mirrors)
         extra = {m: ["--mirror-interval", str(mirror_short)] for m in m_short}
+        # HOSTLESS_INTERNET_PUB_EXTRA: daemon flags for the cold-visit publisher (A/B runs).
+        extra[PUB] = (os.environ.get("HOSTLESS_INTERNET_PUB_EXTRA") or "").split()
         t = time.monotonic()
         run.start_nodes(net, started, extra)
         run.out["start_s"] = time.monotonic() - t
@@ -408,6 +426,7 @@ def run_internet(binary, delayer, quick, log=print):
         files = page_files("cold visit")
         site = make_site(os.path.join(work, "page"), files)
         took, res, _ = run.publish(PUB, site)
+        published_at = time.monotonic()
         address = res["address"]
         run.out["page_bytes"] = sum(len(v) for v in files.values())
         run.say("page site published in %.2f s: %s" % (took, address))
@@ -437,6 +456,7 @@ def run_internet(binary, delayer, quick, log=print):
             run.out["visits_5"] = cold_visits(run, net, res5["address"], files5, fresh[trials:],
                                               0.05)
             net.set_loss(0.01)
+            run.out["old_name"] = old_name(run, address, published_at)
         if "update" in run.parts:
             th.join()
             run.out["update_default"] = upd["default"]
