@@ -2,7 +2,7 @@
 settings (no --lan) on the simulated internet of tests/support/netsim.py.
 
 One Net of `n` slots; every node bootstraps from slot 1 and nothing else.
-Slots (full run: n = 200; --quick: n = 36):
+Slots (full run: n = 200; --quick: n = 42):
 
   1  bootstrap            2  publisher (public), the cold-visit site
   3  publisher behind a home router with miniupnpd
@@ -52,7 +52,7 @@ class Run:
         self.delayer = delayer
         self.quick = quick
         self.log = log
-        self.n = int(os.environ.get("HOSTLESS_INTERNET_N", 36 if quick else 200))
+        self.n = int(os.environ.get("HOSTLESS_INTERNET_N", 42 if quick else 200))
         self.trials = int(os.environ.get("HOSTLESS_INTERNET_TRIALS", 3 if quick else 30))
         self.mirrors = 3 if quick else 10
         self.swarm_counts = [1, 4] if quick else [1, 4, 16]
@@ -456,7 +456,7 @@ def run_internet(binary, delayer, quick, log=print):
             run.out["visits_5"] = cold_visits(run, net, res5["address"], files5, fresh[trials:],
                                               0.05)
             net.set_loss(0.01)
-            run.out["old_name"] = old_name(run, address, published_at)
+            run.out["old_name"] = old_name(run, address, published_at, 3 if quick else 5)
         if "update" in run.parts:
             th.join()
             run.out["update_default"] = upd["default"]
