@@ -7,6 +7,8 @@ usage: bench.py HOSTLESS_BINARY BUILD_DIR [--quick] [--docs] [NAME...]
   --quick  tiny sizes, seconds: proves the benchmark still runs
   --docs   regenerate docs/benchmarks.md (and its plots) from build/bench/*.json;
            with NAMEs, only their sections (the rest of the file is kept as it is)
+  --docs-only  the same from the JSON already in build/bench/, running nothing
+`internet` (root, the network simulator) runs only when named.
 """
 import datetime
 import http.client
@@ -110,7 +112,7 @@ def wrk(url, connections, seconds, host=None):
 
 
 def row(metric, hostless, baseline, target=None, unit="", higher_is_better=True, note=""):
-    ratio = hostless / baseline if baseline else None
+    ratio = hostless / baseline if baseline and hostless is not None else None
     met = None
     if target is not None and ratio is not None:
         met = ratio >= target if higher_is_better else ratio <= target
@@ -140,6 +142,8 @@ def print_table(result):
                                              fmt(r["ratio"]), target, flag))
     for n in result.get("notes", []):
         print("  note:", n)
+    for line in result.get("tables", []):
+        print("  " + line)
 
 
 def publish(node, folder):
@@ -811,6 +815,219 @@ def bench_scale():
     return {"rows": rows, "notes": notes, "scale_series": series, "target_mib": target_mib,
             "runs": runs, "empty": empty}
 
+
+def bench_internet():
+    """hostless daemons with their default settings (no --lan) on the simulated
+    internet (tests/support/netsim.py: a network namespace and a public-looking
+    address per node, RTTs from synthetic coordinates, median ~100 ms, random
+    loss, 20/2 Mbit/s home lines capped by tbf, home routers with and without
+    miniupnpd): cold visits of a multi-file site by fresh nodes at 1 % and 5 %
+    loss, in seconds and in round trips of the visitor-publisher RTT;
+    publish-to-visible; update reach of 10 mirrors; a swarm on home links
+    against the Kumar-Ross bound; and who can fetch from whom behind NATs.
+    Needs root."""
+    import internet
+    delayer = os.environ.get("NETSIM_DELAYER") or os.path.join(BUILD, "tests", "support", "netsim",
+                                                                 "netsim-delayer")
+    try:
+        internet.netsim.check_environment(delayer)
+    except internet.netsim.NetsimUnavailable as e:
+        raise RuntimeError("the internet benchmark cannot run here: %s" % e)
+    o = internet.run_internet(BIN, delayer, QUICK, log=lambda s: print(s, flush=True))
+    return internet_result(o)
+
+
+def internet_result(o):
+    """Rows, notes and tables of the internet benchmark from run_internet's output."""
+    rows, notes, tables = [], [], []
+    for key, loss in (("visits_1", 1), ("visits_5", 5)):
+        if not o[key]:
+            continue
+        s = internet_visits(o[key])
+        o[key + "_summary"] = s
+        at = "cold visit, %d %% loss" % loss
+        lead = loss == 1
+        if s["ok"] < s["trials"]:
+            rows.append(row("%s: visits that got the page" % at, s["ok"], s["trials"], 1.0,
+                            "visits"))
+        rows += [
+            row("%s: first byte, median" % at, s["first_rt_med"], 8, 1.0 if lead else None,
+                "RTTs", higher_is_better=False, note="baseline: the target"),
+            row("%s: first byte, p90" % at, s["first_rt_p90"], 15, 1.0 if lead else None,
+                "RTTs", higher_is_better=False, note="baseline: the target"),
+            row("%s: whole page, median" % at, s["page_rt_med"], None, None, "RTTs",
+                higher_is_better=False),
+            row("%s: whole page, p90" % at, s["page_rt_p90"], None, None, "RTTs",
+                higher_is_better=False),
+            row("%s: first byte, median" % at, s["first_med"], None, None, "s",
+                higher_is_better=False),
+            row("%s: first byte, p90" % at, s["first_p90"], None, None, "s",
+                higher_is_better=False),
+            row("%s: whole page, median" % at, s["page_med"], None, None, "s",
+                higher_is_better=False),
+            row("%s: whole page, p90" % at, s["page_p90"], None, None, "s",
+                higher_is_better=False),
+        ]
+        notes.append("%s: %d trials, %d got index.html, %d the whole page; statuses %s; "
+                     "visitor-publisher RTT median %.0f ms; each fresh daemon had %s s (median) "
+                     "to fill its routing table (8 nodes) before the visit" % (
+                         at, s["trials"], s["ok"], s["whole"], "/".join(s["statuses"]),
+                         (s["rtt_med"] or 0) * 1000, fmt(s["joined_med"])))
+    if o.get("old_name"):
+        on = o["old_name"]
+        rows.append(row("cold-visit site's name, %.0f min after its put: found by fresh "
+                        "resolvers" % (on["age_s"] / 60), on["found"], on["asked"], 1.0,
+                        "nodes"))
+    for tag, trials in o.get("visible", {}).items():
+        vis = [t["visible_s"] for t in trials if t["visible_s"] is not None]
+        pub = [t["publish_s"] for t in trials]
+        rows.append(row("publish-to-visible, publisher %s, median" % tag,
+                        percentile(vis, 50) if vis else None, None, None, "s",
+                        higher_is_better=False))
+        rows.append(row("publish-to-visible, publisher %s, max" % tag,
+                        max(vis) if vis else None, None, None, "s", higher_is_better=False))
+        rows.append(row("`publish` itself, publisher %s, median" % tag, percentile(pub, 50),
+                        None, None, "s", higher_is_better=False))
+        notes.append("publish-to-visible, publisher %s: %d versions, %d seen by a node that had "
+                     "never looked the site up (times %s s after `publish` returned; "
+                     "`publish` took %s s%s)" % (
+                         tag, len(trials), len(vis),
+                         ", ".join("%.2f" % t["visible_s"] if t["visible_s"] is not None
+                                   else "never" for t in trials),
+                         ", ".join("%.2f" % t for t in pub),
+                         "; it warned that the node is not known to be reachable"
+                         if any(t["warning"] for t in trials) else ""))
+    for key in ("update_default", "update_short"):
+        u = o.get(key)
+        if u is None:
+            continue
+        if "error" in u:
+            notes.append("update reach (%s) failed: %s" % (key, u["error"]))
+            continue
+        rows.append(row("update reach, %s: all %d mirrors" % (u["label"], u["mirrors"]),
+                        u["all_s"], None, None, "s", higher_is_better=False))
+        rows.append(row("update reach, %s: median mirror" % u["label"], u["median_s"], None,
+                        None, "s", higher_is_better=False))
+        notes.append("update reach, %s: %d of %d mirrors served the new version within %d s "
+                     "(times from `publish` returning: %s s)" % (
+                         u["label"], u["reached"], u["mirrors"], u["limit"],
+                         ", ".join("%.1f" % x for x in u["times"])))
+    series = []
+    last_n = o["swarm"][-1]["n"] if o["swarm"] else None
+    for s in o["swarm"]:
+        big = s["n"] == last_n and s["n"] >= 16
+        rows.append(row("swarm N=%d: last visitor done / Kumar-Ross bound" % s["n"], s["last_s"],
+                        s["bound_s"], 1.25 if big else None, "s", higher_is_better=False))
+        rows.append(row("swarm N=%d: publisher upload / F" % s["n"], s["upload_f"], 1.0,
+                        1.2 if big else None, "x F", higher_is_better=False))
+        if s["failed"]:
+            notes.append("swarm N=%d: %d visitors' `get` failed: %s" % (
+                s["n"], len(s["failed"]), list(s["failed"].values())[:2]))
+        series.append((s["n"], s["last_s"], s["bound_s"], s["n"] * s["bound_s"] if s["n"] else 0))
+    if o["swarm"]:
+        notes.append("swarm: one file of F = %d bytes; publisher and visitors on the default "
+                     "home line (tbf: 2 Mbit/s up, 20 Mbit/s down), so the bound "
+                     "max(F/U, F/d, N F/(U + N u)) is F/U = %.1f s; times include each visitor's "
+                     "name lookup and metadata fetch; every visitor is fresh" % (
+                         o["swarm"][0]["size"], o["swarm"][0]["bound_s"]))
+    if o["nat"]:
+        tables += ["| NAT case | works | time (s) | reachability of the NATed node (`status`) |",
+                   "|---|---|---|---|"]
+    for r in o["nat"]:
+        reach = r.get("reachability")
+        tables.append("| %s | %s | %s | %s |" % (
+            r["case"], "yes" if r["works"] else "**no**", fmt(r["s"]),
+            ("`%s`" % json.dumps(reach, sort_keys=True)) if reach else r.get("error", "")))
+    notes += ["update reach: a mirror learns of a new version only by polling every "
+              "`--mirror-interval` (nothing pushes the signed item to a site's peers yet), so "
+              "the poll period dominates: a mirror waits for the rest of its period (0-300 s, "
+              "150 s on average with the default) plus one name lookup and the changed files' "
+              "transfer; mirrors started together poll in step, so all 10 arrive within ~4 s"]
+    notes += o.get("findings", [])
+    if o.get("ab"):
+        tables += [""] + internet_ab_table(o["ab"])
+    notes.insert(0, "N = %d nodes (%d daemons at the start, one fresh daemon per cold-visit "
+                    "trial), run %s, %.0f s in all; starting the daemons took %.0f s; with all "
+                    "running: load average %.2f, their RSS %.0f MiB in all" % (
+                        o["n"], o["n"] - 2 * o["trials"], datetime.date.today().isoformat(),
+                        o["total_s"], o["start_s"], o["load"][0], o["rss_mib"]))
+    notes.append("cold-visit page: index.html + css + js + a 200 KiB image, %d bytes; the "
+                 "assets are fetched in parallel once index.html is there; round trips = "
+                 "seconds / the model RTT between visitor and publisher" % o["page_bytes"])
+    return {"rows": rows, "notes": notes, "tables": tables, "series": series,
+            "internet": {"visits_1": o["visits_1"], "visits_5": o["visits_5"]}, "raw": o}
+
+
+def internet_ab_summary(o):
+    """The figures an A/B run of the internet benchmark is compared on."""
+    out = {"n": o["n"], "trials": o["trials"]}
+    for key in ("visits_1", "visits_5"):
+        if o.get(key):
+            out[key] = internet_visits(o[key])
+    out["swarm"] = [{"n": s["n"], "last_over_bound": s["last_s"] / s["bound_s"]
+                     if s["last_s"] else None, "upload_f": s["upload_f"]} for s in o["swarm"]]
+    out["nat"] = [{"case": r["case"], "works": r["works"], "s": r["s"]} for r in o["nat"]]
+    return out
+
+
+def internet_ab_table(ab):
+    """Markdown lines comparing A/B runs: ab = {"label": ..., "runs": [(name, summary)]}."""
+    runs = ab["runs"]
+    lines = ["**%s**" % ab["label"], "",
+             "| metric | " + " | ".join(name for name, _ in runs) + " |",
+             "|---|" + "---|" * len(runs)]
+
+    def line(label, get):
+        vals = []
+        for _, s in runs:
+            try:
+                vals.append(fmt(get(s)))
+            except (KeyError, IndexError, TypeError):
+                vals.append("-")
+        lines.append("| %s | %s |" % (label, " | ".join(vals)))
+
+    for key, loss in (("visits_1", 1), ("visits_5", 5)):
+        line("cold visit %d %% loss: got the page / trials" % loss,
+             lambda s, k=key: "%d/%d" % (s[k]["ok"], s[k]["trials"]))
+        for what, label in (("first_rt_med", "first byte median (RTTs)"),
+                            ("first_rt_p90", "first byte p90 (RTTs)"),
+                            ("page_rt_med", "whole page median (RTTs)"),
+                            ("page_rt_p90", "whole page p90 (RTTs)"),
+                            ("first_med", "first byte median (s)"),
+                            ("page_med", "whole page median (s)")):
+            line("cold visit %d %% loss: %s" % (loss, label),
+                 lambda s, k=key, w=what: s[k][w])
+    for k, sw in enumerate(runs[0][1]["swarm"]):
+        line("swarm N=%d: last done / Kumar-Ross" % sw["n"],
+             lambda s, k=k: s["swarm"][k]["last_over_bound"])
+        line("swarm N=%d: publisher upload / F" % sw["n"],
+             lambda s, k=k: s["swarm"][k]["upload_f"])
+    for k, r in enumerate(runs[0][1]["nat"]):
+        line("NAT: " + r["case"],
+             lambda s, k=k: ("yes, %.1f s" % s["nat"][k]["s"]) if s["nat"][k]["works"] else "no")
+    return lines
+
+
+def internet_visits(trials):
+    ok = [t for t in trials if t["first"] is not None]
+    whole = [t for t in ok if t["page"] is not None]
+
+    def p(values, q):
+        return percentile(values, q) if values else None
+
+    f = [t["first"] for t in ok]
+    pg = [t["page"] for t in whole]
+    return {"trials": len(trials), "ok": len(ok), "whole": len(whole),
+            "first_med": p(f, 50), "first_p90": p(f, 90),
+            "page_med": p(pg, 50), "page_p90": p(pg, 90),
+            "first_rt_med": p([t["first"] / t["rtt"] for t in ok], 50),
+            "first_rt_p90": p([t["first"] / t["rtt"] for t in ok], 90),
+            "page_rt_med": p([t["page"] / t["rtt"] for t in whole], 50),
+            "page_rt_p90": p([t["page"] / t["rtt"] for t in whole], 90),
+            "rtt_med": p([t["rtt"] for t in trials], 50),
+            "joined_med": p([t["joined_s"] for t in trials], 50),
+            "statuses": sorted(set(str(t["status"]) for t in trials))}
+
 BENCHES = {
     "gateway": bench_gateway,
     "publish": bench_publish,
@@ -819,8 +1036,10 @@ BENCHES = {
     "visit": bench_visit,
     "swarm": bench_swarm,
     "scale": bench_scale,
+    "internet": bench_internet,
 }
 NOT_YET = {}
+EXPLICIT_ONLY = {"internet"}
 
 
 # ---------------------------------------------------------------------------
@@ -856,6 +1075,8 @@ def plot(name, result, path):
         return False
     if result.get("scale_series"):
         return plot_scale(plt, name, result, path)
+    if result.get("internet"):
+        return plot_internet(plt, name, result, path)
     if result.get("series"):  # swarm: completion time against N
         ns = [p[0] for p in result["series"]]
         fig, ax = plt.subplots(figsize=(7, 4))
@@ -921,6 +1142,44 @@ def plot_scale(plt, name, result, path):
     return True
 
 
+def plot_internet(plt, name, result, path):
+    """Cold visits (first byte and whole page, in round trips) as CDFs at 1 %
+    and 5 % loss, and the swarm's last-done time against the bound."""
+    fig, (cdf, sw) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for key, label, style in (("visits_1", "1 % loss", "-"), ("visits_5", "5 % loss", "--")):
+        trials = result["internet"][key]
+        for what, color in (("first", "#0969da"), ("page", "#cf222e")):
+            xs = sorted(t[what] / t["rtt"] for t in trials if t[what] is not None)
+            if xs:
+                cdf.step(xs, [(k + 1) / len(trials) for k in range(len(xs))], style,
+                         color=color, where="post",
+                         label="%s, %s" % ("first byte" if what == "first" else "whole page",
+                                           label))
+    cdf.axvline(8, color="black", lw=1, ls=":", label="target median (8 RTTs)")
+    cdf.set_xlabel("cold visit, round trips (time / visitor-publisher RTT)")
+    cdf.set_ylabel("share of trials")
+    cdf.set_xscale("log")
+    cdf.legend(fontsize=7)
+    pts = [p for p in result["series"] if p[1] is not None]
+    if pts:
+        ns = [p[0] for p in pts]
+        sw.plot(ns, [p[1] for p in pts], "o-", label="hostless: last visitor done")
+        sw.plot(ns, [p[2] for p in pts], "--", label="Kumar-Ross bound")
+        sw.plot(ns, [p[2] * 1.25 for p in pts], ":", label="target 1.25x bound")
+        sw.set_xscale("log", base=2)
+        sw.set_xticks(ns)
+        sw.set_xticklabels([str(n) for n in ns])
+        sw.set_xlabel("visitors N (home links, publisher 2 Mbit/s up)")
+        sw.set_ylabel("seconds")
+        sw.set_ylim(bottom=0)
+        sw.legend(fontsize=7)
+    fig.suptitle(name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
 def section_lines(name, r, img):
     """The docs section of one benchmark result (its plot written to img/)."""
     lines = ["## " + name, "", r["doc"], "",
@@ -936,6 +1195,8 @@ def section_lines(name, r, img):
     lines.append("")
     for n in r.get("notes", []):
         lines.append("- " + n)
+    if r.get("tables"):
+        lines += [""] + r["tables"]
     if plot(name, r, os.path.join(img, name + ".png")):
         lines += ["", "![%s](benchmarks/%s.png)" % (name, name)]
     lines.append("")
@@ -1004,16 +1265,18 @@ def main():
     args = sys.argv[1:]
     BIN, BUILD = os.path.abspath(args[0]), os.path.abspath(args[1])
     QUICK = "--quick" in args
-    docs = "--docs" in args
+    docs_only = "--docs-only" in args
+    docs = "--docs" in args or docs_only
     named = [a for a in args[2:] if not a.startswith("--")]
-    names = named or list(BENCHES)
+    # `internet` needs root and a long while: run only when named.
+    names = named or [n for n in BENCHES if n not in EXPLICIT_ONLY]
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         print("unknown benchmark(s): %s; known: %s" % (", ".join(unknown), ", ".join(BENCHES)))
         return 2
     outdir = os.path.join(BUILD, "bench")
     os.makedirs(outdir, exist_ok=True)
-    for name in names:
+    for name in [] if docs_only else names:
         result = BENCHES[name]()
         result.update({"name": name, "quick": QUICK, "doc": " ".join(BENCHES[name].__doc__.split()),
                        "date": datetime.datetime.now().isoformat(timespec="seconds")})
