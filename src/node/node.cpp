@@ -732,7 +732,14 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
   // Outgoing connections over TCP: libtorrent's uTP spends a system call and
   // its congestion control on every 1.4 KB packet, and on this machine moved
   // 256 MiB in 26 s where TCP took 2.7 s (two plain sessions over loopback).
-  // Incoming uTP is still accepted, for peers that offer nothing else.
+  // Incoming uTP is still accepted, for peers that offer nothing else. The
+  // simulated internet agrees (200 nodes, ~100 ms RTT, 20/2 Mbit/s home
+  // lines; docs/benchmarks.md "internet"): with outgoing uTP, 16 visitors of
+  // a publisher took 341 s instead of 31 (uTP's delay-based congestion
+  // control yields to the queue of each visitor's uplink, so visitors barely
+  // serve each other) and a whole page 1.54 s instead of 1.17; it won only
+  // for one visitor over a lossy path (1.37x the bound against 2.27x), and no
+  // hole punching (BEP 55) came of it behind a plain NAT.
   s.set_bool(lt::settings_pack::enable_outgoing_utp, false);
   // Deeper send and disk-write queues than libtorrent's defaults (500 KiB and
   // 1 MiB), as in its high-performance seed preset: a fast peer is not left

@@ -257,6 +257,28 @@ void SiteManager::retry_failed_puts() {
     }
     it = retrying_.erase(it);
   }
+  // A new pointer is put again 1, 3, 7, 15 and 31 minutes after publish
+  // (gaps doubling from a minute) before the republish interval takes over: on the simulated
+  // internet a name put once was found by fresh nodes for the first minutes, then by fewer and
+  // fewer (new nodes joined nearer its key, and lookups no longer reached
+  // the nodes holding it); re-put after 60 s, every lookup found it.
+  for (auto it = early_puts_.begin(); it != early_puts_.end();) {
+    auto& [key, e] = *it;
+    if (now < e.at) {
+      ++it;
+      continue;
+    }
+    auto& q = unannounced_[key];
+    if (q.seq <= e.pointer.seq) q = e.pointer;
+    next_put_.erase(key);
+    if (e.step >= kEarlyPuts) {
+      it = early_puts_.erase(it);
+      continue;
+    }
+    e.at = now + std::chrono::minutes(1 << e.step);
+    ++e.step;
+    ++it;
+  }
   // Nothing to put to while the routing table is empty; the first round
   // after it fills puts at once (this runs every second).
   if (node_.dht_nodes() == 0) return;
@@ -463,6 +485,7 @@ Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& 
 
   if (progress.fn) progress.fn("announcing", 0, 0);
   auto [put, storing] = store_name(pointer);
+  put_early_again(pointer);
   result["seq"] = seq;
   result["info_hash"] = snap->info_hash.hex();
   result["unchanged"] = false;
@@ -550,6 +573,12 @@ SiteManager::NamePut SiteManager::store_name(const SignedPointer& pointer) {
   }
   note_name_put(pointer, out.put);
   return out;
+}
+
+void SiteManager::put_early_again(const SignedPointer& pointer) {
+  std::lock_guard lock(retry_mutex_);
+  early_puts_[pointer.key] = {pointer, std::chrono::steady_clock::now() + std::chrono::minutes(1),
+                              1};
 }
 
 void SiteManager::note_name_put(const SignedPointer& pointer, const Result<int>& put) {

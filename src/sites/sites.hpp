@@ -231,6 +231,9 @@ class SiteManager final : public SiteService {
     bool storing;     // still running after kPublishWait: retry_failed_puts ends it
   };
   NamePut store_name(const SignedPointer& pointer);
+  // Puts a new pointer again 1, 3, 7, 15 and 31 minutes from now (see
+  // retry_failed_puts), then only every republish interval.
+  void put_early_again(const SignedPointer& pointer);
   // Records a put's outcome for `sites` (names_), and queues a failed one.
   void note_name_put(const SignedPointer& pointer, const Result<int>& put);
   static constexpr std::chrono::seconds kJoinWait{5};
@@ -273,6 +276,13 @@ class SiteManager final : public SiteService {
     std::string error;            // why the latest put failed, "" = it did not
   };
   std::map<PublicKey, NameState> names_;  // guarded by retry_mutex_
+  struct EarlyPut {
+    SignedPointer pointer;
+    std::chrono::steady_clock::time_point at;  // the next re-put
+    int step;                                  // the re-put due at `at` (1-based)
+  };
+  std::map<PublicKey, EarlyPut> early_puts_;  // guarded by retry_mutex_
+  static constexpr int kEarlyPuts = 5;
   std::atomic<std::uint64_t> next_job_{1};
 
   std::mutex visits_mutex_;

@@ -268,6 +268,28 @@ def test_forged_names():
         assert after.count("refusing seq 1 of %s" % addr) == 1, after[-2000:]
 
 
+
+def test_early_reputs():
+    """A new version's pointer is put again about a minute after publish (then
+    3, 7, 15 and 31 minutes after it), not only every --republish-interval (30
+    minutes): on the simulated internet a name put once got harder to find as
+    new nodes joined. The node's only DHT node is the test's, which counts the
+    puts it receives."""
+    with World() as w:
+        node = w.visitor
+        site = make_site(os.path.join(w.root, "site"), {"index.html": "<h1>early</h1>"})
+        seq = node.json("publish", site)["seq"]
+
+        def puts():
+            return [a for a in list(w.dht.puts) if a.get(b"seq") == seq]
+
+        assert wait_for(lambda: len(puts()) >= 1, 30), "publish's put never came"
+        first, n = time.monotonic(), len(puts())
+        assert wait_for(lambda: len(puts()) > n, 90), "no second put within 90 s"
+        gap = time.monotonic() - first
+        print("second put of seq %d %.1f s after the first" % (seq, gap))
+        assert 50 <= gap <= 80, "the second put came %.1f s after the first" % gap
+
 # --- item 4: hostile metadata ---------------------------------------------------
 
 def v1_info(name, files, piece=PIECE):
