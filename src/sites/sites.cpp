@@ -258,10 +258,11 @@ void SiteManager::retry_failed_puts() {
     it = retrying_.erase(it);
   }
   // A new pointer is put again 1, 3, 7, 15 and 31 minutes after publish
-  // (gaps doubling from a minute) before the republish interval takes over: on the simulated
-  // internet a name put once was found by fresh nodes for the first minutes, then by fewer and
-  // fewer (new nodes joined nearer its key, and lookups no longer reached
-  // the nodes holding it); re-put after 60 s, every lookup found it.
+  // (gaps doubling from a minute) before the republish interval takes
+  // over: on the simulated internet a name put once was found by fresh
+  // nodes for the first minutes, then by fewer and fewer (new nodes joined
+  // nearer its key, and lookups no longer reached the nodes holding it);
+  // re-put every 60 s, every lookup found it.
   for (auto it = early_puts_.begin(); it != early_puts_.end();) {
     auto& [key, e] = *it;
     if (now < e.at) {
