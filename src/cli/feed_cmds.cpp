@@ -84,7 +84,13 @@ Result<std::string> apply(const fs::path& dir, const Change& c, const std::strin
     for (const auto& src : c.attach) {
       std::string name = feed::media_name(p.id, src.filename().string());
       fs::copy_file(src, dir / "media" / name, ec);
-      if (ec) return make_error("cannot copy " + src.string() + " into media/: " + ec.message());
+      if (ec) {
+        std::string why = ec.message();
+        // Leave no half-made post behind: its other files go too.
+        for (const auto& done : p.attachments) fs::remove(dir / done.url, ec);
+        return make_error("cannot copy " + src.string() + " into media/: " + why +
+                          " (attach each file once)");
+      }
       feed::Attachment a;
       a.url = "media/" + name;
       a.mime_type = feed::mime_type_for(name);
@@ -117,8 +123,11 @@ void add_post_command(CLI::App& app, const Globals& g, int& result) {
   auto* reply = cmd->add_option("--reply-to", a->reply_to,
                                 "Answer this post: hostless://<address>/feed.json#<id> "
                                 "(or an address)");
-  auto* attach = cmd->add_option("--attach", a->attach, "Attach a file (copied into media/)")
-                     ->expected(1, static_cast<int>(feed::kMaxAttachments));
+  // One file per --attach, so `--attach cat.jpg "text"` keeps the text.
+  auto* attach = cmd->add_option("--attach", a->attach,
+                                 "Attach a file (copied into media/); repeat for more, at most " +
+                                     std::to_string(feed::kMaxAttachments))
+                     ->allow_extra_args(false);
   auto* del = cmd->add_option("--delete", a->delete_id, "Remove the post with this id instead");
   cmd->add_option("--key", a->key, "Publish with this named key (see `hostless keys list`)");
   cmd->add_flag("--no-publish", a->no_publish, "Only write the feed's files");
@@ -146,6 +155,10 @@ void add_post_command(CLI::App& app, const Globals& g, int& result) {
         auto r = feed::parse_reply_to(a->reply_to);
         if (!r) return void(result = fail(r.error().message));
         c.reply_to = *r;
+      }
+      if (a->attach.size() > feed::kMaxAttachments) {
+        std::cerr << "hostless: at most " << feed::kMaxAttachments << " attachments a post\n";
+        return void(result = kExitUsage);
       }
       for (const auto& f : a->attach) {
         std::error_code ec;
