@@ -5,16 +5,19 @@ daemons on 127.0.0.1 (see tests/support/harness.py).
 usage: test_feed.py HOSTLESS_BINARY TEST_NAME
 """
 import http.client
+import subprocess
 import json
 import os
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from harness import Cluster, wait_for  # noqa: E402
+from harness import Api, Cluster, make_site, wait_for  # noqa: E402
 
 BIN = None
+BIG = 1 << 30
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
@@ -86,6 +89,38 @@ def test_feed_post_and_read():
         status, body = fetch(reader, address, "/feed.xml")
         entries = [e.find(ATOM + "id").text for e in ET.fromstring(body).findall(ATOM + "entry")]
         assert entries == ["hostless://%s/feed.json#%s" % (address, second["id"])], entries
+
+
+def test_feed_posts_share_a_version():
+    """Posts made while another publish runs join one publish job: both are
+    in the version it makes."""
+    with Cluster(BIN, 1) as c:
+        node = c[1]
+        folder = os.path.join(c.dir, "feed")
+        node.run("new", folder, "--template", "feed")
+        node.json("post", folder, "first")  # learns the address
+        # Another site's publish holds the daemon's one publish slot while it
+        # hashes a big file.
+        other = make_site(os.path.join(c.dir, "other"), {"index.html": "other"})
+        with open(os.path.join(other, "big.bin"), "wb") as f:
+            f.truncate(BIG)
+        api = Api(node)
+        busy = api.start("publish", {"folder": other, "key": ""})
+        started = time.monotonic()
+        posts = [subprocess.Popen(node.cli_argv(["post", folder, text, "--json"]),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for text in ("second", "third")]
+        outs = [p.communicate(timeout=50) for p in posts]
+        print("the posts took %.1f s" % (time.monotonic() - started))
+        assert all(p.returncode == 0 for p in posts), outs
+        results = [json.loads(o[0]) for o in outs]
+        assert api.job(busy)["state"] == "done"
+        seqs = [r["publish"]["seq"] for r in results]
+        assert seqs[0] == seqs[1], seqs
+        with open(os.path.join(folder, "feed.json")) as f:
+            texts = [item["content_text"] for item in json.load(f)["items"]]
+        assert sorted(texts) == ["first", "second", "third"], texts
+        print("two posts, one version: seq", seqs[0])
 
 
 if __name__ == "__main__":
