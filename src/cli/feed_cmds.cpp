@@ -104,6 +104,15 @@ Result<std::string> apply(const fs::path& dir, const Change& c, const std::strin
   return id;
 }
 
+// Makes the feed's files name `address`.
+Status record_address(const fs::path& dir, const std::string& address) {
+  FolderLock lock(dir);
+  auto f = feed::load(dir);
+  if (!f) return f.error();
+  f->address = address;
+  return feed::save(dir, *f);
+}
+
 }  // namespace
 
 void add_post_command(CLI::App& app, const Globals& g, int& result) {
@@ -188,6 +197,14 @@ void add_post_command(CLI::App& app, const Globals& g, int& result) {
     json out = {{"id", *id}, {"deleted", !c.delete_id.empty()}};
     if (!a->no_publish) {
       auto r = publish_folder(g, dir.string(), a->key, !a->json);
+      // Published under another address than the files name (another --key):
+      // they name the new one, in one more version.
+      if (r && (*r)["address"].get<std::string>() != address) {
+        if (auto s = record_address(dir, (*r)["address"]); !s) {
+          return void(result = fail(s.error().message));
+        }
+        r = publish_folder(g, dir.string(), a->key, !a->json);
+      }
       if (!r) {
         std::cerr << "hostless: the change is saved in " << dir.string()
                   << "; publish it with `hostless publish " << a->dir << "`\n";

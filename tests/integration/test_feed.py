@@ -93,7 +93,7 @@ def test_feed_post_and_read():
 
 def test_feed_posts_share_a_version():
     """Posts made while another publish runs join one publish job: both are
-    in the version it makes."""
+    in the version it makes. A post under another key re-addresses the files."""
     with Cluster(BIN, 1) as c:
         node = c[1]
         folder = os.path.join(c.dir, "feed")
@@ -121,6 +121,16 @@ def test_feed_posts_share_a_version():
             texts = [item["content_text"] for item in json.load(f)["items"]]
         assert sorted(texts) == ["first", "second", "third"], texts
         print("two posts, one version: seq", seqs[0])
+
+        # Posted under another key, the files name the new address.
+        node.run("keys", "new", "second-key")
+        moved = node.json("post", folder, "fourth", "--key", "second-key")
+        new_address = moved["publish"]["address"]
+        assert new_address != results[0]["publish"]["address"]
+        with open(os.path.join(folder, "feed.json")) as f:
+            doc = json.load(f)
+        assert doc["_hostless"]["address"] == new_address, doc["_hostless"]
+        assert doc["feed_url"] == "hostless://%s/feed.json" % new_address
 
 
 if __name__ == "__main__":
