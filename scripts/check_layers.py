@@ -11,7 +11,7 @@ import re
 import sys
 
 # Lowest first: each folder may include itself and the folders before it.
-LAYERS = ["util", "protocol", "store", "content", "node", "sites", "gateway", "cli"]
+LAYERS = ["util", "protocol", "store", "content", "feed", "node", "sites", "gateway", "cli"]
 # The only layers that may include libtorrent: the gateway never links it.
 LIBTORRENT = {"content", "node", "sites"}
 

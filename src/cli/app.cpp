@@ -46,6 +46,7 @@ int run(int argc, char** argv) {
   add_site_commands(app, g, result);
   add_keys_commands(app, g, result);
   add_new_command(app, result);
+  add_post_command(app, g, result);
 
   try {
     app.parse(argc, argv);

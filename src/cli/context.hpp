@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -28,5 +29,16 @@ void add_keys_commands(CLI::App& app, const Globals& g, int& result);
 void add_daemon_command(CLI::App& app, const Globals& g, int& result);
 void add_site_commands(CLI::App& app, const Globals& g, int& result);
 void add_new_command(CLI::App& app, int& result);
+void add_post_command(CLI::App& app, const Globals& g, int& result);
+
+// What `hostless publish DIR` does: asks the daemon to publish the folder
+// (POST /api/v1/publish) and waits for the job, showing its progress on
+// stderr when `show_progress`. Returns the job's result (address, url,
+// magnet, seq, ...); prints the error and returns nullopt on failure.
+std::optional<nlohmann::json> publish_folder(const Globals& g, const std::string& dir,
+                                             const std::string& key, bool show_progress);
+// Prints a publish result as `hostless publish` does: address, URL and
+// magnet on stdout, the version and any warnings on stderr.
+void print_publish_result(const nlohmann::json& r);
 
 }  // namespace hostless::cli

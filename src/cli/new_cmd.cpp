@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/context.hpp"
+#include "feed/feed.hpp"
 
 namespace hostless::cli {
 namespace fs = std::filesystem;
@@ -125,6 +126,17 @@ void add_new_command(CLI::App& app, int& result) {
     if (!ec) fs::copy(*root / args->name, dir, fs::copy_options::recursive, ec);
     if (ec) {
       result = fail("cannot create " + dir.string() + ": " + ec.message());
+      return;
+    }
+    if (args->name == "feed") {
+      // A feed's pages are rendered by hostless, not copied.
+      auto name = fs::absolute(dir, ec).lexically_normal().filename().string();
+      if (name.empty()) name = fs::absolute(dir, ec).lexically_normal().parent_path().filename();
+      if (auto s = feed::initialize(dir, name); !s) return void(result = fail(s.error().message));
+      std::cout << "created the feed " << dir.string() << "\n"
+                << "next: edit profile.json, then `hostless post " << dir.string()
+                << " \"hello\"`\n";
+      result = kExitOk;
       return;
     }
     std::cout << "created " << dir.string() << " from the '" << args->name << "' template\n"

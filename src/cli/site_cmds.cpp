@@ -63,6 +63,42 @@ std::string age(std::int64_t unix_seconds) {
 
 }  // namespace
 
+std::optional<json> publish_folder(const Globals& g, const std::string& dir_text,
+                                   const std::string& key, bool show_progress) {
+  auto api = connect(g);
+  if (!api) return std::nullopt;
+  std::error_code ec;
+  fs::path dir = fs::absolute(dir_text, ec);
+  auto started = api->post("/api/v1/publish", {{"folder", dir.string()}, {"key", key}},
+                           std::chrono::seconds(30));
+  if (!started) {
+    fail(started.error().message);
+    return std::nullopt;
+  }
+  auto r = api->wait_job((*started)["job"], show_progress);
+  if (!r) {
+    fail(r.error().message);
+    return std::nullopt;
+  }
+  return *r;
+}
+
+void print_publish_result(const json& r) {
+  std::cout << r["address"].get<std::string>() << "\n"
+            << r["url"].get<std::string>() << "\n"
+            << r["magnet"].get<std::string>() << "\n";
+  if (r.value("unchanged", false)) {
+    std::cerr << "unchanged: still version " << r["seq"] << "\n";
+  } else {
+    std::cerr << "published version " << r["seq"] << " (" << r["files"] << " files, info-hash "
+              << r["info_hash"].get<std::string>() << ")\n";
+  }
+  if (r.contains("note")) std::cerr << "note: " << r["note"].get<std::string>() << "\n";
+  if (r.contains("warning")) std::cerr << "warning: " << r["warning"].get<std::string>() << "\n";
+  if (r.contains("reachability"))
+    std::cerr << "warning: " << r["reachability"].get<std::string>() << "\n";
+}
+
 void add_site_commands(CLI::App& app, const Globals& g, int& result) {
   {
     struct Args {
@@ -79,32 +115,12 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
         "Prints the address, then the gateway URL and the BEP 46 magnet.\n"
         "Example:\n  hostless publish ./mysite");
     cmd->callback([&g, &result, a] {
-      auto api = connect(g);
-      if (!api) return void(result = kExitFailure);
-      std::error_code ec;
-      fs::path dir = fs::absolute(a->dir, ec);
-      auto started = api->post("/api/v1/publish", {{"folder", dir.string()}, {"key", a->key}},
-                               std::chrono::seconds(30));
-      if (!started) return void(result = fail(started.error().message));
-      auto r = api->wait_job((*started)["job"], !a->json);
-      if (!r) return void(result = fail(r.error().message));
+      auto r = publish_folder(g, a->dir, a->key, !a->json);
+      if (!r) return void(result = kExitFailure);
       if (a->json) {
         std::cout << r->dump(2) << "\n";
       } else {
-        std::cout << (*r)["address"].get<std::string>() << "\n"
-                  << (*r)["url"].get<std::string>() << "\n"
-                  << (*r)["magnet"].get<std::string>() << "\n";
-        if (r->value("unchanged", false)) {
-          std::cerr << "unchanged: still version " << (*r)["seq"] << "\n";
-        } else {
-          std::cerr << "published version " << (*r)["seq"] << " (" << (*r)["files"]
-                    << " files, info-hash " << (*r)["info_hash"].get<std::string>() << ")\n";
-        }
-        if (r->contains("note")) std::cerr << "note: " << (*r)["note"].get<std::string>() << "\n";
-        if (r->contains("warning"))
-          std::cerr << "warning: " << (*r)["warning"].get<std::string>() << "\n";
-        if (r->contains("reachability"))
-          std::cerr << "warning: " << (*r)["reachability"].get<std::string>() << "\n";
+        print_publish_result(*r);
       }
       result = kExitOk;
     });

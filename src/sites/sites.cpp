@@ -347,9 +347,25 @@ Result<std::string> SiteManager::start_publish(const std::string& folder,
                                                const std::string& key_name) {
   fs::path p(folder);
   if (!p.is_absolute()) return make_error("publish needs an absolute folder path");
-  return run_job("publish", [this, p, key_name](const Progress& progress) {
-    return publish(p, key_name, progress);
+  const std::string waiting_key = p.lexically_normal().string() + "\n" + key_name;
+  std::lock_guard waiting_lock(waiting_publishes_mutex_);
+  if (auto it = waiting_publishes_.find(waiting_key); it != waiting_publishes_.end()) {
+    return it->second;
+  }
+  auto own_id = std::make_shared<std::string>();
+  auto id = run_job("publish", [this, p, key_name, waiting_key, own_id](const Progress& progress) {
+    std::lock_guard publish_lock(publish_mutex_);
+    {
+      // From here on the folder is read: a later publish needs a job of its own.
+      std::lock_guard lock(waiting_publishes_mutex_);
+      auto it = waiting_publishes_.find(waiting_key);
+      if (it != waiting_publishes_.end() && it->second == *own_id) waiting_publishes_.erase(it);
+    }
+    return publish_locked(p, key_name, progress);
   });
+  *own_id = id;
+  waiting_publishes_[waiting_key] = id;
+  return id;
 }
 
 Result<std::string> SiteManager::start_get(const std::string& address, const std::string& outdir) {
@@ -364,6 +380,11 @@ Result<std::string> SiteManager::start_get(const std::string& address, const std
 Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& key_name_in,
                                   const Progress& progress) {
   std::lock_guard publish_lock(publish_mutex_);
+  return publish_locked(folder_in, key_name_in, progress);
+}
+
+Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::string& key_name_in,
+                                         const Progress& progress) {
   auto scanned = scan_folder(folder_in);
   if (!scanned) return scanned.error();
   std::error_code ec;

@@ -113,6 +113,9 @@ class SiteManager final : public SiteService {
   };
   Result<nlohmann::json> publish(const std::filesystem::path& folder, const std::string& key_name,
                                  const Progress& progress);
+  // publish() with publish_mutex_ already held.
+  Result<nlohmann::json> publish_locked(const std::filesystem::path& folder,
+                                        const std::string& key_name, const Progress& progress);
   Result<nlohmann::json> get(const SiteAddress& address, const std::filesystem::path& outdir,
                              const Progress& progress);
   Result<nlohmann::json> mirror(const SiteAddress& address, const Progress& progress);
@@ -254,6 +257,12 @@ class SiteManager final : public SiteService {
   SitesOptions options_;
   const std::chrono::steady_clock::time_point created_;
   std::mutex publish_mutex_;  // one publish at a time: they share the hash threads
+  // Publish jobs still waiting for publish_mutex_, by folder and key name:
+  // a publish of the same folder started meanwhile joins the waiting job
+  // (which reads the folder only when its turn comes), so posts made while
+  // another publish runs share one version.
+  std::mutex waiting_publishes_mutex_;
+  std::map<std::string, std::string> waiting_publishes_;
 
   std::mutex jobs_mutex_;
   std::map<std::string, std::shared_ptr<Job>> jobs_;

@@ -14,7 +14,7 @@ _hostless() {
   local cur prev words cword
   _init_completion || return
 
-  local commands="daemon new publish resolve get torrent mirror unmirror dashboard status sites keys"
+  local commands="daemon new publish post resolve get torrent mirror unmirror dashboard status sites keys"
   local home="" cmd="" sub="" i
   for ((i = 1; i < cword; i++)); do
     case "${words[i]}" in
@@ -25,7 +25,7 @@ _hostless() {
   done
 
   case "$prev" in
-    --home|-o|--output) _filedir; return ;;
+    --home|-o|--output|--attach) _filedir; return ;;
     --template|-t)
       COMPREPLY=($(compgen -W "$(hostless new --list 2>/dev/null | awk '{print $1}')" -- "$cur"))
       return ;;
@@ -42,6 +42,7 @@ _hostless() {
                   --site-cache-size --upload-limit" ;;
     new) opts="--template --list --json" ;;
     publish) opts="--key --json" ;;
+    post) opts="--reply-to --attach --delete --key --no-publish --json" ;;
     resolve) opts="--timeout --json" ;;
     get|mirror|unmirror|sites|status) opts="--json" ;;
     torrent) opts="--output" ;;
@@ -58,6 +59,7 @@ _hostless() {
   fi
   case "$cmd" in
     new|publish) _filedir -d ;;
+    post) [ -z "$sub" ] && _filedir -d ;;
     get) if [ -z "$sub" ]; then
            COMPREPLY=($(compgen -W "$(_hostless_addresses "$home")" -- "$cur"))
          else

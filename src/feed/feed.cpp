@@ -1,0 +1,444 @@
+#include "feed/feed.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "protocol/address.hpp"
+#include "util/encoding.hpp"
+#include "util/files.hpp"
+
+namespace hostless::feed {
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr const char* kJsonFeedVersion = "https://jsonfeed.org/version/1.1";
+constexpr int kFormatVersion = 1;
+
+bool newer(const Post& a, const Post& b) {
+  return a.id > b.id;
+}
+
+std::string page_path(int number) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "archive/%04d.json", number);
+  return buf;
+}
+
+// Text for HTML and XML content and attribute values. Drops the control
+// characters XML 1.0 cannot hold at all (a profile is edited by hand).
+std::string escape_markup(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        if (u < 0x20 && c != '\n' && c != '\t' && c != '\r') break;
+        out += c;
+    }
+  }
+  return out;
+}
+
+// The first line of the text, at most 80 code points: an Atom entry's title.
+std::string title_of(std::string_view text) {
+  auto nl = text.find('\n');
+  std::string_view line = text.substr(0, nl);
+  std::string out;
+  std::size_t points = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    bool lead = (static_cast<unsigned char>(line[i]) & 0xC0) != 0x80;
+    if (lead && ++points > 80) {
+      out += "\xE2\x80\xA6";  // …
+      return out;
+    }
+    out += line[i];
+  }
+  if (nl != std::string_view::npos) out += "\xE2\x80\xA6";
+  return out;
+}
+
+json item_json(const Post& p) {
+  json j;
+  j["id"] = p.id;
+  j["content_text"] = p.text;
+  j["date_published"] = format_rfc3339(p.published);
+  if (!p.attachments.empty()) {
+    json a = json::array();
+    for (const auto& at : p.attachments) {
+      a.push_back({{"url", at.url}, {"mime_type", at.mime_type}, {"size_in_bytes", at.size}});
+    }
+    j["attachments"] = a;
+  }
+  json ext = json::object();
+  if (!p.reply_to.empty()) ext["reply_to"] = p.reply_to;
+  if (!p.mentions.empty()) ext["mentions"] = p.mentions;
+  if (!ext.empty()) j["_hostless"] = ext;
+  return j;
+}
+
+json items_json(const std::vector<Post>& posts) {
+  json items = json::array();
+  for (const auto& p : posts) items.push_back(item_json(p));
+  return items;
+}
+
+Result<Post> item_from_json(const json& j, const std::string& where) {
+  auto bad = [&](const std::string& what) { return make_error(where + ": " + what); };
+  if (!j.is_object()) return bad("an item is not an object");
+  Post p;
+  if (!j.contains("id") || !j["id"].is_string() || !post_id_time(j["id"].get<std::string>())) {
+    return bad("an item has no valid \"id\" (17 base32 characters)");
+  }
+  p.id = j["id"];
+  if (!j.contains("content_text") || !j["content_text"].is_string()) {
+    return bad("item " + p.id + " has no \"content_text\"");
+  }
+  p.text = j["content_text"];
+  auto date = j.contains("date_published") && j["date_published"].is_string()
+                  ? parse_rfc3339(j["date_published"].get<std::string>())
+                  : std::nullopt;
+  if (!date) return bad("item " + p.id + " has no RFC 3339 \"date_published\"");
+  p.published = *date;
+  if (j.contains("attachments")) {
+    if (!j["attachments"].is_array()) return bad("item " + p.id + ": \"attachments\" not a list");
+    for (const auto& a : j["attachments"]) {
+      if (!a.is_object() || !a.contains("url") || !a["url"].is_string()) {
+        return bad("item " + p.id + " has an attachment without a \"url\"");
+      }
+      Attachment at;
+      at.url = a["url"];
+      at.mime_type = a.value("mime_type", "application/octet-stream");
+      if (a.contains("size_in_bytes") && a["size_in_bytes"].is_number_unsigned()) {
+        at.size = a["size_in_bytes"];
+      }
+      p.attachments.push_back(at);
+    }
+  }
+  if (j.contains("_hostless") && j["_hostless"].is_object()) {
+    const auto& ext = j["_hostless"];
+    if (ext.contains("reply_to") && ext["reply_to"].is_string()) p.reply_to = ext["reply_to"];
+    if (ext.contains("mentions") && ext["mentions"].is_array()) {
+      for (const auto& m : ext["mentions"]) {
+        if (m.is_string()) p.mentions.push_back(m);
+      }
+    }
+  }
+  return p;
+}
+
+Result<json> read_json(const fs::path& p) {
+  auto text = read_file(p);
+  if (!text) return make_error("cannot read " + p.string());
+  try {
+    return json::parse(*text);
+  } catch (const json::exception& e) {
+    return make_error(p.string() + " is not valid JSON: " + e.what());
+  }
+}
+
+Result<std::vector<Post>> items_from(const json& doc, const std::string& where) {
+  if (!doc.contains("items") || !doc["items"].is_array()) {
+    return make_error(where + " has no \"items\" list");
+  }
+  std::vector<Post> out;
+  for (const auto& j : doc["items"]) {
+    auto p = item_from_json(j, where);
+    if (!p) return p.error();
+    out.push_back(std::move(*p));
+  }
+  std::sort(out.begin(), out.end(), newer);
+  return out;
+}
+
+}  // namespace
+
+void Feed::add(Post post) {
+  recent.push_back(std::move(post));
+  std::sort(recent.begin(), recent.end(), newer);
+  while (recent.size() > kRecentPosts) {
+    if (pages.empty() || pages.back().frozen) {
+      ArchivePage page;
+      page.number = pages.empty() ? 1 : pages.back().number + 1;
+      pages.push_back(page);
+    }
+    auto& page = pages.back();
+    // Every archived post is newer than the pages' posts: it goes first.
+    page.posts.insert(page.posts.begin(), std::move(recent.back()));
+    recent.pop_back();
+    if (page.posts.size() >= kPageSize) page.frozen = true;
+  }
+}
+
+Result<Post> Feed::remove(std::string_view id) {
+  auto take = [&](std::vector<Post>& posts) -> std::optional<Post> {
+    auto it = std::find_if(posts.begin(), posts.end(), [&](const Post& p) { return p.id == id; });
+    if (it == posts.end()) return std::nullopt;
+    Post p = std::move(*it);
+    posts.erase(it);
+    return p;
+  };
+  if (auto p = take(recent)) return *p;
+  for (auto& page : pages) {
+    if (auto p = take(page.posts)) return *p;
+  }
+  return make_error("no post with the id " + quote_for_message(id, 40, false) +
+                    " in this feed (see the ids in feed.json or archive/)");
+}
+
+std::string Feed::newest_id() const {
+  if (!recent.empty()) return recent.front().id;
+  for (auto it = pages.rbegin(); it != pages.rend(); ++it) {
+    if (!it->posts.empty()) return it->posts.front().id;
+  }
+  return "";
+}
+
+bool Feed::contains(std::string_view id) const {
+  auto has = [&](const std::vector<Post>& v) {
+    return std::any_of(v.begin(), v.end(), [&](const Post& p) { return p.id == id; });
+  };
+  return has(recent) || std::any_of(pages.begin(), pages.end(),
+                                    [&](const ArchivePage& pg) { return has(pg.posts); });
+}
+
+std::string render_json_feed(const Feed& feed) {
+  json j;
+  j["version"] = kJsonFeedVersion;
+  j["title"] = feed.profile.name;
+  if (!feed.profile.bio.empty()) j["description"] = feed.profile.bio;
+  if (!feed.address.empty()) {
+    j["home_page_url"] = "hostless://" + feed.address + "/";
+    j["feed_url"] = "hostless://" + feed.address + "/feed.json";
+  }
+  j["authors"] = json::array({{{"name", feed.profile.name}}});
+  json ext;
+  ext["version"] = kFormatVersion;
+  if (!feed.address.empty()) ext["address"] = feed.address;
+  ext["archive_pages"] = feed.pages.size();
+  j["_hostless"] = ext;
+  j["items"] = items_json(feed.recent);
+  return j.dump(2) + "\n";
+}
+
+std::string render_archive_page(const ArchivePage& page) {
+  // Nothing here may depend on the profile or the address: a frozen page's
+  // bytes must stay the same.
+  json j;
+  j["version"] = kJsonFeedVersion;
+  j["title"] = "archive page " + std::to_string(page.number);
+  j["_hostless"] = {{"version", kFormatVersion}, {"page", page.number}, {"frozen", page.frozen}};
+  j["items"] = items_json(page.posts);
+  return j.dump(2) + "\n";
+}
+
+std::string render_atom(const Feed& feed) {
+  const std::string base = feed.address.empty() ? "" : "hostless://" + feed.address + "/";
+  const std::string feed_id = base.empty() ? "urn:hostless:unpublished-feed" : base;
+  std::string updated = format_rfc3339(feed.recent.empty() ? 0 : feed.recent.front().published);
+  std::string x;
+  x += "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
+  x += "<feed xmlns=\"http://www.w3.org/2005/Atom\" "
+       "xmlns:thr=\"http://purl.org/syndication/thread/1.0\">\n";
+  x += "  <id>" + escape_markup(feed_id) + "</id>\n";
+  x += "  <title>" + escape_markup(feed.profile.name) + "</title>\n";
+  if (!feed.profile.bio.empty())
+    x += "  <subtitle>" + escape_markup(feed.profile.bio) + "</subtitle>\n";
+  x += "  <updated>" + updated + "</updated>\n";
+  x += "  <author><name>" + escape_markup(feed.profile.name) + "</name></author>\n";
+  x += "  <link rel=\"self\" type=\"application/atom+xml\" href=\"feed.xml\"/>\n";
+  x += "  <link rel=\"alternate\" type=\"text/html\" href=\"./\"/>\n";
+  x += "  <generator>hostless</generator>\n";
+  for (const auto& p : feed.recent) {
+    std::string entry_id = base.empty() ? "urn:hostless:post:" + p.id : base + "feed.json#" + p.id;
+    std::string when = format_rfc3339(p.published);
+    x += "  <entry>\n";
+    x += "    <id>" + escape_markup(entry_id) + "</id>\n";
+    x += "    <title>" + escape_markup(title_of(p.text)) + "</title>\n";
+    x += "    <published>" + when + "</published>\n";
+    x += "    <updated>" + when + "</updated>\n";
+    x += "    <content type=\"text\">" + escape_markup(p.text) + "</content>\n";
+    for (const auto& a : p.attachments) {
+      x += "    <link rel=\"enclosure\" href=\"" + escape_markup(a.url) + "\" type=\"" +
+           escape_markup(a.mime_type) + "\" length=\"" + std::to_string(a.size) + "\"/>\n";
+    }
+    if (!p.reply_to.empty()) {
+      x += "    <thr:in-reply-to ref=\"" + escape_markup(p.reply_to) + "\"/>\n";
+    }
+    x += "  </entry>\n";
+  }
+  x += "</feed>\n";
+  return x;
+}
+
+std::string render_index_html(const Feed& feed) {
+  const auto& name = feed.profile.name;
+  std::string h;
+  h += "<!doctype html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n";
+  h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  h += "<meta name=\"description\" content=\"A microblog feed: write with `hostless post`\">\n";
+  h += "<meta name=\"generator\" content=\"hostless\">\n";
+  h += "<title>" + escape_markup(name) + "</title>\n";
+  h += "<link rel=\"alternate\" type=\"application/atom+xml\" href=\"feed.xml\">\n";
+  h += "<link rel=\"alternate\" type=\"application/feed+json\" href=\"feed.json\">\n";
+  h += "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 "
+       "1em}article{border-top:1px solid #ddd;padding:.75em 0}.text{white-space:pre-wrap;"
+       "overflow-wrap:anywhere}.meta{color:#666;font-size:.85em}img{max-width:100%}</style>\n";
+  h += "</head>\n<body>\n<header>\n";
+  h += "<h1>" + escape_markup(name) + "</h1>\n";
+  if (!feed.profile.bio.empty()) h += "<p>" + escape_markup(feed.profile.bio) + "</p>\n";
+  if (!feed.address.empty()) h += "<p class=\"meta\">" + escape_markup(feed.address) + "</p>\n";
+  h += "<p class=\"meta\">Subscribe: <a href=\"feed.xml\">Atom</a> · "
+       "<a href=\"feed.json\">JSON Feed</a></p>\n</header>\n<main>\n";
+  if (feed.recent.empty()) h += "<p>No posts yet.</p>\n";
+  for (const auto& p : feed.recent) {
+    std::string when = format_rfc3339(p.published);
+    h += "<article id=\"" + escape_markup(p.id) + "\">\n";
+    h += "<p class=\"meta\"><time datetime=\"" + when + "\">" + when + "</time>";
+    if (!p.reply_to.empty()) h += " · in reply to <code>" + escape_markup(p.reply_to) + "</code>";
+    h += "</p>\n";
+    h += "<div class=\"text\">" + escape_markup(p.text) + "</div>\n";
+    for (const auto& a : p.attachments) {
+      if (a.mime_type.rfind("image/", 0) == 0 && a.mime_type != "image/svg+xml") {
+        h += "<p><a href=\"" + escape_markup(a.url) + "\"><img src=\"" + escape_markup(a.url) +
+             "\" alt=\"attached image\"></a></p>\n";
+      } else {
+        h += "<p><a href=\"" + escape_markup(a.url) + "\">" + escape_markup(a.url) + "</a></p>\n";
+      }
+    }
+    h += "</article>\n";
+  }
+  h += "</main>\n";
+  if (!feed.pages.empty()) {
+    h += "<footer>\n<p class=\"meta\">Older posts:";
+    for (auto it = feed.pages.rbegin(); it != feed.pages.rend(); ++it) {
+      auto path = page_path(it->number);
+      h += " <a href=\"" + path + "\">" + path + "</a>";
+    }
+    h += "</p>\n</footer>\n";
+  }
+  h += "</body>\n</html>\n";
+  return h;
+}
+
+std::map<std::string, std::string> render(const Feed& feed) {
+  std::map<std::string, std::string> files;
+  files["index.html"] = render_index_html(feed);
+  files["feed.json"] = render_json_feed(feed);
+  files["feed.xml"] = render_atom(feed);
+  json profile;
+  profile["name"] = feed.profile.name;
+  profile["bio"] = feed.profile.bio;
+  files["profile.json"] = profile.dump(2) + "\n";
+  for (const auto& page : feed.pages) files[page_path(page.number)] = render_archive_page(page);
+  return files;
+}
+
+Result<Feed> load(const fs::path& dir) {
+  std::error_code ec;
+  const auto not_feed = [&](const std::string& why) {
+    return make_error(dir.string() + " is not a feed folder (" + why +
+                      "); make one with `hostless new DIR --template feed`");
+  };
+  if (!fs::is_directory(dir, ec)) return not_feed("no such folder");
+  if (!fs::is_regular_file(dir / "profile.json", ec)) return not_feed("no profile.json");
+  if (!fs::is_regular_file(dir / "feed.json", ec)) return not_feed("no feed.json");
+  auto doc = read_json(dir / "feed.json");
+  if (!doc) return doc.error();
+  if (!doc->is_object() || !doc->contains("_hostless") || !(*doc)["_hostless"].is_object()) {
+    return not_feed("feed.json has no \"_hostless\" object");
+  }
+  Feed feed;
+  const auto& ext = (*doc)["_hostless"];
+  if (ext.contains("address") && ext["address"].is_string()) {
+    auto a = SiteAddress::parse(ext["address"].get<std::string>());
+    if (!a) return make_error("feed.json: \"_hostless.address\": " + a.error().message);
+    feed.address = a->str();
+  }
+  auto recent = items_from(*doc, "feed.json");
+  if (!recent) return recent.error();
+  feed.recent = std::move(*recent);
+
+  auto profile = read_json(dir / "profile.json");
+  if (!profile) return profile.error();
+  if (!profile->is_object()) return make_error("profile.json is not a JSON object");
+  if (profile->contains("name") && (*profile)["name"].is_string()) {
+    feed.profile.name = (*profile)["name"];
+  }
+  if (profile->contains("bio") && (*profile)["bio"].is_string())
+    feed.profile.bio = (*profile)["bio"];
+
+  std::size_t pages = 0;
+  if (ext.contains("archive_pages") && ext["archive_pages"].is_number_unsigned()) {
+    pages = ext["archive_pages"];
+  }
+  if (pages > 100000) return make_error("feed.json: \"_hostless.archive_pages\" is too large");
+  for (std::size_t n = 1; n <= pages; ++n) {
+    auto path = page_path(static_cast<int>(n));
+    auto page_doc = read_json(dir / path);
+    if (!page_doc) return page_doc.error();
+    ArchivePage page;
+    page.number = static_cast<int>(n);
+    if (page_doc->is_object() && page_doc->contains("_hostless") &&
+        (*page_doc)["_hostless"].is_object()) {
+      page.frozen = (*page_doc)["_hostless"].value("frozen", false);
+    }
+    auto posts = items_from(*page_doc, path);
+    if (!posts) return posts.error();
+    page.posts = std::move(*posts);
+    feed.pages.push_back(std::move(page));
+  }
+  return feed;
+}
+
+Status save(const fs::path& dir, const Feed& feed) {
+  std::error_code ec;
+  fs::create_directories(dir / "media", ec);
+  if (!feed.pages.empty()) fs::create_directories(dir / "archive", ec);
+  if (ec) return make_error("cannot create folders in " + dir.string() + ": " + ec.message());
+  for (const auto& [path, bytes] : render(feed)) {
+    auto old = read_file(dir / path);
+    if (old && *old == bytes) continue;
+    if (!write_file_atomic(dir / path, bytes)) {
+      return make_error("cannot write " + (dir / path).string());
+    }
+  }
+  return {};
+}
+
+Status initialize(const fs::path& dir, const std::string& name) {
+  Feed feed;
+  auto profile = read_json(dir / "profile.json");
+  if (profile && profile->is_object()) {
+    feed.profile.name = profile->value("name", "");
+    feed.profile.bio = profile->value("bio", "");
+  }
+  if (feed.profile.name.empty()) feed.profile.name = name;
+  std::error_code ec;
+  if (!fs::exists(dir / "following.json", ec)) {
+    if (!write_file_atomic(dir / "following.json", "[]\n")) {
+      return make_error("cannot write " + (dir / "following.json").string());
+    }
+  }
+  return save(dir, feed);
+}
+
+}  // namespace hostless::feed

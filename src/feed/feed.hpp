@@ -1,0 +1,73 @@
+// A feed folder (docs/microblog.md): the posts and profile read from its
+// files, the changes `hostless post` makes, and rendering every file again.
+// Rendering is deterministic: the same feed gives the same bytes, so a full
+// archive page's file (and its torrent file root) never changes.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "feed/post.hpp"
+#include "util/result.hpp"
+
+namespace hostless::feed {
+
+// Posts in feed.json; older ones move to archive pages.
+constexpr std::size_t kRecentPosts = 20;
+// Posts an archive page takes before it is frozen.
+constexpr std::size_t kPageSize = 50;
+
+struct Profile {
+  std::string name;
+  std::string bio;
+};
+
+struct ArchivePage {
+  int number = 0;           // archive/NNNN.json, from 1
+  bool frozen = false;      // took kPageSize posts once; never takes more
+  std::vector<Post> posts;  // newest first
+};
+
+struct Feed {
+  Profile profile;
+  std::string address;             // "" until `hostless post` learns it from a publish
+  std::vector<Post> recent;        // newest first, at most kRecentPosts
+  std::vector<ArchivePage> pages;  // oldest first
+
+  // Adds `post` (its id must be new) and moves the oldest posts past
+  // kRecentPosts to the newest unfrozen archive page, opening a new page when
+  // there is none.
+  void add(Post post);
+  // Removes the post with this id wherever it is; a frozen page stays frozen.
+  // Returns the removed post, or an error naming the id.
+  Result<Post> remove(std::string_view id);
+  // The newest id in the feed, "" when empty.
+  std::string newest_id() const;
+  bool contains(std::string_view id) const;
+};
+
+// The files of a feed, by path relative to its folder ("feed.json",
+// "archive/0001.json", ...); media/ and following.json are not rendered.
+std::map<std::string, std::string> render(const Feed& feed);
+
+std::string render_json_feed(const Feed& feed);
+std::string render_archive_page(const ArchivePage& page);
+std::string render_atom(const Feed& feed);
+std::string render_index_html(const Feed& feed);
+
+// Reads a feed folder: profile.json, feed.json and its archive pages. Fails
+// with "<dir> is not a feed folder ..." when profile.json or feed.json is
+// missing or feed.json lacks the hostless extension, and names the file and
+// field of anything malformed.
+Result<Feed> load(const std::filesystem::path& dir);
+// Writes the rendered files that differ from what is on disk (each through
+// a temporary file and rename) and creates media/.
+Status save(const std::filesystem::path& dir, const Feed& feed);
+
+// Turns a folder copied from the feed template into a feed named `name`
+// (when profile.json has no name yet) with no posts.
+Status initialize(const std::filesystem::path& dir, const std::string& name);
+
+}  // namespace hostless::feed

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""Integration tests of the microblog feed (docs/microblog.md): real hostless
+daemons on 127.0.0.1 (see tests/support/harness.py).
+
+usage: test_feed.py HOSTLESS_BINARY TEST_NAME
+"""
+import http.client
+import subprocess
+import json
+import os
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from harness import Api, Cluster, make_site, wait_for  # noqa: E402
+
+BIN = None
+BIG = 1 << 30
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def fetch(node, address, path, timeout=60):
+    """GET path of a site through node's gateway; returns (status, body)."""
+    c = http.client.HTTPConnection("127.0.0.1", node.gateway_port, timeout=timeout)
+    c.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+    c.putheader("Host", "%s.localhost:%d" % (address, node.gateway_port))
+    c.endheaders()
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+
+
+def test_feed_post_and_read():
+    """Node 1 writes a feed; node 2 reads it through its gateway as JSON Feed
+    and Atom, newest first, and sees a deletion after the next fetch."""
+    with Cluster(BIN, 2, extra_for={2: ["--refresh-interval", "1"]}) as c:
+        author, reader = c[1], c[2]
+        folder = os.path.join(c.dir, "feed")
+        author.run("new", folder, "--template", "feed")
+
+        # Usage and input errors come before any publishing.
+        assert author.run("post", folder, check=False).returncode == 2
+        too_long = author.run("post", folder, "x" * 1001, check=False)
+        assert too_long.returncode == 1 and "too long" in too_long.stderr, too_long.stderr
+        not_feed = author.run("post", c.dir, "hello", check=False)
+        assert not_feed.returncode == 1 and "not a feed folder" in not_feed.stderr
+
+        first = author.json("post", folder, "first <script>alert(1)</script>")
+        address = first["publish"]["address"]
+        second = author.json("post", folder, "second, in reply",
+                             "--reply-to", "hostless://%s/feed.json#%s" % (address, first["id"]))
+        assert second["id"] > first["id"], (first["id"], second["id"])
+        unknown = author.run("post", folder, "--delete", "0000000000000zzzz", check=False)
+        assert unknown.returncode == 1 and "no post with the id" in unknown.stderr
+
+        def feed_ids():
+            status, body = fetch(reader, address, "/feed.json")
+            if status != 200:
+                return None
+            doc = json.loads(body)
+            return [item["id"] for item in doc["items"]] if doc.get("_hostless") else None
+
+        assert wait_for(lambda: feed_ids() == [second["id"], first["id"]], 30), feed_ids()
+        status, body = fetch(reader, address, "/feed.json")
+        doc = json.loads(body)
+        assert doc["version"] == "https://jsonfeed.org/version/1.1"
+        assert doc["feed_url"] == "hostless://%s/feed.json" % address
+        assert doc["items"][0]["_hostless"]["reply_to"] == \
+            "hostless://%s/feed.json#%s" % (address, first["id"])
+        assert doc["items"][1]["content_text"] == "first <script>alert(1)</script>"
+
+        status, body = fetch(reader, address, "/feed.xml")
+        assert status == 200, status
+        atom = ET.fromstring(body)  # well-formed XML, or this raises
+        assert atom.tag == ATOM + "feed"
+        assert atom.find(ATOM + "id").text == "hostless://%s/" % address
+        entries = [e.find(ATOM + "id").text for e in atom.findall(ATOM + "entry")]
+        assert entries == ["hostless://%s/feed.json#%s" % (address, i)
+                           for i in (second["id"], first["id"])], entries
+
+        status, body = fetch(reader, address, "/")
+        assert status == 200 and b"<script>" not in body and b"&lt;script&gt;" in body, body
+
+        author.json("post", folder, "--delete", first["id"])
+        assert wait_for(lambda: feed_ids() == [second["id"]], 30), feed_ids()
+        status, body = fetch(reader, address, "/feed.xml")
+        entries = [e.find(ATOM + "id").text for e in ET.fromstring(body).findall(ATOM + "entry")]
+        assert entries == ["hostless://%s/feed.json#%s" % (address, second["id"])], entries
+
+
+def test_feed_posts_share_a_version():
+    """Posts made while another publish runs join one publish job: both are
+    in the version it makes. A post under another key re-addresses the files."""
+    with Cluster(BIN, 1) as c:
+        node = c[1]
+        folder = os.path.join(c.dir, "feed")
+        node.run("new", folder, "--template", "feed")
+        node.json("post", folder, "first")  # learns the address
+        # Another site's publish holds the daemon's one publish slot while it
+        # hashes a big file.
+        other = make_site(os.path.join(c.dir, "other"), {"index.html": "other"})
+        with open(os.path.join(other, "big.bin"), "wb") as f:
+            f.truncate(BIG)
+        api = Api(node)
+        busy = api.start("publish", {"folder": other, "key": ""})
+        started = time.monotonic()
+        posts = [subprocess.Popen(node.cli_argv(["post", folder, text, "--json"]),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for text in ("second", "third")]
+        outs = [p.communicate(timeout=50) for p in posts]
+        print("the posts took %.1f s" % (time.monotonic() - started))
+        assert all(p.returncode == 0 for p in posts), outs
+        results = [json.loads(o[0]) for o in outs]
+        assert api.job(busy)["state"] == "done"
+        seqs = [r["publish"]["seq"] for r in results]
+        assert seqs[0] == seqs[1], seqs
+        with open(os.path.join(folder, "feed.json")) as f:
+            texts = [item["content_text"] for item in json.load(f)["items"]]
+        assert sorted(texts) == ["first", "second", "third"], texts
+        print("two posts, one version: seq", seqs[0])
+
+        # Posted under another key, the files name the new address.
+        node.run("keys", "new", "second-key")
+        moved = node.json("post", folder, "fourth", "--key", "second-key")
+        new_address = moved["publish"]["address"]
+        assert new_address != results[0]["publish"]["address"]
+        with open(os.path.join(folder, "feed.json")) as f:
+            doc = json.load(f)
+        assert doc["_hostless"]["address"] == new_address, doc["_hostless"]
+        assert doc["feed_url"] == "hostless://%s/feed.json" % new_address
+
+
+if __name__ == "__main__":
+    BIN = os.path.abspath(sys.argv[1])
+    name = sys.argv[2]
+    globals()[name]()
+    print("ok", name)
