@@ -302,7 +302,7 @@ def test_cli():
     env = dict(os.environ, PATH=os.path.dirname(BIN) + ":" + os.environ["PATH"])
     p = subprocess.run(["bash", "-c", COMPLETION_SCRIPT, "bash", script], capture_output=True,
                        text=True, timeout=30, env=env)
-    assert p.stdout.split("\n")[:4] == ["publish", "blog docs minimal", "--upload-limit",
+    assert p.stdout.split("\n")[:4] == ["publish", "blog docs feed minimal", "--upload-limit",
                                         "list new export import"], (p.stdout, p.stderr)
 
 
