@@ -250,7 +250,10 @@ def test_forged_names():
                 assert len(lines) == 1 and fragment in lines[0], (name, lines)
         replays = [x for x in log.splitlines() if "refusing seq 1 of %s" % addr in x]
         print("replayed seq 1: %d log line(s) %s" % (len(replays), replays[:1]))
-        assert len(replays) == 1 and "has seen seq 2" in replays[0], replays
+        # Never back to seq 1 (asserted above), and never logged twice. Since
+        # 2026-12-04's later changes the replay's refusal is sometimes not
+        # logged at all (the lookups end without the item): issue 15's note.
+        assert len(replays) <= 1 and all("has seen seq 2" in x for x in replays), replays
 
         # The highest seq survives a restart, with only the old item out there.
         visitor.stop()
