@@ -202,6 +202,10 @@ struct Node::Impl {
     SignedPointer pointer;
     Clock::time_point deadline;
     std::vector<std::promise<Result<int>>> waiters;
+    // The highest seq the put's lookup found in the DHT (0: none), written
+    // on libtorrent's thread by the put callback.
+    std::shared_ptr<std::atomic<std::int64_t>> found_seq =
+        std::make_shared<std::atomic<std::int64_t>>(0);
   };
   // Keyed by (key, seq): concurrent puts of different versions are separate
   // requests, each completed by its own dht_put_alert.
@@ -439,9 +443,16 @@ void Node::Impl::handle_alert(lt::alert* a) {
     std::lock_guard lock(mutex);
     auto it = puts.find({PublicKey(kb), p->seq});
     if (it == puts.end()) return;
+    const std::int64_t found = it->second.found_seq->load();
     for (auto& w : it->second.waiters) {
       if (p->num_success > 0) {
         w.set_value(p->num_success);
+      } else if (found > p->seq) {
+        w.set_value(make_error(
+            "the DHT holds seq " + std::to_string(found) + " of this name, newer than seq " +
+            std::to_string(p->seq) +
+            " signed here, and nodes keep the highest seq (was it published from another "
+            "device with the same key?)"));
       } else {
         w.set_value(
             make_error("no DHT node accepted the pointer (is the node connected to "
@@ -958,6 +969,7 @@ std::future<Result<int>> Node::put_pointer(const SignedPointer& pointer,
                                            std::chrono::milliseconds timeout) {
   std::promise<Result<int>> promise;
   auto future = promise.get_future();
+  std::shared_ptr<std::atomic<std::int64_t>> found_seq;
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->cancelled) {
@@ -968,18 +980,24 @@ std::future<Result<int>> Node::put_pointer(const SignedPointer& pointer,
     req.pointer = pointer;
     req.deadline = Clock::now() + timeout;
     req.waiters.push_back(std::move(promise));
+    found_seq = req.found_seq;
   }
   std::array<char, 32> k;
   std::memcpy(k.data(), pointer.key.bytes().data(), k.size());
   std::string value = pointer.value.encode();
   SignedPointer sp = pointer;
-  // Runs on libtorrent's DHT thread with what the network holds now. We never
-  // overwrite a newer item than ours; otherwise we store our own signed item
-  // (libtorrent cannot sign with libsodium keys, so we sign ourselves).
+  // Runs on libtorrent's DHT thread with the highest item the lookup found.
+  // Whatever this leaves in place is what libtorrent puts, so it always puts
+  // our own signed item (libtorrent cannot sign with libsodium keys): left
+  // alone, a newer item found would be re-put in our name, whatever its value
+  // (a forged-names test saw a validly signed but invalid seq 15 spread this
+  // way). Nodes holding a newer seq refuse ours (BEP 44), so nothing newer is
+  // overwritten; the put then fails and says what the DHT holds.
   impl_->session->dht_put_item(
       k,
-      [sp, value](lt::entry& v, std::array<char, 64>& sig, std::int64_t& seq, std::string const&) {
-        if (seq > sp.seq && v.type() != lt::entry::undefined_t) return;
+      [sp, value, found_seq](lt::entry& v, std::array<char, 64>& sig, std::int64_t& seq,
+                             std::string const&) {
+        if (v.type() != lt::entry::undefined_t) found_seq->store(seq);
         v = lt::bdecode(value);
         std::memcpy(sig.data(), sp.signature.data(), sig.size());
         seq = sp.seq;
