@@ -42,6 +42,7 @@ struct DaemonArgs {
   int version_grace_s = 600;
   int cache_mib = 1024;
   int site_cache_mib = 256;
+  int follow_max_mib = 64;
   int session_idle_s = 1800;
 };
 
@@ -164,6 +165,7 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   sopt.version_grace = std::chrono::seconds(a.version_grace_s);
   sopt.visit_cache_bytes = static_cast<std::uint64_t>(a.cache_mib) << 20;
   sopt.visit_site_bytes = static_cast<std::uint64_t>(a.site_cache_mib) << 20;
+  sopt.follow_max_bytes = static_cast<std::uint64_t>(a.follow_max_mib) << 20;
   auto sites = std::make_unique<SiteManager>(**node, **catalog, sopt);
   if (auto s = sites->start(); !s) return fail(s.error().message);
 
@@ -259,12 +261,17 @@ void add_daemon_command(CLI::App& app, const Globals& g, int& result) {
       ->capture_default_str();
   cmd->add_option("--cache-size", args->cache_mib,
                   "MiB of disk that visited sites share; least recently visited go first "
-                  "(published and mirrored sites never)")
+                  "(published, mirrored and followed sites never)")
       ->check(CLI::Range(0, 16 << 20))
       ->capture_default_str();
   cmd->add_option("--site-cache-size", args->site_cache_mib,
                   "MiB above which a visited site is fetched only as it is read")
       ->check(CLI::Range(0, 16 << 20))
+      ->capture_default_str();
+  cmd->add_option("--follow-max-mib", args->follow_max_mib,
+                  "MiB above which a followed feed's new version is refused (mirrors take any "
+                  "size)")
+      ->check(CLI::Range(1, 16 << 20))
       ->capture_default_str();
   cmd->add_option("--upload-limit", args->upload_limit_kib,
                   "Upload cap in KiB/s for all peers, local ones too (0: none)")

@@ -1,4 +1,5 @@
-// hostless publish | resolve | get | torrent | mirror | unmirror | dashboard | status | sites:
+// hostless publish | resolve | get | torrent | mirror | unmirror | follow | unfollow | following |
+// dashboard | status | sites:
 // thin API calls.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -6,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -97,6 +99,29 @@ void print_publish_result(const json& r) {
   if (r.contains("warning")) std::cerr << "warning: " << r["warning"].get<std::string>() << "\n";
   if (r.contains("reachability"))
     std::cerr << "warning: " << r["reachability"].get<std::string>() << "\n";
+}
+
+// A command that GETs `path` from the daemon and prints the answer: as JSON
+// with --json, else through `print`.
+void add_listing(CLI::App& app, const Globals& g, int& result, const char* name,
+                 const std::string& description, const std::string& footer, const char* path,
+                 std::function<void(const json&)> print) {
+  auto json_flag = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand(name, description);
+  cmd->add_flag("--json", *json_flag, "Print JSON");
+  cmd->footer(footer);
+  cmd->callback([&g, &result, json_flag, path, print = std::move(print)] {
+    auto api = connect(g);
+    if (!api) return void(result = kExitFailure);
+    auto r = api->get(path, std::chrono::seconds(10));
+    if (!r) return void(result = fail(r.error().message));
+    if (*json_flag) {
+      std::cout << r->dump(2) << "\n";
+    } else {
+      print(*r);
+    }
+    result = kExitOk;
+  });
 }
 
 void add_site_commands(CLI::App& app, const Globals& g, int& result) {
@@ -245,6 +270,88 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
   }
   {
     struct Args {
+      std::string address, handle;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand(
+        "follow", "Follow a feed: keep and seed it, fetch its new posts, keep its name alive");
+    cmd->add_option("ADDR", a->address, "The feed's address (any accepted form)")->required();
+    cmd->add_option("--as", a->handle,
+                    "Your name for it (letters, digits, '-', '_'; e.g. alice): "
+                    "`hostless unfollow alice`");
+    cmd->add_flag("--json", a->json, "Print the result as JSON");
+    cmd->footer(
+        "A followed feed is kept whole while it stays under the daemon's --follow-max-mib,\n"
+        "checked for new versions every --mirror-interval, and survives restarts.\n"
+        "Example:\n  hostless follow <address> --as alice");
+    cmd->callback([&g, &result, a] {
+      auto handle = parse_handle(a->handle);
+      if (!handle) return void(result = fail(handle.error().message));
+      auto target = connect_for(g, a->address);
+      if (!target) return void(result = kExitFailure);
+      auto started =
+          target->api.post("/api/v1/follow", {{"address", target->address}, {"handle", *handle}},
+                           std::chrono::seconds(30));
+      if (!started) return void(result = fail(started.error().message));
+      auto r = target->api.wait_job((*started)["job"], !a->json);
+      if (!r) return void(result = fail(r.error().message));
+      if (a->json) {
+        std::cout << r->dump(2) << "\n";
+      } else {
+        std::cout << "following " << target->address;
+        if (r->contains("handle")) std::cout << " as @" << (*r)["handle"].get<std::string>();
+        std::cout << " (version " << (*r)["seq"] << ")\n";
+      }
+      result = kExitOk;
+    });
+  }
+  {
+    struct Args {
+      std::string feed;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("unfollow", "Stop following a feed and free its data");
+    cmd->add_option("FEED", a->feed, "The feed's handle or address")->required();
+    cmd->add_flag("--json", a->json, "Print the result as JSON");
+    cmd->footer("Example:\n  hostless unfollow alice");
+    cmd->callback([&g, &result, a] {
+      auto api = connect(g);
+      if (!api) return void(result = kExitFailure);
+      std::string feed = a->feed;
+      if (auto addr = SiteAddress::parse(feed)) feed = addr->str();  // URLs and magnets too
+      auto r = api->post("/api/v1/unfollow", {{"feed", feed}}, std::chrono::seconds(30));
+      if (!r) return void(result = fail(r.error().message));
+      if (a->json) {
+        std::cout << r->dump(2) << "\n";
+      } else {
+        std::cout << "no longer following " << (*r)["address"].get<std::string>() << "\n";
+      }
+      result = kExitOk;
+    });
+  }
+  add_listing(app, g, result, "following", "List the feeds this node follows",
+              "--json prints the `sites --json` entries of each feed.\n"
+              "Example:\n  hostless following",
+              "/api/v1/following", [](const json& r) {
+                if (r.empty()) {
+                  std::cout << "not following any feed yet (hostless follow <address> --as "
+                               "<name>)\n";
+                  return;
+                }
+                std::printf("%-16s %-54s %5s  %s\n", "HANDLE", "ADDRESS", "SEQ", "UPDATED");
+                for (const auto& s : r) {
+                  std::string handle =
+                      s.contains("handle") ? "@" + s["handle"].get<std::string>() : "-";
+                  std::printf("%-16s %-54s %5lld  %s\n", handle.c_str(),
+                              s["address"].get<std::string>().c_str(),
+                              static_cast<long long>(s["seq"].get<std::int64_t>()),
+                              age(s.value("version_added", std::int64_t{0})).c_str());
+                }
+              });
+  {
+    struct Args {
       std::string address, out;
     };
     auto a = std::make_shared<Args>();
@@ -321,63 +428,38 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
       result = kExitOk;
     });
   }
-  {
-    auto json_flag = std::make_shared<bool>(false);
-    auto* cmd = app.add_subcommand("status", "Show the daemon's state (DHT, ports, totals)");
-    cmd->add_flag("--json", *json_flag, "Print JSON");
-    cmd->footer("Example:\n  hostless status --json");
-    cmd->callback([&g, &result, json_flag] {
-      auto api = connect(g);
-      if (!api) return void(result = kExitFailure);
-      auto r = api->get("/api/v1/status", std::chrono::seconds(10));
-      if (!r) return void(result = fail(r.error().message));
-      if (*json_flag) {
-        std::cout << r->dump(2) << "\n";
-      } else {
-        for (auto& [k, v] : r->items()) std::cout << k << ": " << v.dump() << "\n";
-      }
-      result = kExitOk;
-    });
-  }
-  {
-    auto json_flag = std::make_shared<bool>(false);
-    auto* cmd =
-        app.add_subcommand("sites", "List the sites this node publishes, mirrors or visited");
-    cmd->add_flag("--json", *json_flag, "Print JSON");
-    cmd->footer("Example:\n  hostless sites --json");
-    cmd->callback([&g, &result, json_flag] {
-      auto api = connect(g);
-      if (!api) return void(result = kExitFailure);
-      auto r = api->get("/api/v1/sites", std::chrono::seconds(10));
-      if (!r) return void(result = fail(r.error().message));
-      if (*json_flag) {
-        std::cout << r->dump(2) << "\n";
-      } else if (r->empty()) {
-        std::cout << "no sites yet\n";
-      } else {
-        std::printf("%-54s %-9s %5s %10s %10s %5s %-7s  %s\n", "ADDRESS", "ROLE", "SEQ", "SIZE",
-                    "ON DISK", "PEERS", "NAME", "LAST VISIT");
-        // NAME: whether the DHT holds the name of a site this node keeps
-        // alive ("stored"), or not yet ("pending", retried).
-        const auto name = [](const nlohmann::json& s) {
-          if (!s.contains("name")) return std::string("-");
-          return std::string(s["name"].value("state", "") == "stored" ? "stored" : "pending");
-        };
-        const auto bytes = [](const nlohmann::json& s, const char* key) {
-          return s.contains(key) ? human_bytes(s[key].get<double>()) : std::string("-");
-        };
-        for (const auto& s : *r) {
-          std::string peers = s.contains("peers") ? std::to_string(s["peers"].get<int>()) : "-";
-          std::printf("%-54s %-9s %5lld %10s %10s %5s %-7s  %s\n",
-                      s["address"].get<std::string>().c_str(), s["role"].get<std::string>().c_str(),
-                      static_cast<long long>(s["seq"].get<std::int64_t>()),
-                      bytes(s, "size").c_str(), bytes(s, "on_disk").c_str(), peers.c_str(),
-                      name(s).c_str(), age(s["last_visit"].get<std::int64_t>()).c_str());
+  add_listing(app, g, result, "status", "Show the daemon's state (DHT, ports, totals)",
+              "Example:\n  hostless status --json", "/api/v1/status", [](const json& r) {
+                for (auto& [k, v] : r.items()) std::cout << k << ": " << v.dump() << "\n";
+              });
+  add_listing(
+      app, g, result, "sites", "List the sites this node publishes, mirrors, follows or visited",
+      "Example:\n  hostless sites --json", "/api/v1/sites", [](const json& r) {
+        if (r.empty()) {
+          std::cout << "no sites yet\n";
+        } else {
+          std::printf("%-54s %-9s %5s %10s %10s %5s %-7s  %s\n", "ADDRESS", "ROLE", "SEQ", "SIZE",
+                      "ON DISK", "PEERS", "NAME", "LAST VISIT");
+          // NAME: whether the DHT holds the name of a site this node keeps
+          // alive ("stored"), or not yet ("pending", retried).
+          const auto name = [](const nlohmann::json& s) {
+            if (!s.contains("name")) return std::string("-");
+            return std::string(s["name"].value("state", "") == "stored" ? "stored" : "pending");
+          };
+          const auto bytes = [](const nlohmann::json& s, const char* key) {
+            return s.contains(key) ? human_bytes(s[key].get<double>()) : std::string("-");
+          };
+          for (const auto& s : r) {
+            std::string peers = s.contains("peers") ? std::to_string(s["peers"].get<int>()) : "-";
+            std::printf("%-54s %-9s %5lld %10s %10s %5s %-7s  %s\n",
+                        s["address"].get<std::string>().c_str(),
+                        s["role"].get<std::string>().c_str(),
+                        static_cast<long long>(s["seq"].get<std::int64_t>()),
+                        bytes(s, "size").c_str(), bytes(s, "on_disk").c_str(), peers.c_str(),
+                        name(s).c_str(), age(s["last_visit"].get<std::int64_t>()).c_str());
+          }
         }
-      }
-      result = kExitOk;
-    });
-  }
+      });
 }
 
 }  // namespace hostless::cli

@@ -134,15 +134,16 @@ std::string random_key() {
 constexpr auto kLoginCodeLifetime = std::chrono::minutes(2);
 
 // What a dashboard session key may call: what the dashboard does (list,
-// watch jobs, mirror and unmirror, parse an address). Publishing a folder,
+// watch jobs, mirror and unmirror, follow and unfollow, parse an address). Publishing a folder,
 // `get` into a folder, resolving, torrents and login codes need the API
 // token, so a stolen session key cannot read or write the user's files.
 bool dashboard_call(const std::string& method, const std::string& path) {
   if (method == "GET") {
     return path == "/api/v1/status" || path == "/api/v1/sites" || path == "/api/v1/address" ||
-           path.rfind("/api/v1/jobs/", 0) == 0;
+           path == "/api/v1/following" || path.rfind("/api/v1/jobs/", 0) == 0;
   }
-  return method == "POST" && (path == "/api/v1/mirror" || path == "/api/v1/unmirror");
+  return method == "POST" && (path == "/api/v1/mirror" || path == "/api/v1/unmirror" ||
+                              path == "/api/v1/follow" || path == "/api/v1/unfollow");
 }
 
 // The largest request body the control API takes: its JSON bodies are a few
@@ -389,6 +390,24 @@ void Gateway::install_routes() {
            if (!r) return send_error(res, 400, r.error().message);
            send_json(res, 200, *r);
          });
+  s.Post("/api/v1/follow", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+    auto body = parse_body(req, res, {"address", "handle"});
+    if (!body) return;
+    auto id = service_.start_follow(body->value("address", ""), body->value("handle", ""));
+    if (!id) return send_error(res, 400, id.error().message);
+    send_json(res, 202, json{{"job", *id}});
+  });
+  s.Post("/api/v1/unfollow",
+         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+           auto body = parse_body(req, res, {"feed"});
+           if (!body) return;
+           auto r = service_.unfollow(body->value("feed", ""));
+           if (!r) return send_error(res, 400, r.error().message);
+           send_json(res, 200, *r);
+         });
+  s.Get("/api/v1/following", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, service_.following());
+  });
   s.Get(R"(/api/v1/jobs/([A-Za-z0-9_-]+))",
         [this](const httplib::Request& req, httplib::Response& res) {
           auto j = service_.job(req.matches[1]);

@@ -309,4 +309,23 @@ Result<AddressAndPath> parse_address_and_path(std::string_view text) {
   return AddressAndPath{SiteAddress(*key), "/"};
 }
 
+Result<std::string> parse_handle(std::string_view text) {
+  if (!text.empty() && text.front() == '@') text.remove_prefix(1);
+  std::string h;
+  for (char c : text) h += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  if (h.empty()) return h;
+  const auto bad = [&](const std::string& why) {
+    return make_error("invalid handle \"" + std::string(text) + "\": " + why + " (a handle is 1-" +
+                      std::to_string(kMaxHandle) +
+                      " letters, digits, '-' or '_', starting with a letter, e.g. alice)");
+  };
+  if (h.size() > kMaxHandle) return bad("too long");
+  if (h.front() < 'a' || h.front() > 'z') return bad("it must start with a letter");
+  for (char c : h) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return bad("it may not contain '" + std::string(1, c) + "'");
+  }
+  return h;
+}
+
 }  // namespace hostless

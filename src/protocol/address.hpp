@@ -70,4 +70,12 @@ Result<AddressAndPath> parse_address_and_path(std::string_view text);
 // The text every parse error ends with: the list of accepted forms.
 extern const char* const kAcceptedAddressForms;
 
+// A handle: the local name a user gives a site (a followed feed's "@alice").
+// Lower-case ASCII letters, digits, '-' and '_', starting with a letter, at
+// most kMaxHandle characters, so it can never be read as an address (52
+// characters). A leading '@' is dropped and letters are lower-cased; "" stays
+// "" (no handle).
+constexpr std::size_t kMaxHandle = 32;
+Result<std::string> parse_handle(std::string_view text);
+
 }  // namespace hostless

@@ -1,5 +1,6 @@
-// The sites layer's mirroring half: whole copies that follow updates and keep
-// the name alive, and freeing versions nobody uses any more.
+// The sites layer's keeping half: mirrors and followed feeds (whole copies
+// that follow updates and keep the name alive), and freeing versions nobody
+// uses any more.
 #include <algorithm>
 #include <ctime>
 #include <iostream>
@@ -20,52 +21,101 @@ Result<std::string> SiteManager::start_mirror(const std::string& address) {
 }
 
 Result<json> SiteManager::mirror(const SiteAddress& address, const Progress& progress) {
-  const auto refuse = [&] {
-    return make_error("this node publishes " + address.str() +
-                      "; it already seeds it and keeps its name alive");
+  return keep(address, SiteRole::kMirrored, "", progress);
+}
+
+Result<std::string> SiteManager::start_follow(const std::string& address,
+                                              const std::string& handle) {
+  auto addr = SiteAddress::parse(address);
+  if (!addr) return addr.error();
+  auto h = parse_handle(handle);
+  if (!h) return h.error();
+  SiteAddress a = *addr;
+  return run_job("follow",
+                 [this, a, h = *h](const Progress& progress) { return follow(a, h, progress); });
+}
+
+Result<json> SiteManager::follow(const SiteAddress& address, const std::string& handle,
+                                 const Progress& progress) {
+  if (!handle.empty()) {
+    auto sites = catalog_.sites();
+    if (!sites) return sites.error();
+    for (const auto& s : *sites) {
+      if (s.handle == handle && s.address != address) {
+        return make_error("the handle \"" + handle + "\" already names " + s.address.str() +
+                          "; choose another with --as, or unfollow that one first");
+      }
+    }
+  }
+  return keep(address, SiteRole::kFollowed, handle, progress);
+}
+
+Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const std::string& handle,
+                               const Progress& progress) {
+  const bool follow = role == SiteRole::kFollowed;
+  // Why this node will not keep the site in `role`, given its record's role.
+  const auto conflict = [&](SiteRole current) -> std::optional<Error> {
+    if (current == SiteRole::kPublished) {
+      return make_error("this node publishes " + address.str() +
+                        "; it already seeds it and keeps its name alive");
+    }
+    if (follow && current == SiteRole::kMirrored) {
+      return make_error(address.str() +
+                        " is mirrored by this node, which keeps all of it and its name alive; "
+                        "`hostless unmirror` it first to follow it instead");
+    }
+    if (!follow && current == SiteRole::kFollowed) {
+      return make_error(address.str() +
+                        " is followed by this node; `hostless unfollow` it first to mirror "
+                        "it instead");
+    }
+    return std::nullopt;
   };
   auto existing = catalog_.site(address);
   if (!existing) return existing.error();
-  if (*existing && (*existing)->role == SiteRole::kPublished) return refuse();
+  if (*existing) {
+    if (auto why = conflict((*existing)->role)) return *why;
+  }
   if (progress.fn) progress.fn("finding the name", 0, 0);
   auto ptr = resolve_pointer(address, options_.resolve_timeout);
   if (!ptr) return ptr.error();
-  // The mirror is recorded before its fetch: a daemon stopped or killed
+  // The site is recorded before its fetch: a daemon stopped or killed
   // meanwhile goes on with it when it starts again (resume_mirrors), from the
   // pieces already verified on disk. Until the fetch is done the site serves
   // what it served before (nothing, for a new one).
-  bool published = false;
-  // A published site is no mirror; any other becomes one (added if new).
+  std::optional<Error> refused;
+  // Takes any other site in `role` (added if new); refuses on a conflict.
   const auto admit = [&](std::optional<SiteRecord>& r) {
-    if (r && r->role == SiteRole::kPublished) {
-      published = true;
-      return false;
-    }
+    if (r && r->role != role) refused = conflict(r->role);
+    if (refused) return false;
     if (!r) {
       r.emplace();
       r->address = address;
       r->added = static_cast<std::int64_t>(std::time(nullptr));
     }
-    r->role = SiteRole::kMirrored;
+    r->role = role;
+    if (follow && !handle.empty()) r->handle = handle;
     return true;
   };
-  bool was_mirrored = false;
+  bool was_kept = false;
   auto intent = catalog_.update_site(address, [&](std::optional<SiteRecord>& r) {
-    was_mirrored = r && r->role == SiteRole::kMirrored;
+    was_kept = r && r->role == role;
     if (!admit(r)) return false;
     if (!r->pointer || r->pointer->seq < ptr->seq) r->pointer = *ptr;
     return true;
   });
-  if (published) return refuse();
+  if (refused) return *refused;
   if (!intent) return intent.error();
-  auto h = fetch_version(address, ptr->value.ih, progress);
+  auto h = fetch_version(address, ptr->value.ih, progress, follow ? options_.follow_max_bytes : 0);
   if (!h) {
-    // A failed mirror is no mirror (a stopping daemon's is resumed instead).
-    // One stopped by a full disk stays a mirror: it goes on when there is room.
-    if (!was_mirrored && !stopping_ && !waits_for_space(ptr->value.ih)) {
-      (void)catalog_.update_site(address, [](std::optional<SiteRecord>& r) {
-        if (!r || r->role != SiteRole::kMirrored) return false;
+    // A failed mirror or follow is none (a stopping daemon's is resumed
+    // instead). One stopped by a full disk stays: it goes on when there is
+    // room.
+    if (!was_kept && !stopping_ && !waits_for_space(ptr->value.ih)) {
+      (void)catalog_.update_site(address, [&](std::optional<SiteRecord>& r) {
+        if (!r || r->role != role) return false;
         r->role = SiteRole::kVisited;
+        r->handle.clear();
         return true;
       });
     }
@@ -73,9 +123,11 @@ Result<json> SiteManager::mirror(const SiteAddress& address, const Progress& pro
   }
 
   auto stored = switch_version(address, *ptr, admit);
-  if (published) return refuse();
-  if (!stored)
-    return make_error("cannot record the mirror of " + address.str() + " in the catalog");
+  if (refused) return *refused;
+  if (!stored) {
+    return make_error("cannot record " + std::string(follow ? "the follow" : "the mirror") +
+                      " of " + address.str() + " in the catalog");
+  }
   const SiteRecord& record = *stored;
   {
     // Hold the name from now on, not only at the next re-put round.
@@ -86,6 +138,7 @@ Result<json> SiteManager::mirror(const SiteAddress& address, const Progress& pro
             {"seq", record.seq},
             {"info_hash", record.info_hash->hex()},
             {"url", url_for(address)}};
+  if (!record.handle.empty()) j["handle"] = record.handle;
   if (auto st = h->status({}); st.has_metadata) j["bytes"] = st.total_wanted;
   return j;
 }
@@ -93,26 +146,72 @@ Result<json> SiteManager::mirror(const SiteAddress& address, const Progress& pro
 Result<json> SiteManager::unmirror(const std::string& address) {
   auto addr = SiteAddress::parse(address);
   if (!addr) return addr.error();
-  auto existing = catalog_.site(*addr);
+  return unkeep(*addr, SiteRole::kMirrored);
+}
+
+Result<json> SiteManager::unfollow(const std::string& address_or_handle) {
+  auto sites = catalog_.sites();
+  if (!sites) return sites.error();
+  for (const auto& s : *sites) {
+    if (s.role == SiteRole::kFollowed && s.handle == address_or_handle) {
+      return unkeep(s.address, SiteRole::kFollowed);
+    }
+  }
+  auto addr = SiteAddress::parse(address_or_handle);
+  if (!addr) {
+    return make_error("\"" + address_or_handle +
+                      "\" is neither a followed feed's handle nor a site address (see "
+                      "`hostless following`)");
+  }
+  return unkeep(*addr, SiteRole::kFollowed);
+}
+
+Result<json> SiteManager::unkeep(const SiteAddress& address, SiteRole role) {
+  auto existing = catalog_.site(address);
   if (!existing) return existing.error();
-  if (!*existing || (*existing)->role != SiteRole::kMirrored) {
-    return make_error(addr->str() + " is not mirrored by this node (see `hostless sites`)");
+  if (!*existing || (*existing)->role != role) {
+    return make_error(address.str() + " is not " +
+                      (role == SiteRole::kFollowed ? "followed" : "mirrored") +
+                      " by this node (see `hostless sites`)");
   }
   auto ih = (*existing)->info_hash;
-  if (auto s = catalog_.remove_site(*addr); !s) return s.error();
+  if (auto s = catalog_.remove_site(address); !s) return s.error();
   {
     std::lock_guard lock(retry_mutex_);
-    unannounced_.erase(addr->key());
+    unannounced_.erase(address.key());
+  }
+  {
+    std::lock_guard lock(mirrors_mutex_);
+    follow_adoptions_.erase(address.str());
   }
   if (ih) free_version(*ih);
-  return json{{"address", addr->str()}, {"unmirrored", true}};
+  const char* done = role == SiteRole::kFollowed ? "unfollowed" : "unmirrored";
+  return json{{"address", address.str()}, {done, true}};
+}
+
+json SiteManager::following() {
+  json out = json::array();
+  for (auto& s : sites()) {
+    if (s.value("role", "") == role_name(SiteRole::kFollowed)) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+bool SiteManager::follow_rate_allows(const SiteAddress& address) {
+  const auto now = Clock::now();
+  std::lock_guard lock(mirrors_mutex_);
+  auto& times = follow_adoptions_[address.str()];
+  std::erase_if(times, [&](auto t) { return now - t >= std::chrono::minutes(1); });
+  if (times.size() >= static_cast<std::size_t>(kFollowVersionsPerMinute)) return false;
+  times.push_back(now);
+  return true;
 }
 
 void SiteManager::follow_mirrors() {
   auto sites = catalog_.sites();
   if (!sites) return;
   for (const auto& s : *sites) {
-    if (s.role != SiteRole::kMirrored) continue;
+    if (s.role != SiteRole::kMirrored && s.role != SiteRole::kFollowed) continue;
     {
       std::lock_guard lock(mirrors_mutex_);
       if (!polling_.insert(s.address.str()).second) continue;  // still running
@@ -132,7 +231,8 @@ void SiteManager::resume_mirrors() {
   for (const auto& s : *sites) {
     // A mirror whose catalog pointer names a version it does not serve yet:
     // its fetch was cut short (a crash, a stop).
-    if (s.role != SiteRole::kMirrored || !s.pointer || s.pointer->seq <= s.seq) continue;
+    const bool kept = s.role == SiteRole::kMirrored || s.role == SiteRole::kFollowed;
+    if (!kept || !s.pointer || s.pointer->seq <= s.seq) continue;
     if (s.info_hash && *s.info_hash == s.pointer->value.ih) continue;
     {
       std::lock_guard lock(mirrors_mutex_);
@@ -153,10 +253,13 @@ void SiteManager::resume_mirrors() {
 void SiteManager::poll_mirror(const SiteAddress& address) {
   if (stopping_) return;
   auto record = catalog_.site(address);
-  if (!record || !*record || (*record)->role != SiteRole::kMirrored) return;
+  if (!record || !*record) return;
+  const SiteRole role = (*record)->role;
+  if (role != SiteRole::kMirrored && role != SiteRole::kFollowed) return;
   auto ptr = resolve_pointer(address, options_.resolve_timeout);
   if (!ptr || ptr->seq <= (*record)->seq) return;
   if ((*record)->info_hash && ptr->value.ih == *(*record)->info_hash) return;
+  if (role == SiteRole::kFollowed && !follow_rate_allows(address)) return;
   if (!adopt_version(address, *ptr)) return;
   std::lock_guard lock(retry_mutex_);
   unannounced_[ptr->key] = *ptr;  // hold the new name at once
@@ -166,8 +269,17 @@ bool SiteManager::adopt_version(const SiteAddress& address, const SignedPointer&
   // Fetch the new version whole, then switch: until then the old version is
   // the one served and seeded, so no visitor gets a page of one version with
   // assets of another.
-  auto h = fetch_version(address, ptr.value.ih, Progress{});
-  if (!h) return false;
+  auto record = catalog_.site(address);
+  const bool followed = record && *record && (*record)->role == SiteRole::kFollowed;
+  auto h =
+      fetch_version(address, ptr.value.ih, Progress{}, followed ? options_.follow_max_bytes : 0);
+  if (!h) {
+    if (followed) {
+      std::cerr << "hostless: not following " << address.str() << " to version " << ptr.seq << ": "
+                << h.error().message << "\n";
+    }
+    return false;
+  }
   auto stored = switch_version(address, ptr, [&](std::optional<SiteRecord>& r) {
     // Not if unmirrored, evicted or moved on meanwhile.
     return r && r->role != SiteRole::kPublished && r->seq < ptr.seq;

@@ -61,6 +61,15 @@ class SiteService {
   virtual Result<std::string> start_mirror(const std::string& address) = 0;
   // Stops following; frees what no other site still uses.
   virtual Result<nlohmann::json> unmirror(const std::string& address) = 0;
+  // Following a feed (docs/microblog.md): like a mirror, within per-feed
+  // caps, under a local handle ("" for none; lower-case letters, digits, '-'
+  // and '_', at most 32, unique among follows).
+  virtual Result<std::string> start_follow(const std::string& address,
+                                           const std::string& handle) = 0;
+  // By address or handle; frees what no other site still uses.
+  virtual Result<nlohmann::json> unfollow(const std::string& address_or_handle) = 0;
+  // The followed feeds: sites() entries of role "followed".
+  virtual nlohmann::json following() = 0;
 
   // {"address","seq","info_hash","magnet","torrent_magnet"}
   virtual Result<nlohmann::json> resolve(const std::string& address,

@@ -800,8 +800,8 @@ bool SiteManager::refused(const InfoHash& ih) {
 }
 
 Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address,
-                                                      const InfoHash& ih,
-                                                      const Progress& progress) {
+                                                      const InfoHash& ih, const Progress& progress,
+                                                      std::uint64_t max_bytes) {
   {
     // A version being fetched is in use, also one retired before (an earlier
     // fetch that failed, or a partial download found in the store after a
@@ -844,6 +844,16 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     if (st.errc || (st.flags & lt::torrent_flags::paused)) {
       retire_version(ih);  // freed later unless some site uses it
       return make_error("cannot fetch the site's metadata: " + done.error().message);
+    }
+  }
+  if (done && max_bytes > 0) {
+    auto ti = h.torrent_file();
+    if (ti && static_cast<std::uint64_t>(ti->total_size()) > max_bytes) {
+      retire_version(ih);  // nothing of it was downloaded: start_version was not called
+      return make_error("version " + ih.hex() + " is " + std::to_string(ti->total_size() >> 20) +
+                        " MiB, above the " + std::to_string(max_bytes >> 20) +
+                        " MiB a followed feed may take (the daemon's --follow-max-mib); "
+                        "`hostless mirror` keeps a site of any size");
     }
   }
   if (done) {
@@ -1027,6 +1037,7 @@ json SiteManager::sites() {
       if (pending.count(s.address.key())) name["retrying"] = true;
       j["name"] = name;
     }
+    if (!s.handle.empty()) j["handle"] = s.handle;
     if (!s.key_name.empty()) j["key"] = s.key_name;
     if (!s.folder.empty()) j["folder"] = s.folder;
     j["magnet"] = s.address.magnet();

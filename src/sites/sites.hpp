@@ -38,6 +38,9 @@ struct SitesOptions {
   // cap is only fetched on demand, not in the background.
   std::uint64_t visit_cache_bytes = std::uint64_t(1) << 30;
   std::uint64_t visit_site_bytes = std::uint64_t(256) << 20;
+  // A followed feed's version larger than this is refused (a hostile or
+  // mistaken feed cannot fill the disk); mirrors take any size.
+  std::uint64_t follow_max_bytes = std::uint64_t(64) << 20;
 };
 
 // For torrent-wait checks: libtorrent 2.0 sometimes stops a hybrid torrent
@@ -94,6 +97,9 @@ class SiteManager final : public SiteService {
   std::optional<nlohmann::json> job(const std::string& id) override;
   Result<std::string> start_mirror(const std::string& address) override;
   Result<nlohmann::json> unmirror(const std::string& address) override;
+  Result<std::string> start_follow(const std::string& address, const std::string& handle) override;
+  Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
+  nlohmann::json following() override;
   Result<nlohmann::json> resolve(const std::string& address,
                                  std::chrono::milliseconds timeout) override;
   Result<std::string> torrent(const std::string& address) override;
@@ -119,8 +125,22 @@ class SiteManager final : public SiteService {
   Result<nlohmann::json> get(const SiteAddress& address, const std::filesystem::path& outdir,
                              const Progress& progress);
   Result<nlohmann::json> mirror(const SiteAddress& address, const Progress& progress);
+  Result<nlohmann::json> follow(const SiteAddress& address, const std::string& handle,
+                                const Progress& progress);
+  // A followed feed adopts at most this many new versions a minute; the
+  // newest of the rest is taken when the minute is over.
+  static constexpr int kFollowVersionsPerMinute = 6;
 
  private:
+  // Mirror and follow: keeps the site's whole current version in `role`
+  // (kMirrored or kFollowed, with `handle`), follows its updates and keeps
+  // its name alive.
+  Result<nlohmann::json> keep(const SiteAddress& address, SiteRole role, const std::string& handle,
+                              const Progress& progress);
+  // Unmirror and unfollow: forgets a site kept in `role`, frees its data.
+  Result<nlohmann::json> unkeep(const SiteAddress& address, SiteRole role);
+  // True when a followed feed may adopt another version now (counts it).
+  bool follow_rate_allows(const SiteAddress& address);
   struct Job;
   struct Visit;
   // Cold visits: resolve, add the torrent, wait for its metadata.
@@ -181,8 +201,10 @@ class SiteManager final : public SiteService {
                          const InfoHash& ih, Status waited);
   // True if accept_metadata refused this version (this run).
   bool refused(const InfoHash& ih);
+  // Fetches version `ih` whole (refusing one larger than `max_bytes`, 0: no
+  // limit, before downloading any of it).
   Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
-                                           const Progress& progress);
+                                           const Progress& progress, std::uint64_t max_bytes = 0);
   // Fetches `ptr`'s version whole, then makes it the site's served version
   // (unless the site is published, gone, or already there) and retires the
   // old one. True if it switched.
@@ -317,6 +339,8 @@ class SiteManager final : public SiteService {
   std::set<InfoHash> starting_;  // versions in start_version (guarded by reuse_mutex_)
   std::mutex mirrors_mutex_;
   std::set<std::string> polling_;  // addresses with a poll running
+  // Followed feeds: when each adopted its recent versions (the last minute's).
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> follow_adoptions_;
   std::atomic<bool> evicting_{false};
   std::map<InfoHash, std::chrono::steady_clock::time_point> retired_;  // freed at that time
   // What this node refuses, each logged once: versions whose metadata is

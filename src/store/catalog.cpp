@@ -15,6 +15,8 @@ const char* role_name(SiteRole role) {
       return "mirrored";
     case SiteRole::kVisited:
       return "visited";
+    case SiteRole::kFollowed:
+      return "followed";
   }
   return "visited";
 }
@@ -23,6 +25,7 @@ std::optional<SiteRole> parse_role(const std::string& name) {
   if (name == "published") return SiteRole::kPublished;
   if (name == "mirrored") return SiteRole::kMirrored;
   if (name == "visited") return SiteRole::kVisited;
+  if (name == "followed") return SiteRole::kFollowed;
   return std::nullopt;
 }
 
@@ -81,7 +84,7 @@ Error db_error(sqlite3* db, const std::string& what) {
 
 constexpr const char* kSiteColumns =
     "address, role, key_name, folder, seq, info_hash, ptr_seq, ptr_value, ptr_sig, "
-    "last_visit, added";
+    "last_visit, added, handle";
 
 SiteRecord read_site(const Stmt& s) {
   SiteRecord r;
@@ -113,6 +116,7 @@ SiteRecord read_site(const Stmt& s) {
   }
   r.last_visit = s.i64(9);
   r.added = s.i64(10);
+  r.handle = s.text(11);
   return r;
 }
 
@@ -171,6 +175,16 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
         "INSERT OR IGNORE INTO versions (info_hash, address, seq, added)"
         "  SELECT info_hash, address, seq, added FROM sites WHERE info_hash IS NOT NULL;"
         "PRAGMA user_version = 2;"
+        "COMMIT;");
+    if (!s) return s.error();
+    version = 2;
+  }
+  if (version < 3) {
+    // Schema 3: followed feeds' handles.
+    auto s = c->exec(
+        "BEGIN;"
+        "ALTER TABLE sites ADD COLUMN handle TEXT NOT NULL DEFAULT '';"
+        "PRAGMA user_version = 3;"
         "COMMIT;");
     if (!s) return s.error();
   }
@@ -240,7 +254,8 @@ Status Catalog::put_site(const SiteRecord& r) {
 Status Catalog::put_site_locked(const SiteRecord& r) {
   Stmt s(db_,
          "INSERT OR REPLACE INTO sites (address, role, key_name, folder, seq, info_hash, "
-         "ptr_seq, ptr_value, ptr_sig, last_visit, added) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+         "ptr_seq, ptr_value, ptr_sig, last_visit, added, handle) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!s.ok()) return db_error(db_, "prepare");
   const auto& k = r.address.key().bytes();
   s.bind_blob(1, k.data(), k.size());
@@ -263,6 +278,7 @@ Status Catalog::put_site_locked(const SiteRecord& r) {
   }
   s.bind(10, r.last_visit);
   s.bind(11, r.added ? r.added : static_cast<std::int64_t>(std::time(nullptr)));
+  s.bind(12, r.handle);
   if (s.step() != SQLITE_DONE) return db_error(db_, "write site");
   return {};
 }

@@ -24,7 +24,10 @@ struct sqlite3;
 
 namespace hostless {
 
-enum class SiteRole { kPublished, kMirrored, kVisited };
+// Followed: a feed this node keeps (whole, within caps), seeds, polls for
+// updates and whose name it keeps alive, under a local handle; between a
+// visit (kept while there is room) and a mirror (kept whole, uncapped).
+enum class SiteRole { kPublished, kMirrored, kVisited, kFollowed };
 const char* role_name(SiteRole role);
 std::optional<SiteRole> parse_role(const std::string& name);
 
@@ -40,6 +43,7 @@ struct SiteRecord {
   std::optional<SignedPointer> pointer;
   std::int64_t last_visit = 0;  // unix seconds
   std::int64_t added = 0;
+  std::string handle;  // followed feeds: the local name the user gave it ("" none)
 };
 
 // A version (one info-hash) this node holds: a site's current one, or a
@@ -70,7 +74,7 @@ class Catalog {
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
 
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   Result<std::optional<SiteRecord>> site(const SiteAddress& address);
   Result<std::vector<SiteRecord>> sites();

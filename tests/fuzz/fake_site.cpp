@@ -63,6 +63,15 @@ Result<std::string> FakeSiteService::start_mirror(const std::string&) {
 Result<nlohmann::json> FakeSiteService::unmirror(const std::string&) {
   return no("unmirror");
 }
+Result<std::string> FakeSiteService::start_follow(const std::string&, const std::string&) {
+  return no("follow");
+}
+Result<nlohmann::json> FakeSiteService::unfollow(const std::string&) {
+  return no("unfollow");
+}
+nlohmann::json FakeSiteService::following() {
+  return nlohmann::json::array();
+}
 Result<nlohmann::json> FakeSiteService::resolve(const std::string& address,
                                                 std::chrono::milliseconds) {
   if (address != kReadySite) return no("resolve");

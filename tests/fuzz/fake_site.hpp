@@ -38,6 +38,9 @@ class FakeSiteService : public SiteService {
   std::optional<nlohmann::json> job(const std::string& id) override;
   Result<std::string> start_mirror(const std::string& address) override;
   Result<nlohmann::json> unmirror(const std::string& address) override;
+  Result<std::string> start_follow(const std::string& address, const std::string& handle) override;
+  Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
+  nlohmann::json following() override;
   Result<nlohmann::json> resolve(const std::string& address,
                                  std::chrono::milliseconds timeout) override;
   Result<std::string> torrent(const std::string& address) override;

@@ -133,6 +133,100 @@ def test_feed_posts_share_a_version():
         assert doc["feed_url"] == "hostless://%s/feed.json" % new_address
 
 
+def test_feed_follow():
+    """Node 2 follows node 1's feed under a handle: it keeps the feed whole,
+    takes each new version by polling, keeps following after a restart, and
+    serves the feed with its author offline, also to node 3, a new follower.
+    Node 3 refuses a version above its --follow-max-mib. Bad handles, clashes
+    and role conflicts get errors that say what to do."""
+    with Cluster(BIN, 3, extra_for={2: ["--mirror-interval", "1"],
+                                     3: ["--follow-max-mib", "1"]}) as c:
+        author, follower, late = c[1], c[2], c[3]
+        folder = os.path.join(c.dir, "feed")
+        author.run("new", folder, "--template", "feed")
+        first = author.json("post", folder, "hello, followers")
+        address = first["publish"]["address"]
+
+        bad = follower.run("follow", address, "--as", "9lives", check=False)
+        assert bad.returncode == 1 and "must start with a letter" in bad.stderr, bad.stderr
+        bad = follower.run("follow", "not-an-address", check=False)
+        assert bad.returncode == 1 and "address" in bad.stderr, bad.stderr
+        assert "not following any feed" in follower.run("following").stdout
+
+        took = time.monotonic()
+        r = follower.json("follow", address, "--as", "@Alice")
+        print("follow took %.1f s" % (time.monotonic() - took))
+        assert r["handle"] == "alice" and r["seq"] == first["publish"]["seq"], r
+
+        def entry(node):
+            found = [s for s in node.json("following") if s["address"] == address]
+            return found[0] if found else None
+
+        e = entry(follower)
+        assert e["role"] == "followed" and e["handle"] == "alice", e
+        assert e["on_disk"] == e["size"], e  # kept whole
+        assert "name" in e, e  # and its name kept alive, like a mirror's
+        listing = follower.run("following").stdout
+        assert "@alice" in listing and address in listing, listing
+
+        # A second feed cannot take the same handle; a followed feed is not
+        # mirrored over it (and a mirrored one not followed) without saying so.
+        other = os.path.join(c.dir, "other")
+        author.run("new", other, "--template", "feed")
+        author.run("keys", "new", "other-key")
+        other_address = author.json("post", other, "another feed",
+                                    "--key", "other-key")["publish"]["address"]
+        clash = follower.run("follow", other_address, "--as", "alice", check=False)
+        assert clash.returncode == 1 and "already names %s" % address in clash.stderr, clash.stderr
+        both = follower.run("mirror", address, check=False)
+        assert both.returncode == 1 and "unfollow" in both.stderr, both.stderr
+
+        # A new post reaches the follower by its poll (every second here).
+        second = author.json("post", folder, "second post")
+
+        def followed_seq():
+            e = entry(follower)
+            return e and e["seq"]
+
+        assert wait_for(lambda: followed_seq() == second["publish"]["seq"], 60), entry(follower)
+
+        # Following survives a restart.
+        follower.stop()
+        follower.start()
+        assert entry(follower)["handle"] == "alice"
+
+        # With the author gone, the follower still serves the feed, and a new
+        # follower gets it from the follower.
+        author.stop()
+        status, body = fetch(follower, address, "/feed.json")
+        assert status == 200 and b"second post" in body, status
+        late_r = late.run("follow", address, "--as", "alice", check=False, timeout=180)
+        assert late_r.returncode == 0, late_r.stderr
+        status, body = fetch(late, address, "/feed.json")
+        assert status == 200 and b"second post" in body, status
+
+        # Unfollow by handle frees it; a second unfollow says it is not followed.
+        out = late.run("unfollow", "alice").stdout
+        assert "no longer following %s" % address in out, out
+        assert entry(late) is None
+        again = late.run("unfollow", "alice", check=False)
+        assert again.returncode == 1 and "neither a followed feed's handle" in again.stderr
+
+        # A feed above the follower's cap (1 MiB here) is refused before any
+        # of it is downloaded.
+        author.start()
+        big = os.path.join(c.dir, "big.bin")
+        with open(big, "wb") as f:
+            f.write(os.urandom(3 << 20))
+        third = author.json("post", folder, "a big attachment", "--attach", big)
+        assert wait_for(lambda: followed_seq() == third["publish"]["seq"], 60), entry(follower)
+        capped = late.run("follow", address, check=False, timeout=180)
+        assert capped.returncode == 1 and "MiB a followed feed may take" in capped.stderr, \
+            capped.stderr
+        assert entry(late) is None, entry(late)
+        print("refused:", capped.stderr.strip())
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     name = sys.argv[2]

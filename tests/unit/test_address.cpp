@@ -207,3 +207,24 @@ TEST_CASE("different keys give different addresses", "[address]") {
   CHECK(SiteAddress(PublicKey(other)).str() != SiteAddress().str());
   CHECK(SiteAddress(PublicKey(other)) != SiteAddress());
 }
+
+namespace hostless {
+
+TEST_CASE("handles: lower-cased, '@' dropped, never an address", "[address]") {
+  CHECK(*parse_handle("@Alice") == "alice");
+  CHECK(*parse_handle("bob_2-x") == "bob_2-x");
+  CHECK(parse_handle("")->empty());
+  CHECK(parse_handle(std::string(kMaxHandle, 'a')));
+  const auto refused = [](const std::string& text, const std::string& why) {
+    auto h = parse_handle(text);
+    REQUIRE(!h);
+    CHECK(h.error().message.find(why) != std::string::npos);
+  };
+  refused(std::string(kMaxHandle + 1, 'a'), "too long");
+  refused("9lives", "must start with a letter");
+  refused("-x", "must start with a letter");
+  refused("a b", "may not contain ' '");
+  refused("al.ice", "may not contain '.'");
+  CHECK(parse_handle("@")->empty());  // nothing after the '@': no handle
+}
+}  // namespace hostless

@@ -14,7 +14,7 @@ _hostless() {
   local cur prev words cword
   _init_completion || return
 
-  local commands="daemon new publish post resolve get torrent mirror unmirror dashboard status sites keys"
+  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following dashboard status sites keys"
   local home="" cmd="" sub="" i
   for ((i = 1; i < cword; i++)); do
     case "${words[i]}" in
@@ -39,12 +39,13 @@ _hostless() {
     "") COMPREPLY=($(compgen -W "$commands --home --help --version" -- "$cur")); return ;;
     daemon) opts="--gateway --listen --bootstrap --lan --no-lsd --gateway-timeout --republish-interval
                   --dht-item-lifetime --refresh-interval --mirror-interval --version-grace --cache-size
-                  --site-cache-size --upload-limit" ;;
+                  --site-cache-size --follow-max-mib --upload-limit" ;;
     new) opts="--template --list --json" ;;
     publish) opts="--key --json" ;;
     post) opts="--reply-to --attach --delete --key --no-publish --json" ;;
     resolve) opts="--timeout --json" ;;
-    get|mirror|unmirror|sites|status) opts="--json" ;;
+    get|mirror|unmirror|unfollow|following|sites|status) opts="--json" ;;
+    follow) opts="--as --json" ;;
     torrent) opts="--output" ;;
     dashboard) opts="--open --json" ;;
     keys)
@@ -65,7 +66,7 @@ _hostless() {
          else
            _filedir -d
          fi ;;
-    resolve|torrent|mirror|unmirror)
+    resolve|torrent|mirror|unmirror|follow|unfollow)
       COMPREPLY=($(compgen -W "$(_hostless_addresses "$home")" -- "$cur")) ;;
     keys) [ "$sub" = import ] && _filedir ;;
   esac
