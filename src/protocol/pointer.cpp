@@ -233,4 +233,74 @@ bool SignedPointer::verify() const {
   return bep44_verify(key, signature, {}, seq, value.encode());
 }
 
+// --- Whole items ------------------------------------------------------------
+
+std::string encode_item(const SignedPointer& pointer) {
+  std::string out = "d1:k32:";
+  out.append(reinterpret_cast<const char*>(pointer.key.bytes().data()), PublicKey::kSize);
+  out += "3:seqi" + std::to_string(pointer.seq) + "e3:sig64:";
+  out.append(reinterpret_cast<const char*>(pointer.signature.data()), pointer.signature.size());
+  out += "1:v" + pointer.value.encode() + "e";
+  return out;
+}
+
+Result<SignedPointer> decode_item(std::string_view bencoded) {
+  const auto bad = [](const std::string& why) { return make_error("invalid pushed item: " + why); };
+  if (bencoded.size() > kMaxItemSize) {
+    return bad("oversized (" + std::to_string(bencoded.size()) + " bytes)");
+  }
+  if (bencoded.size() < 2 || bencoded.front() != 'd' || bencoded.back() != 'e') {
+    return bad("not a bencoded dictionary");
+  }
+  Reader r(bencoded.substr(1, bencoded.size() - 2));
+  // Each key in canonical (sorted) order, then its value.
+  const auto key = [&](std::string_view want) -> Status {
+    if (r.at_end() || r.peek() < '0' || r.peek() > '9') return bad("missing key " + quoted(want));
+    auto k = r.read_string("a key");
+    if (!k) return bad(k.error().message);
+    if (*k != want) return bad("expected key " + quoted(want) + ", found " + quoted(*k));
+    return {};
+  };
+  const auto bytes = [&](std::string_view name, std::size_t size) -> Result<std::string_view> {
+    if (auto s = key(name); !s) return s.error();
+    if (r.at_end() || r.peek() < '0' || r.peek() > '9') return bad(quoted(name) + " not a string");
+    auto v = r.read_string(name.data());
+    if (!v) return bad(v.error().message);
+    if (v->size() != size) return bad(quoted(name) + " must be " + std::to_string(size) + " bytes");
+    return *v;
+  };
+  SignedPointer p;
+  auto k = bytes("k", PublicKey::kSize);
+  if (!k) return k.error();
+  PublicKey::Bytes kb{};
+  std::memcpy(kb.data(), k->data(), kb.size());
+  p.key = PublicKey(kb);
+  if (auto s = key("seq"); !s) return s.error();
+  if (r.at_end() || r.peek() != 'i') return bad("\"seq\" not an integer");
+  r.skip();
+  std::int64_t seq = 0;
+  int digits = 0;
+  while (!r.at_end() && r.peek() >= '0' && r.peek() <= '9' && digits < 18) {
+    seq = seq * 10 + (r.peek() - '0');
+    r.skip();
+    ++digits;
+  }
+  if (digits == 0 || r.at_end() || r.peek() != 'e') return bad("\"seq\" malformed");
+  r.skip();
+  p.seq = seq;
+  auto sig = bytes("sig", p.signature.size());
+  if (!sig) return sig.error();
+  std::memcpy(p.signature.data(), sig->data(), p.signature.size());
+  if (auto s = key("v"); !s) return s.error();
+  const std::size_t value_start = bencoded.size() - 1 - r.remaining();
+  auto value = PointerValue::decode(bencoded.substr(value_start, r.remaining()));
+  if (!value) return bad(value.error().message);
+  p.value = *value;
+  // Only canonical spellings of each field were read (sorted keys, no
+  // leading zeros), so the input is exactly our encoding; keep it explicit.
+  if (encode_item(p) != bencoded) return bad("non-canonical bencoding");
+  if (!p.verify()) return bad("its signature does not verify");
+  return p;
+}
+
 }  // namespace hostless

@@ -71,4 +71,13 @@ struct SignedPointer {
   bool verify() const;
 };
 
+// The whole signed item as one bencoded dictionary with the fields of a BEP 44
+// get response, {"k": 32 bytes, "seq": n, "sig": 64 bytes, "v": value}: what
+// a pointer push carries (docs/microblog.md). About 180 bytes.
+std::string encode_item(const SignedPointer& pointer);
+// Strict, as a DHT answer is checked: exactly those keys in canonical
+// bencoding, a valid BEP 46 value, seq >= 0, and a signature that verifies.
+constexpr std::size_t kMaxItemSize = 1200;
+Result<SignedPointer> decode_item(std::string_view bencoded);
+
 }  // namespace hostless

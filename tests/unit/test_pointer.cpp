@@ -393,3 +393,47 @@ TEST_CASE("a pointer signed by another key or for another seq never verifies", "
     CHECK_FALSE(moved.verify());
   }
 }
+
+TEST_CASE("a pushed item round-trips, and anything but the canonical signed item is refused",
+          "[pointer]") {
+  auto key = SecretKey::generate();
+  InfoHash::Bytes b{};
+  b.fill(0x42);
+  auto p = SignedPointer::sign(key, 7, PointerValue{InfoHash(b)});
+  const std::string item = encode_item(p);
+  // The same bytes libtorrent's bencoder writes for these fields.
+  lt::entry e;
+  e["k"] = std::string(reinterpret_cast<const char*>(p.key.bytes().data()), 32);
+  e["seq"] = p.seq;
+  e["sig"] = std::string(reinterpret_cast<const char*>(p.signature.data()), 64);
+  e["v"] = lt::bdecode(p.value.encode());
+  std::string theirs;
+  lt::bencode(std::back_inserter(theirs), e);
+  CHECK(item == theirs);
+
+  auto back = decode_item(item);
+  REQUIRE(back);
+  CHECK(back->key == p.key);
+  CHECK(back->seq == 7);
+  CHECK(back->value.ih == p.value.ih);
+
+  const auto refused = [](const std::string& bytes, const std::string& why) {
+    auto r = decode_item(bytes);
+    REQUIRE(!r);
+    INFO(r.error().message);
+    CHECK(r.error().message.find(why) != std::string::npos);
+  };
+  std::string flipped = item;
+  flipped[item.find("3:sig64:") + 8 + 5] ^= 1;  // a byte of the signature
+  refused(flipped, "signature");
+  std::string padded = item;
+  padded.insert(padded.find("3:seqi") + 6, "0");  // i07e
+  refused(padded, "non-canonical");
+  refused(item.substr(0, item.size() - 1), "truncated");
+  refused("l" + item.substr(1), "not a bencoded dictionary");
+  refused("d1:k32:" + std::string(32, 'x') + "e", "missing key");
+  refused(std::string(kMaxItemSize + 1, 'd'), "oversized");
+  auto other = SignedPointer::sign(key, 8, PointerValue{InfoHash(b)});
+  other.seq = 9;  // signed for 8
+  refused(encode_item(other), "signature");
+}
