@@ -30,6 +30,7 @@
 #include <libtorrent/settings_pack.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
+#include "node/push.hpp"
 #include "util/encoding.hpp"
 #include "util/files.hpp"
 
@@ -165,6 +166,7 @@ void keep_active(lt::add_torrent_params& params) {
 struct Node::Impl {
   NodeOptions options;
   std::unique_ptr<lt::session> session;
+  std::unique_ptr<PushExtension> push;
   std::thread thread;
 
   std::mutex mutex;  // guards everything below
@@ -173,6 +175,7 @@ struct Node::Impl {
   bool stopping = false;
   bool cancelled = false;  // cancel_waits(): every wait fails at once
   std::deque<std::function<void()>> tasks;
+  std::function<void(const PushedPointer&)> on_pushed;  // on_pushed_pointer()
 
   struct GetLookup {
     std::optional<SignedPointer> best;
@@ -819,6 +822,19 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     impl->session->add_extension([](const lt::torrent_handle&, lt::client_data_t) {
       return std::make_shared<PeerPolicy>();
     });
+    // Pushed pointers go from libtorrent's thread to the node thread's tasks.
+    Impl* raw = impl.get();
+    impl->push = std::make_unique<PushExtension>([raw](PushedPointer p) {
+      raw->post([raw, p = std::move(p)] {
+        std::function<void(const PushedPointer&)> fn;
+        {
+          std::lock_guard lock(raw->mutex);
+          fn = raw->on_pushed;
+        }
+        if (fn) fn(p);
+      });
+    });
+    impl->push->attach(*impl->session);
   } catch (const std::exception& e) {
     return make_error(std::string("cannot start the BitTorrent session: ") + e.what());
   }
@@ -1039,6 +1055,23 @@ void Node::remove_torrent(const lt::torrent_handle& handle, bool delete_files) {
 void Node::find_peers_again(const lt::torrent_handle& handle) {
   if (!handle.is_valid()) return;
   impl_->session->dht_get_peers(key_hash(handle.info_hashes()));
+}
+
+void Node::push_pointer(const InfoHash& ih, const SignedPointer& pointer) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->cancelled || impl_->stopping) return;
+  }
+  impl_->push->push(ih, pointer);
+}
+
+void Node::keep_push_peers(const InfoHash& ih) {
+  impl_->push->keep(ih);
+}
+
+void Node::on_pushed_pointer(std::function<void(const PushedPointer&)> fn) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->on_pushed = std::move(fn);
 }
 
 lt::torrent_handle Node::find_torrent(const InfoHash& ih) const {

@@ -18,6 +18,7 @@
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_status.hpp>
 
+#include "node/push.hpp"
 #include "protocol/pointer.hpp"
 #include "util/result.hpp"
 
@@ -95,6 +96,17 @@ class Node {
   // Removes a torrent and its resume data; `delete_files` also deletes data.
   void remove_torrent(const lt::torrent_handle& handle, bool delete_files);
   lt::torrent_handle find_torrent(const InfoHash& ih) const;
+
+  // Pointer push (node/push.hpp, docs/microblog.md): sends `pointer` to the
+  // peers of version `ih` that speak the extension and lack it, and to those
+  // that connect later. Does not block.
+  void push_pointer(const InfoHash& ih, const SignedPointer& pointer);
+  // Keeps version `ih`'s connections to push peers open, also between two
+  // whole copies and when idle, so pushes reach them. Does not block.
+  void keep_push_peers(const InfoHash& ih);
+  // `fn` runs on the node thread (it must not block) with each valid pointer
+  // a peer pushed whose seq is above any this node pushed or was pushed.
+  void on_pushed_pointer(std::function<void(const PushedPointer&)> fn);
   // Asks the DHT for the peers of `handle` and gives each to libtorrent as a
   // tracker's word (fire-and-forget). Only that lowers libtorrent's count of a
   // peer's failed connections: after 3 it never tries the peer again, also

@@ -197,6 +197,54 @@ json SiteManager::following() {
   return out;
 }
 
+void SiteManager::keep_followed_version(const SiteAddress& address, const InfoHash& ih) {
+  if (add_version(address, ih)) node_.keep_push_peers(ih);
+}
+
+void SiteManager::accept_push(const PushedPointer& pushed) {
+  if (stopping_) return;
+  const SignedPointer& ptr = pushed.pointer;
+  const SiteAddress address(ptr.key);
+  auto record = catalog_.site(address);
+  // Not a site this node holds, or its own (another device's seq: issue 17's
+  // two devices, not handled yet).
+  if (!record || !*record || (*record)->role == SiteRole::kPublished) return;
+  const SiteRecord r = **record;
+  // Rollback protection, as for a DHT answer: a pointer below the highest
+  // seen moves nothing.
+  auto kept = catalog_.observe_pointer(ptr);
+  if (!kept || kept->seq > ptr.seq || ptr.seq <= r.seq) return;
+  if (r.info_hash) node_.push_pointer(*r.info_hash, ptr);  // passed on, once per peer
+  // A visited site takes it at its next visit's refresh (the catalog holds it).
+  if (r.role != SiteRole::kFollowed && r.role != SiteRole::kMirrored) return;
+  {
+    std::lock_guard lock(mirrors_mutex_);
+    // A poll or adoption of this site is running; the next poll takes it.
+    if (!polling_.insert(address.str()).second) return;
+  }
+  const auto done = [&] {
+    std::lock_guard lock(mirrors_mutex_);
+    polling_.erase(address.str());
+  };
+  if (r.role == SiteRole::kFollowed && !follow_rate_allows(address)) return done();
+  // The peer that pushed it most likely holds the new version, or soon will:
+  // ask it first, before the DHT has heard of the version.
+  if (auto h = add_version(address, ptr.value.ih)) {
+    if (r.role == SiteRole::kFollowed) node_.keep_push_peers(ptr.value.ih);
+    lt::error_code ec;
+    const auto host = lt::make_address(pushed.from_host, ec);
+    if (!ec && pushed.from_port > 0) {
+      h->connect_peer(lt::tcp::endpoint(host, static_cast<std::uint16_t>(pushed.from_port)));
+    }
+  }
+  if (adopt_version(address, ptr)) {
+    node_.push_pointer(ptr.value.ih, ptr);
+    std::lock_guard lock(retry_mutex_);
+    unannounced_[ptr.key] = ptr;  // hold the new name at once
+  }
+  done();
+}
+
 bool SiteManager::follow_rate_allows(const SiteAddress& address) {
   const auto now = Clock::now();
   std::lock_guard lock(mirrors_mutex_);
@@ -271,6 +319,7 @@ bool SiteManager::adopt_version(const SiteAddress& address, const SignedPointer&
   // assets of another.
   auto record = catalog_.site(address);
   const bool followed = record && *record && (*record)->role == SiteRole::kFollowed;
+  if (followed) keep_followed_version(address, ptr.value.ih);
   auto h =
       fetch_version(address, ptr.value.ih, Progress{}, followed ? options_.follow_max_bytes : 0);
   if (!h) {

@@ -127,6 +127,7 @@ SiteManager::~SiteManager() {
 
 void SiteManager::shutdown() {
   stopping_ = true;
+  node_.on_pushed_pointer(nullptr);
   node_.cancel_waits();  // threads blocked on lookups and downloads return now
 }
 
@@ -219,6 +220,17 @@ Status SiteManager::start() {
   // A restarted publisher puts its pointers again as soon as it can.
   republish_all();
   resume_mirrors();
+  // Pushes: published and followed versions keep their push peers; a pushed
+  // pointer is checked and adopted off the node thread.
+  if (auto all = catalog_.sites()) {
+    for (const auto& s : *all) {
+      const bool pushes = s.role == SiteRole::kPublished || s.role == SiteRole::kFollowed;
+      if (pushes && s.info_hash) node_.keep_push_peers(*s.info_hash);
+    }
+  }
+  node_.on_pushed_pointer([this](const PushedPointer& p) {
+    if (!stopping_) start_thread([this, p] { accept_push(p); });
+  });
   return {};
 }
 
@@ -504,6 +516,11 @@ Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::s
   hold_version(address, seq, snap->info_hash);
   if (auto s = catalog_.replace_hash_cache(folder.string(), snap->cache); !s) return s.error();
   if (previous && *previous != snap->info_hash) retire_version(*previous);
+  // Followers connected over the version they hold learn of this one now, not
+  // at their next lookup; the new version's connections are kept for the next.
+  node_.keep_push_peers(snap->info_hash);
+  if (previous && *previous != snap->info_hash) node_.push_pointer(*previous, pointer);
+  node_.push_pointer(snap->info_hash, pointer);
 
   if (progress.fn) progress.fn("announcing", 0, 0);
   auto [put, storing] = store_name(pointer);

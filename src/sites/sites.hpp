@@ -141,6 +141,14 @@ class SiteManager final : public SiteService {
   Result<nlohmann::json> unkeep(const SiteAddress& address, SiteRole role);
   // True when a followed feed may adopt another version now (counts it).
   bool follow_rate_allows(const SiteAddress& address);
+  // A pointer a peer pushed (node.hpp): for a site this node holds, checked
+  // against the highest seen, passed on to this node's peers of the site,
+  // and for a followed or mirrored site adopted at once, fetched first from
+  // the peer that pushed it. Blocks: runs on its own thread.
+  void accept_push(const PushedPointer& pushed);
+  // Before a followed feed's version is fetched: adds it and keeps its push
+  // peers (so the connections survive the download's end).
+  void keep_followed_version(const SiteAddress& address, const InfoHash& ih);
   struct Job;
   struct Visit;
   // Cold visits: resolve, add the torrent, wait for its metadata.

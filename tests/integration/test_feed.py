@@ -227,6 +227,41 @@ def test_feed_follow():
         print("refused:", capped.stderr.strip())
 
 
+def test_feed_push():
+    """Three nodes follow node 1's feed with the default --mirror-interval
+    (300 s): each new post reaches all of them within seconds, which only the
+    pointer push can do (docs/microblog.md), twice in a row (the connections
+    of the new version are kept for the next push)."""
+    with Cluster(BIN, 4) as c:
+        author, followers = c[1], [c[2], c[3], c[4]]
+        folder = os.path.join(c.dir, "feed")
+        author.run("new", folder, "--template", "feed")
+        address = author.json("post", folder, "first")["publish"]["address"]
+        for i, f in enumerate(followers):
+            f.json("follow", address, "--as", "author%d" % i)
+
+        def seqs():
+            out = []
+            for f in followers:
+                e = [s for s in f.json("following") if s["address"] == address]
+                out.append(e[0]["seq"] if e else None)
+            return out
+
+        time.sleep(3)  # every follower done, and its connections kept
+        for text in ("second", "third"):
+            posted = time.monotonic()
+            seq = author.json("post", folder, text)["publish"]["seq"]
+            started = time.monotonic()
+            assert wait_for(lambda: seqs() == [seq] * 3, 60), seqs()
+            took = time.monotonic() - started
+            print("post %r (seq %d) in all 3 followers' copies %.1f s after `post` returned "
+                  "(which took %.1f s)" % (text, seq, took, started - posted))
+            assert took < 30, took  # a poll would take up to 300 s
+            for f in followers:
+                status, body = fetch(f, address, "/feed.json")
+                assert status == 200 and text.encode() in body, (status, body[:200])
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     name = sys.argv[2]

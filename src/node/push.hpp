@@ -1,0 +1,58 @@
+// Pointer push (docs/microblog.md, "Push"): a BEP 10 extension message,
+// "hostless_pointer", that carries one whole signed BEP 44 item (encode_item)
+// between the peers of a site's version, so a new version reaches the nodes
+// holding the old one in one round trip instead of at their next DHT lookup.
+// Node-internal: Node's push_pointer / keep_push_peers / on_pushed_pointer
+// are the interface.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <libtorrent/session.hpp>
+
+#include "protocol/pointer.hpp"
+
+namespace hostless {
+
+// A pointer a peer pushed, already checked like a DHT answer (decode_item):
+// the version it arrived over, and where to reach the sender (its listen
+// port when it said one).
+struct PushedPointer {
+  SignedPointer pointer;
+  InfoHash via;
+  std::string from_host;
+  int from_port = 0;
+};
+
+class PushExtension {
+ public:
+  // `deliver` runs on libtorrent's network thread: it must not block.
+  explicit PushExtension(std::function<void(PushedPointer)> deliver);
+  ~PushExtension();
+  PushExtension(const PushExtension&) = delete;
+  PushExtension& operator=(const PushExtension&) = delete;
+
+  // Registers the extension with `session` (before any torrent is added).
+  void attach(lt::session& session);
+  // Sends `pointer` to every peer of version `ih` that speaks the extension
+  // and has not sent or been sent this seq or a higher one; remembered, so a
+  // peer that connects later gets it after its handshake. Does not block.
+  void push(const InfoHash& ih, const SignedPointer& pointer);
+  // Keeps this version's connections to peers that speak the extension open
+  // also when both ends hold all of it (libtorrent closes those as
+  // redundant) and when idle: pushes travel over them. Does not block.
+  void keep(const InfoHash& ih);
+
+  // The extension's name in the BEP 10 handshake's "m" dictionary.
+  static constexpr const char* kName = "hostless_pointer";
+
+  struct Hub;  // the plugins' shared state (push.cpp)
+
+ private:
+  std::shared_ptr<Hub> hub_;
+  lt::session* session_ = nullptr;
+};
+
+}  // namespace hostless
