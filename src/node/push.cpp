@@ -22,6 +22,8 @@ constexpr int kLocalId = 47;
 // A peer may push this many items a second; the rest are dropped unread (each
 // costs a signature check).
 constexpr int kMaxPushesPerSecond = 10;
+// Keep-alives (4 zero bytes each) sent after each push; see PushPeer::send.
+constexpr std::size_t kFlushPadding = 128;
 // Highest seq known per key (see Hub::known) is forgotten past this many keys.
 constexpr std::size_t kMaxKnownKeys = 10000;
 
@@ -128,6 +130,13 @@ class PushPeer final : public lt::peer_plugin {
     msg += static_cast<char>(20);  // BEP 10's extended message
     msg += static_cast<char>(remote_id_);
     msg += item.bytes;
+    // libtorrent 2.0's send_buffer starts a write only when the bytes do not
+    // fit in the free space of the last queued buffer; when they fit they
+    // wait for the next message (seen: pushes arriving 5 s late). That free
+    // space is under 150 bytes (buffers are allocated to size, 128 at
+    // least), so 128 bytes of keep-alives after the message always overflow
+    // it and start the write.
+    msg.append(kFlushPadding, '\0');
     pc_.send_buffer(msg.data(), static_cast<int>(msg.size()));
   }
 

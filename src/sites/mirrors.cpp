@@ -2,6 +2,7 @@
 // that follow updates and keep the name alive), and freeing versions nobody
 // uses any more.
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <thread>
@@ -202,6 +203,10 @@ void SiteManager::keep_followed_version(const SiteAddress& address, const InfoHa
 }
 
 void SiteManager::accept_push(const PushedPointer& pushed) {
+  if (std::getenv("HOSTLESS_DEBUG_PUSH")) {
+    std::cerr << "[push] " << std::time(nullptr) << " got seq " << pushed.pointer.seq << " from "
+              << pushed.from_host << ":" << pushed.from_port << "\n";
+  }
   if (stopping_) return;
   const SignedPointer& ptr = pushed.pointer;
   const SiteAddress address(ptr.key);

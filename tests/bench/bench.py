@@ -8,7 +8,7 @@ usage: bench.py HOSTLESS_BINARY BUILD_DIR [--quick] [--docs] [NAME...]
   --docs   regenerate docs/benchmarks.md (and its plots) from build/bench/*.json;
            with NAMEs, only their sections (the rest of the file is kept as it is)
   --docs-only  the same from the JSON already in build/bench/, running nothing
-`internet` (root, the network simulator) runs only when named.
+`internet` and `feed` (root, the network simulator) run only when named.
 """
 import datetime
 import http.client
@@ -837,6 +837,43 @@ def bench_internet():
     return internet_result(o)
 
 
+def bench_feed():
+    """How fast a new post reaches a feed's followers on the simulated internet
+    (tests/bench/feed.py): daemons at their default settings, so only the
+    pointer push delivers within --mirror-interval (300 s); then a new
+    follower with the author offline. Needs root."""
+    import feed
+    delayer = os.environ.get("NETSIM_DELAYER") or os.path.join(BUILD, "tests", "support", "netsim",
+                                                                 "netsim-delayer")
+    try:
+        feed.netsim.check_environment(delayer)
+    except feed.netsim.NetsimUnavailable as e:
+        raise RuntimeError("the feed benchmark cannot run here: %s" % e)
+    o = feed.run_feed(BIN, delayer, QUICK, log=lambda s: print(s, flush=True))
+    d = o["delays_s"]
+    rows = [
+        row("post in followers' copies: delivered", len(d), o["tries"], 1.0, "followers x posts"),
+        row("post in followers' copies, median", feed.percentile(d, 50), 2.0, 1.0, "s",
+            higher_is_better=False, note="baseline: the target (2 s)"),
+        row("post in followers' copies, p90", feed.percentile(d, 90), None, None, "s",
+            higher_is_better=False),
+        row("post in followers' copies, median", feed.percentile(o["delays_rtt"], 50), None, None,
+            "RTTs", higher_is_better=False),
+        row("author offline: new follower holds the feed", o["late_follow_s"], 2.0, 1.0, "s",
+            higher_is_better=False, note="baseline: the target (2 s)"),
+        row("follow (author online), median", feed.percentile(o["follow_s"], 50), None, None, "s",
+            higher_is_better=False),
+    ]
+    notes = ["%d followers (%d behind a plain NAT), %d posts, default settings (no --lan); "
+             "times from the start of `hostless post`, which includes its publish" %
+             (o["followers"], o["nat"], o["posts"])]
+    if o["missed"]:
+        notes.append("%d deliveries did not arrive within %d s" % (o["missed"], feed.WAIT))
+    if not o["late_follow_ok"]:
+        notes.append("the late follow failed")
+    return {"rows": rows, "notes": notes, "raw": o}
+
+
 def internet_result(o):
     """Rows, notes and tables of the internet benchmark from run_internet's output."""
     rows, notes, tables = [], [], []
@@ -1037,9 +1074,10 @@ BENCHES = {
     "swarm": bench_swarm,
     "scale": bench_scale,
     "internet": bench_internet,
+    "feed": bench_feed,
 }
 NOT_YET = {}
-EXPLICIT_ONLY = {"internet"}
+EXPLICIT_ONLY = {"internet", "feed"}
 
 
 # ---------------------------------------------------------------------------
