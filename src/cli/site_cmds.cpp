@@ -1,4 +1,5 @@
 // hostless publish | resolve | get | torrent | mirror | unmirror | follow | unfollow | following |
+// timeline |
 // dashboard | status | sites:
 // thin API calls.
 #include <sys/wait.h>
@@ -350,6 +351,66 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
                               age(s.value("version_added", std::int64_t{0})).c_str());
                 }
               });
+  {
+    struct Args {
+      int limit = 20;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("timeline", "Show the newest posts of the feeds you follow");
+    cmd->add_option("--limit", a->limit, "How many posts")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    cmd->add_flag("--json", a->json, "Print JSON: the posts and each feed's state");
+    cmd->footer(
+        "Newest first. A post dated in the future is shown at the time this node got it.\n"
+        "Example:\n  hostless timeline --limit 50");
+    cmd->callback([&g, &result, a] {
+      auto api = connect(g);
+      if (!api) return void(result = kExitFailure);
+      auto r =
+          api->get("/api/v1/timeline?limit=" + std::to_string(a->limit), std::chrono::seconds(30));
+      if (!r) return void(result = fail(r.error().message));
+      result = kExitOk;
+      if (a->json) {
+        std::cout << r->dump(2) << "\n";
+        return;
+      }
+      const auto name = [](const json& j, const char* handle, const char* address) {
+        return j.contains(handle) ? "@" + j[handle].get<std::string>()
+                                  : j[address].get<std::string>().substr(0, 12) + "...";
+      };
+      const json& posts = (*r)["posts"];
+      if (posts.empty()) {
+        std::cout << "no posts yet (follow a feed: hostless follow <address> --as <name>)\n";
+      }
+      for (const auto& p : posts) {
+        std::cout << name(p, "handle", "feed") << "  " << age(p["time"].get<std::int64_t>()) << "  "
+                  << p["url"].get<std::string>() << "\n";
+        // The text is plain text (the feed's rules forbid control characters).
+        std::string text = p["text"].get<std::string>();
+        std::string::size_type at = 0;
+        while ((at = text.find('\n', at)) != std::string::npos) text.replace(at++, 1, "\n    ");
+        std::cout << "    " << text << "\n";
+        if (p.contains("reply_to")) {
+          std::cout << "    reply to "
+                    << (p.contains("reply_to_handle")
+                            ? "@" + p["reply_to_handle"].get<std::string>() + ": "
+                            : std::string())
+                    << p["reply_to"].get<std::string>() << "\n";
+        }
+        for (const auto& at_file : p.value("attachments", json::array())) {
+          std::cout << "    attachment: " << at_file["url"].get<std::string>() << "\n";
+        }
+      }
+      for (const auto& f : (*r)["feeds"]) {
+        if (f.contains("error")) {
+          std::cerr << "hostless: " << name(f, "handle", "address")
+                    << ": not shown: " << f["error"].get<std::string>() << "\n";
+        }
+      }
+    });
+  }
   {
     struct Args {
       std::string address, out;

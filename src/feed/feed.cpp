@@ -352,6 +352,42 @@ std::map<std::string, std::string> render(const Feed& feed) {
   return files;
 }
 
+Result<std::vector<Post>> parse_recent_posts(std::string_view feed_json) {
+  if (feed_json.size() > kMaxFeedJsonBytes) {
+    return make_error("feed.json is " + std::to_string(feed_json.size() >> 10) +
+                      " KiB, more than the " + std::to_string(kMaxFeedJsonBytes >> 10) +
+                      " KiB a feed's newest posts take");
+  }
+  json doc = json::parse(feed_json, nullptr, false);
+  if (doc.is_discarded()) return make_error("feed.json is not valid JSON");
+  if (!doc.is_object() || !doc.contains("_hostless") || !doc["_hostless"].is_object()) {
+    return make_error("feed.json has no \"_hostless\" object: not a hostless feed");
+  }
+  auto posts = items_from(doc, "feed.json");
+  if (!posts) return posts.error();
+  // A stranger's file: held to the rules `hostless post` writes by.
+  for (auto& p : *posts) {
+    const auto bad = [&](const std::string& what) {
+      return make_error("feed.json: post " + p.id + ": " + what);
+    };
+    if (auto t = check_text(p.text); !t) return bad(t.error().message);
+    if (!p.reply_to.empty()) {
+      auto r = parse_reply_to(p.reply_to);
+      if (!r || *r != p.reply_to) return bad("\"reply_to\" is not a hostless:// post or feed URL");
+    }
+    if (p.attachments.size() > kMaxAttachments) return bad("too many attachments");
+    for (const auto& a : p.attachments) {
+      const std::string name = a.url.rfind("media/", 0) == 0 ? a.url.substr(6) : "";
+      if (name.empty() ||
+          name != media_name(p.id, name.substr(std::min(name.size(), p.id.size() + 1)))) {
+        return bad("an attachment is not a file in media/ named as `hostless post` names them");
+      }
+    }
+    p.mentions = find_mentions(p.text);  // what the text says, not what the file claims
+  }
+  return posts;
+}
+
 Result<Feed> load(const fs::path& dir) {
   std::error_code ec;
   const auto not_feed = [&](const std::string& why) {

@@ -62,6 +62,13 @@ std::string render_index_html(const Feed& feed);
 // missing or feed.json lacks the hostless extension, and names the file and
 // field of anything malformed.
 Result<Feed> load(const std::filesystem::path& dir);
+// A followed feed's newest posts, newest first, from the text of its
+// feed.json as a peer sent it: at most kMaxFeedJsonBytes, valid JSON with the
+// hostless extension, every post checked as load() checks it (text rules,
+// ids, reply targets); any fault refuses the whole file, saying why.
+constexpr std::size_t kMaxFeedJsonBytes = 1 << 20;
+Result<std::vector<Post>> parse_recent_posts(std::string_view feed_json);
+
 // Writes the rendered files that differ from what is on disk (each through
 // a temporary file and rename) and creates media/.
 Status save(const std::filesystem::path& dir, const Feed& feed);

@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cerrno>
@@ -140,7 +141,8 @@ constexpr auto kLoginCodeLifetime = std::chrono::minutes(2);
 bool dashboard_call(const std::string& method, const std::string& path) {
   if (method == "GET") {
     return path == "/api/v1/status" || path == "/api/v1/sites" || path == "/api/v1/address" ||
-           path == "/api/v1/following" || path.rfind("/api/v1/jobs/", 0) == 0;
+           path == "/api/v1/following" || path == "/api/v1/timeline" ||
+           path.rfind("/api/v1/jobs/", 0) == 0;
   }
   return method == "POST" && (path == "/api/v1/mirror" || path == "/api/v1/unmirror" ||
                               path == "/api/v1/follow" || path == "/api/v1/unfollow");
@@ -407,6 +409,19 @@ void Gateway::install_routes() {
          });
   s.Get("/api/v1/following", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, service_.following());
+  });
+  s.Get("/api/v1/timeline", [this](const httplib::Request& req, httplib::Response& res) {
+    std::size_t limit = 50;
+    if (req.has_param("limit")) {
+      const std::string v = req.get_param_value("limit");
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 1 || n > 1000) {
+        return send_error(res, 400, "limit must be a number from 1 to 1000");
+      }
+      limit = n;
+    }
+    send_json(res, 200, service_.timeline(limit));
   });
   s.Get(R"(/api/v1/jobs/([A-Za-z0-9_-]+))",
         [this](const httplib::Request& req, httplib::Response& res) {

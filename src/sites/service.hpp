@@ -70,6 +70,10 @@ class SiteService {
   virtual Result<nlohmann::json> unfollow(const std::string& address_or_handle) = 0;
   // The followed feeds: sites() entries of role "followed".
   virtual nlohmann::json following() = 0;
+  // The newest posts of the followed feeds, newest first, at most `limit`:
+  // {"posts": [...], "feeds": [{"address", "handle"?, "posts" | "error"}]}
+  // (docs/microblog.md, "Timeline").
+  virtual nlohmann::json timeline(std::size_t limit) = 0;
 
   // {"address","seq","info_hash","magnet","torrent_magnet"}
   virtual Result<nlohmann::json> resolve(const std::string& address,

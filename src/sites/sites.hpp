@@ -100,6 +100,7 @@ class SiteManager final : public SiteService {
   Result<std::string> start_follow(const std::string& address, const std::string& handle) override;
   Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
   nlohmann::json following() override;
+  nlohmann::json timeline(std::size_t limit) override;
   Result<nlohmann::json> resolve(const std::string& address,
                                  std::chrono::milliseconds timeout) override;
   Result<std::string> torrent(const std::string& address) override;

@@ -292,7 +292,7 @@ def test_cli():
     """Every command's --help exits 0 and shows an example; bash completes
     commands, options and template names."""
     commands = [["daemon"], ["new"], ["publish"], ["resolve"], ["get"], ["torrent"],
-                ["mirror"], ["unmirror"], ["follow"], ["unfollow"], ["following"], ["dashboard"], ["status"], ["sites"], ["keys"],
+                ["mirror"], ["unmirror"], ["follow"], ["unfollow"], ["following"], ["timeline"], ["dashboard"], ["status"], ["sites"], ["keys"],
                 ["keys", "list"], ["keys", "new"], ["keys", "export"], ["keys", "import"]]
     for cmd in [[]] + commands:
         p = subprocess.run([BIN] + cmd + ["--help"], capture_output=True, text=True, timeout=30)

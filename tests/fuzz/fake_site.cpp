@@ -72,6 +72,9 @@ Result<nlohmann::json> FakeSiteService::unfollow(const std::string&) {
 nlohmann::json FakeSiteService::following() {
   return nlohmann::json::array();
 }
+nlohmann::json FakeSiteService::timeline(std::size_t) {
+  return {{"posts", nlohmann::json::array()}, {"feeds", nlohmann::json::array()}};
+}
 Result<nlohmann::json> FakeSiteService::resolve(const std::string& address,
                                                 std::chrono::milliseconds) {
   if (address != kReadySite) return no("resolve");

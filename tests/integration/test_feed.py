@@ -262,6 +262,52 @@ def test_feed_push():
                 assert status == 200 and text.encode() in body, (status, body[:200])
 
 
+def test_feed_timeline():
+    """Node 3 follows alice (node 1) and bob (node 2): `timeline` shows their
+    posts newest first with handles, bob's reply threaded to @alice, a
+    script as text; a "feed" whose feed.json is not JSON is followed but
+    shown as refused, not as posts."""
+    with Cluster(BIN, 3) as c:
+        alice, bob, reader = c[1], c[2], c[3]
+        feeds = {}
+        for name, node in (("alice", alice), ("bob", bob)):
+            folder = os.path.join(c.dir, name)
+            node.run("new", folder, "--template", "feed")
+            feeds[name] = folder
+        a1 = alice.json("post", feeds["alice"], "hello from alice <script>alert(1)</script>")
+        alice_addr = a1["publish"]["address"]
+        time.sleep(1.1)
+        b1 = bob.json("post", feeds["bob"], "hi alice",
+                      "--reply-to", "hostless://%s/feed.json#%s" % (alice_addr, a1["id"]))
+        bob_addr = b1["publish"]["address"]
+        broken = make_site(os.path.join(c.dir, "broken"), {"index.html": "x",
+                                                           "feed.json": "{not json"})
+        bob.run("keys", "new", "broken-key")
+        broken_addr = bob.json("publish", broken, "--key", "broken-key")["address"]
+
+        empty = reader.run("timeline").stdout
+        assert "no posts yet" in empty, empty
+        reader.json("follow", alice_addr, "--as", "alice")
+        reader.json("follow", bob_addr, "--as", "bob")
+        reader.json("follow", broken_addr, "--as", "broken")
+
+        t = reader.json("timeline")
+        texts = [(p.get("handle"), p["text"]) for p in t["posts"]]
+        assert texts == [("bob", "hi alice"),
+                         ("alice", "hello from alice <script>alert(1)</script>")], texts
+        assert t["posts"][0]["reply_to_handle"] == "alice", t["posts"][0]
+        errors = {f.get("handle"): f.get("error") for f in t["feeds"]}
+        assert errors["alice"] is None and errors["bob"] is None, errors
+        assert "not valid JSON" in errors["broken"], errors
+
+        p = reader.run("timeline", "--limit", "1")
+        assert "@bob" in p.stdout and "reply to @alice" in p.stdout, p.stdout
+        assert "@alice" not in p.stdout.split("reply to")[0], p.stdout
+        assert "broken: not shown" in p.stderr and "not valid JSON" in p.stderr, p.stderr
+        bad = reader.run("timeline", "--limit", "0", check=False)
+        assert bad.returncode == 2, bad.returncode
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     name = sys.argv[2]

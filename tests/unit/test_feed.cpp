@@ -323,3 +323,41 @@ TEST_CASE("load says when a folder is not a feed or a file is broken", "[feed]")
   REQUIRE_FALSE(r);
   CHECK_THAT(r.error().message, Catch::Contains("no \"_hostless\" object"));
 }
+
+TEST_CASE("a followed feed's feed.json is held to the rules hostless writes by", "[feed]") {
+  Feed f;
+  f.address = kAddr;
+  f.add(make_post(1, "<script>alert(1)</script> is just text"));
+  Post with_file = make_post(2, "a picture");
+  with_file.attachments.push_back(
+      {"media/" + feed::media_name(with_file.id, "cat.png"), "image/png", 3});
+  f.add(with_file);
+  const std::string good = feed::render_json_feed(f);
+  auto posts = feed::parse_recent_posts(good);
+  REQUIRE(posts);
+  REQUIRE(posts->size() == 2);
+  CHECK((*posts)[1].text == "<script>alert(1)</script> is just text");
+
+  const auto refused = [](const std::string& text, const std::string& why) {
+    auto r = feed::parse_recent_posts(text);
+    REQUIRE(!r);
+    INFO(r.error().message);
+    CHECK(r.error().message.find(why) != std::string::npos);
+  };
+  refused("not json", "not valid JSON");
+  refused(R"({"items": []})", "not a hostless feed");
+  refused(std::string(feed::kMaxFeedJsonBytes + 1, ' '), "KiB");
+  json doc = json::parse(good);
+  json escape = doc;
+  escape["items"][0]["content_text"] = "\x1b[31mred";
+  refused(escape.dump(), "control");
+  json outside = doc;
+  outside["items"][0]["attachments"] = json::array({{{"url", "../../etc/passwd"}}});
+  refused(outside.dump(), "media/");
+  json script_url = doc;
+  script_url["items"][0]["attachments"] = json::array({{{"url", "javascript:alert(1)"}}});
+  refused(script_url.dump(), "media/");
+  json reply = doc;
+  reply["items"][0]["_hostless"]["reply_to"] = "https://example.org/";
+  refused(reply.dump(), "reply_to");
+}

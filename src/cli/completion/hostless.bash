@@ -14,7 +14,7 @@ _hostless() {
   local cur prev words cword
   _init_completion || return
 
-  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following dashboard status sites keys"
+  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following timeline dashboard status sites keys"
   local home="" cmd="" sub="" i
   for ((i = 1; i < cword; i++)); do
     case "${words[i]}" in
@@ -46,6 +46,7 @@ _hostless() {
     resolve) opts="--timeout --json" ;;
     get|mirror|unmirror|unfollow|following|sites|status) opts="--json" ;;
     follow) opts="--as --json" ;;
+    timeline) opts="--limit --json" ;;
     torrent) opts="--output" ;;
     dashboard) opts="--open --json" ;;
     keys)

@@ -1,0 +1,110 @@
+// The sites layer's timeline: the newest posts of the followed feeds, read
+// from the versions this node holds (docs/microblog.md, "Timeline").
+#include <algorithm>
+#include <ctime>
+#include <fstream>
+
+#include "feed/feed.hpp"
+#include "sites/sites.hpp"
+
+namespace hostless {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// The file's bytes, or nullopt when it is missing, unreadable or larger
+// than `max` (not read then).
+std::optional<std::string> read_capped(const fs::path& p, std::size_t max) {
+  std::error_code ec;
+  const auto size = fs::file_size(p, ec);
+  if (ec || size > max) return std::nullopt;
+  std::ifstream in(p, std::ios::binary);
+  std::string s(size, '\0');
+  if (!in.read(s.data(), static_cast<std::streamsize>(size))) return std::nullopt;
+  return s;
+}
+
+}  // namespace
+
+json SiteManager::timeline(std::size_t limit) {
+  json posts = json::array();
+  json feeds = json::array();
+  auto sites = catalog_.sites();
+  if (!sites) return {{"posts", posts}, {"feeds", feeds}, {"error", sites.error().message}};
+  std::map<InfoHash, std::int64_t> held_since;
+  if (auto all = catalog_.versions()) {
+    for (const auto& v : *all) held_since[v.info_hash] = v.added;
+  }
+  std::map<std::string, std::string> handles;  // address -> handle
+  for (const auto& s : *sites) {
+    if (s.role == SiteRole::kFollowed && !s.handle.empty()) handles[s.address.str()] = s.handle;
+  }
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (const auto& s : *sites) {
+    if (s.role != SiteRole::kFollowed) continue;
+    const std::string address = s.address.str();
+    json f = {{"address", address}, {"seq", s.seq}};
+    if (!s.handle.empty()) f["handle"] = s.handle;
+    if (!s.info_hash) {
+      f["error"] = "no version held yet";
+      feeds.push_back(std::move(f));
+      continue;
+    }
+    // A version is the site's only once it is whole (adopt_version), and its
+    // torrent's one top folder is named after the address.
+    const fs::path file = version_dir(*s.info_hash) / address / "feed.json";
+    auto text = read_capped(file, feed::kMaxFeedJsonBytes);
+    auto parsed = text ? feed::parse_recent_posts(*text)
+                       : Result<std::vector<feed::Post>>(
+                             make_error("no readable feed.json of at most " +
+                                        std::to_string(feed::kMaxFeedJsonBytes >> 10) + " KiB"));
+    if (!parsed) {
+      f["error"] = parsed.error().message;
+      feeds.push_back(std::move(f));
+      continue;
+    }
+    f["posts"] = parsed->size();
+    feeds.push_back(std::move(f));
+    const std::int64_t fetched = held_since.count(*s.info_hash) ? held_since[*s.info_hash] : now;
+    for (const auto& p : *parsed) {
+      // A post dated in the future is shown at the time this node got it.
+      const std::int64_t shown = p.published > now ? fetched : p.published;
+      json j = {{"feed", address},
+                {"id", p.id},
+                {"url", "hostless://" + address + "/feed.json#" + p.id},
+                {"time", shown},
+                {"published", p.published},
+                {"text", p.text}};
+      if (!s.handle.empty()) j["handle"] = s.handle;
+      if (!p.reply_to.empty()) {
+        j["reply_to"] = p.reply_to;
+        // Threads: a reply to a followed feed names it by its handle.
+        const std::string prefix = "hostless://";
+        if (p.reply_to.rfind(prefix, 0) == 0) {
+          const std::string target = p.reply_to.substr(prefix.size(), SiteAddress::kLength);
+          if (auto h = handles.find(target); h != handles.end()) j["reply_to_handle"] = h->second;
+        }
+      }
+      if (!p.mentions.empty()) j["mentions"] = p.mentions;
+      json attachments = json::array();
+      for (const auto& a : p.attachments) {
+        attachments.push_back({{"url", url_for(s.address) + a.url},  // a.url: "media/<name>"
+                               {"mime_type", a.mime_type},
+                               {"size", a.size}});
+      }
+      if (!attachments.empty()) j["attachments"] = std::move(attachments);
+      posts.push_back(std::move(j));
+    }
+  }
+  std::sort(posts.begin(), posts.end(), [](const json& a, const json& b) {
+    if (a["time"] != b["time"])
+      return a["time"].get<std::int64_t>() > b["time"].get<std::int64_t>();
+    return a["id"].get<std::string>() > b["id"].get<std::string>();
+  });
+  if (posts.size() > limit)
+    posts.erase(posts.begin() + static_cast<std::ptrdiff_t>(limit), posts.end());
+  return {{"posts", posts}, {"feeds", feeds}};
+}
+
+}  // namespace hostless
