@@ -220,6 +220,9 @@ def test_feed_follow():
             f.write(os.urandom(3 << 20))
         third = author.json("post", folder, "a big attachment", "--attach", big)
         assert wait_for(lambda: followed_seq() == third["publish"]["seq"], 60), entry(follower)
+        # (Until the late node's lookups find seq 3, its follow would take seq 2.)
+        assert wait_for(lambda: late.json("resolve", address)["seq"] == third["publish"]["seq"],
+                        60)
         capped = late.run("follow", address, check=False, timeout=180)
         assert capped.returncode == 1 and "MiB a followed feed may take" in capped.stderr, \
             capped.stderr

@@ -49,7 +49,7 @@ def check_catalog(home, orphans=True):
     """Opens <home>/catalog.sqlite as a restarted daemon would (after a crash
     too: SQLite rolls its WAL forward) and returns a list of broken rules, with
     the sites and versions rows for the report:
-    - the file passes PRAGMA integrity_check, schema version 2;
+    - the file passes PRAGMA integrity_check, schema version 3;
     - every site row has a valid role and a pointer at least as new as the
       version it serves; a published site has its key and folder;
     - a served version (sites.info_hash) has its folder in the store;
@@ -64,7 +64,7 @@ def check_catalog(home, orphans=True):
         if integrity != [("ok",)]:
             problems.append("integrity_check: %s" % integrity)
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version != 2:
+        if version != 3:
             problems.append("schema version %d" % version)
         sites = db.execute("SELECT hex(address), role, key_name, folder, seq, hex(info_hash), "
                            "ptr_seq FROM sites").fetchall()
@@ -74,7 +74,7 @@ def check_catalog(home, orphans=True):
         db.close()
     served = set()
     for addr, role, key, folder, seq, ih, ptr_seq in sites:
-        if role not in ("published", "mirrored", "visited"):
+        if role not in ("published", "mirrored", "followed", "visited"):
             problems.append("site %s: role %r" % (addr, role))
         if ptr_seq < seq:
             problems.append("site %s: pointer seq %d below served seq %d" % (addr, ptr_seq, seq))
