@@ -8,7 +8,9 @@
 // decoder alone. Properties: a decoded value is exactly the 29-byte canonical
 // encoding of its info-hash; every error says what was wrong; a signature that
 // verifies stops verifying when a bit of it, the seq, the salt or the key
-// changes; a value signed with libsodium here always verifies.
+// changes; a value signed with libsodium here always verifies. The whole input
+// is also decoded as a pushed item (decode_item): it is refused with a reason,
+// or it is a canonical item whose signature verifies.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -88,6 +90,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(bep44_signing_buffer("", seq, value) ==
                  "3:seqi" + std::to_string(seq) + "e1:v" + std::string(value),
              "wrong BEP 44 signing buffer");
+
+  // The whole input as a pushed item (decode_item): refused with a reason,
+  // or exactly the canonical encoding of a pointer whose signature verifies.
+  const std::string_view whole(reinterpret_cast<const char*>(data), size);
+  if (auto item = decode_item(whole)) {
+    FUZZ_CHECK(encode_item(*item) == whole && item->verify(),
+               "decode_item took a non-canonical or unsigned item " + printable(whole));
+  } else {
+    FUZZ_CHECK(item.error().message.starts_with("invalid pushed item: ") &&
+                   item.error().message.size() > 21,
+               "unhelpful error " + printable(item.error().message));
+  }
 
   // A hex info-hash as typed by a user.
   if (auto ih = InfoHash::from_hex(value)) {
