@@ -1069,6 +1069,10 @@ void Node::keep_push_peers(const InfoHash& ih) {
   impl_->push->keep(ih);
 }
 
+std::vector<std::pair<std::string, int>> Node::push_peers(const InfoHash& ih) {
+  return impl_->push->peers(ih);
+}
+
 void Node::on_pushed_pointer(std::function<void(const PushedPointer&)> fn) {
   std::lock_guard lock(impl_->mutex);
   impl_->on_pushed = std::move(fn);

@@ -104,6 +104,9 @@ class Node {
   // Keeps version `ih`'s connections to push peers open, also between two
   // whole copies and when idle, so pushes reach them. Does not block.
   void keep_push_peers(const InfoHash& ih);
+  // The peers of version `ih` that speak the push extension, as (host, listen
+  // port): where a newer version is likely to be first. Blocks briefly.
+  std::vector<std::pair<std::string, int>> push_peers(const InfoHash& ih);
   // `fn` runs on the node thread (it must not block) with each valid pointer
   // a peer pushed whose seq is above any this node pushed or was pushed.
   void on_pushed_pointer(std::function<void(const PushedPointer&)> fn);

@@ -1,9 +1,12 @@
 #include "node/push.hpp"
 
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <cstring>
+#include <future>
 #include <map>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include <libtorrent/bdecode.hpp>
@@ -100,11 +103,19 @@ class PushPeer final : public lt::peer_plugin {
     }
     hub_->note_known(p->key, p->seq);
     PushedPointer out{*p, ih_, "", 0};
-    const lt::tcp::endpoint remote = pc_.remote();
-    out.from_host = remote.address().to_string();
-    out.from_port = pc_.is_outgoing() || listen_port_ == 0 ? remote.port() : listen_port_;
+    std::tie(out.from_host, out.from_port) = endpoint();
     if (hub_->deliver) hub_->deliver(std::move(out));
     return true;
+  }
+
+  bool speaks_push() const { return remote_id_ != 0; }
+
+  // Where the peer listens: the address it connected from and the port it
+  // said in its handshake (or the one we connected to).
+  std::pair<std::string, int> endpoint() const {
+    const lt::tcp::endpoint remote = pc_.remote();
+    const int port = pc_.is_outgoing() || listen_port_ == 0 ? remote.port() : listen_port_;
+    return {remote.address().to_string(), port};
   }
 
   bool can_disconnect(const lt::error_code& ec) override {
@@ -203,6 +214,23 @@ void PushExtension::push(const InfoHash& ih, const SignedPointer& pointer) {
       if (auto peer = w.lock()) peer->send(item);
     }
   });
+}
+
+std::vector<std::pair<std::string, int>> PushExtension::peers(const InfoHash& ih) {
+  if (!session_) return {};
+  auto found = std::make_shared<std::promise<std::vector<std::pair<std::string, int>>>>();
+  auto future = found->get_future();
+  boost::asio::post(session_->get_context(), [hub = hub_, ih, found] {
+    std::vector<std::pair<std::string, int>> out;
+    if (auto it = hub->peers.find(ih); it != hub->peers.end()) {
+      for (const auto& w : it->second) {
+        if (auto peer = w.lock(); peer && peer->speaks_push()) out.push_back(peer->endpoint());
+      }
+    }
+    found->set_value(std::move(out));
+  });
+  if (future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return {};
+  return future.get();
 }
 
 void PushExtension::keep(const InfoHash& ih) {

@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <libtorrent/session.hpp>
 
@@ -44,6 +46,10 @@ class PushExtension {
   // also when both ends hold all of it (libtorrent closes those as
   // redundant) and when idle: pushes travel over them. Does not block.
   void keep(const InfoHash& ih);
+  // Where to reach the peers of version `ih` that speak the extension (host,
+  // listen port): a new version's first peers. Blocks briefly on libtorrent's
+  // thread: never call it there.
+  std::vector<std::pair<std::string, int>> peers(const InfoHash& ih);
 
   // The extension's name in the BEP 10 handshake's "m" dictionary.
   static constexpr const char* kName = "hostless_pointer";

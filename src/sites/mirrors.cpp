@@ -232,14 +232,21 @@ void SiteManager::accept_push(const PushedPointer& pushed) {
     polling_.erase(address.str());
   };
   if (r.role == SiteRole::kFollowed && !follow_rate_allows(address)) return done();
-  // The peer that pushed it most likely holds the new version, or soon will:
-  // ask it first, before the DHT has heard of the version.
+  // The peer that pushed it most likely holds the new version, or soon will,
+  // and so will the other peers of the version held (the site's other
+  // followers, fetching it too): ask them first, before the DHT has heard of
+  // the version, so followers swarm instead of all waiting on the author.
   if (auto h = add_version(address, ptr.value.ih)) {
     if (r.role == SiteRole::kFollowed) node_.keep_push_peers(ptr.value.ih);
-    lt::error_code ec;
-    const auto host = lt::make_address(pushed.from_host, ec);
-    if (!ec && pushed.from_port > 0) {
-      h->connect_peer(lt::tcp::endpoint(host, static_cast<std::uint16_t>(pushed.from_port)));
+    auto peers =
+        r.info_hash ? node_.push_peers(*r.info_hash) : std::vector<std::pair<std::string, int>>{};
+    peers.insert(peers.begin(), {pushed.from_host, pushed.from_port});
+    for (const auto& [host, port] : peers) {
+      lt::error_code ec;
+      const auto ip = lt::make_address(host, ec);
+      if (!ec && port > 0 && port < 65536) {
+        h->connect_peer(lt::tcp::endpoint(ip, static_cast<std::uint16_t>(port)));
+      }
     }
   }
   if (adopt_version(address, ptr)) {
