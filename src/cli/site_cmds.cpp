@@ -96,6 +96,9 @@ void print_publish_result(const json& r) {
     std::cerr << "published version " << r["seq"] << " (" << r["files"] << " files, info-hash "
               << r["info_hash"].get<std::string>() << ")\n";
   }
+  if (r.contains("other_device")) {
+    std::cerr << "warning: " << r["other_device"]["message"].get<std::string>() << "\n";
+  }
   if (r.contains("note")) std::cerr << "note: " << r["note"].get<std::string>() << "\n";
   if (r.contains("warning")) std::cerr << "warning: " << r["warning"].get<std::string>() << "\n";
   if (r.contains("reachability"))

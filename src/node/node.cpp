@@ -190,6 +190,7 @@ struct Node::Impl {
     Clock::time_point retry_at;
     std::chrono::milliseconds backoff{kFirstRetry};
     int lookups = 1;
+    bool retry = true;       // false: an empty authoritative answer ends it
     int nodes_at_start = 0;  // routing table size when the last lookup began
     std::vector<std::promise<Result<SignedPointer>>> waiters;
   };
@@ -428,7 +429,7 @@ void Node::Impl::handle_alert(lt::alert* a) {
       }
     }
     if (m->authoritative) {
-      if (!it->second.best && Clock::now() < it->second.deadline) {
+      if (!it->second.best && it->second.retry && Clock::now() < it->second.deadline) {
         // Nothing found yet: look again after a pause instead of giving up
         // with most of the caller's time left.
         GetLookup& g = it->second;
@@ -630,7 +631,7 @@ void Node::Impl::check_deadlines() {
     }
     // Nothing yet: look again when due (see GetLookup::retry_at), or at once
     // when the routing table that was empty at the last look has nodes now.
-    if (!g.best && (now >= g.retry_at || (g.nodes_at_start == 0 && dht_nodes > 0))) {
+    if (!g.best && g.retry && (now >= g.retry_at || (g.nodes_at_start == 0 && dht_nodes > 0))) {
       g.retry_at = now + kMaxRetry;
       ++g.lookups;
       g.nodes_at_start = dht_nodes;
@@ -947,7 +948,8 @@ void Node::save_state() {
 
 std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
                                                      std::chrono::milliseconds timeout,
-                                                     std::chrono::milliseconds settle) {
+                                                     std::chrono::milliseconds settle,
+                                                     bool retry_empty) {
   std::promise<Result<SignedPointer>> promise;
   auto future = promise.get_future();
   bool start = false;
@@ -965,8 +967,10 @@ std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
       it->second.settle = settle;
       it->second.nodes_at_start = impl_->dht_nodes;
       it->second.retry_at = it->second.started + Impl::kMaxRetry;
+      it->second.retry = retry_empty;
       start = true;
     } else {
+      it->second.retry = it->second.retry || retry_empty;
       it->second.deadline = std::max(it->second.deadline, deadline);
       if (settle.count() > 0 && (it->second.settle.count() == 0 || settle < it->second.settle)) {
         it->second.settle = settle;

@@ -81,9 +81,11 @@ class Node {
   // (when non-zero: a lookup otherwise waits for every unresponsive node to
   // time out, about 15 s), or with the best seen at `timeout`; with an error
   // when nothing valid was found by then.
+  // With `retry_empty` false, a lookup that ends with nothing found is the
+  // answer (else it is run again until the timeout: see node.cpp).
   std::future<Result<SignedPointer>> get_pointer(
       const PublicKey& key, std::chrono::milliseconds timeout,
-      std::chrono::milliseconds settle = std::chrono::milliseconds(0));
+      std::chrono::milliseconds settle = std::chrono::milliseconds(0), bool retry_empty = true);
 
   // Stores `pointer` (already signed) in the DHT. Resolves with the number of
   // nodes that accepted it; an error when none did within `timeout`.

@@ -211,10 +211,14 @@ void SiteManager::accept_push(const PushedPointer& pushed) {
   const SignedPointer& ptr = pushed.pointer;
   const SiteAddress address(ptr.key);
   auto record = catalog_.site(address);
-  // Not a site this node holds, or its own (another device's seq: issue 17's
-  // two devices, not handled yet).
-  if (!record || !*record || (*record)->role == SiteRole::kPublished) return;
+  if (!record || !*record) return;  // not a site this node holds
   const SiteRecord r = **record;
+  if (r.role == SiteRole::kPublished) {
+    // Another device with this key published: its seq is remembered, so this
+    // node's next version is signed above it (publish_locked).
+    (void)catalog_.observe_pointer(ptr);
+    return;
+  }
   // Rollback protection, as for a DHT answer: a pointer below the highest
   // seen moves nothing.
   auto kept = catalog_.observe_pointer(ptr);

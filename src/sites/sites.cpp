@@ -421,6 +421,36 @@ Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::s
   auto key = keys_.load(key_name);
   if (!key) return key.error();
   SiteAddress address(key->public_key());
+  // One identity on several devices: another device may have published
+  // under this key since this node last looked. Asked while the folder is
+  // hashed, so that this version is signed above any seq the DHT holds (a
+  // lower or equal one is refused by the nodes, or hides the other's). Not
+  // within kPublishLookupSkip of this node's last publish of the site (posts
+  // in a row would each wait for it; pushes from another device still count:
+  // accept_push).
+  std::future<Result<SignedPointer>> in_dht;
+  bool look = true;
+  {
+    std::lock_guard lock(retry_mutex_);
+    auto last = last_published_.find(address.key());
+    look = last == last_published_.end() ||
+           std::chrono::steady_clock::now() - last->second > kPublishLookupSkip;
+  }
+  if (look) {
+    // A daemon that is still joining the DHT (its routing table empty, or
+    // the last run's, not confirmed yet) first gives it the time store_name
+    // gives a put, then waits for the whole lookup, not for 0.5 s after a
+    // first answer, and looks again when one ends empty. (Seen: a restarted
+    // node's lookup reached only the node its own restart had just given
+    // the stale seq, and signed the seq another device had already used.)
+    const bool joining =
+        node_.dht_nodes() == 0 || std::chrono::steady_clock::now() - created_ < 2 * kJoinWait;
+    if (joining) std::this_thread::sleep_until(created_ + kJoinWait);
+    in_dht =
+        node_.get_pointer(address.key(), kPublishLookup,
+                          joining ? std::chrono::milliseconds(0) : std::chrono::milliseconds(500),
+                          /*retry_empty=*/joining);
+  }
 
   auto existing = catalog_.site(address);
   if (!existing) return existing.error();
@@ -495,6 +525,23 @@ Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::s
     if (!h) return h.error();
   }
 
+  // Taken into the catalog's highest pointer, which the seq below is above.
+  std::optional<SignedPointer> elsewhere;
+  if (in_dht.valid()) {
+    if (auto found = in_dht.get(); found && (!record.pointer || found->seq > record.pointer->seq)) {
+      (void)catalog_.observe_pointer(*found);
+      if (found->value.ih != snap->info_hash) elsewhere = *found;
+    }
+  }
+  // (Or pushed to this node: accept_push keeps it in the catalog.)
+  if (!elsewhere && record.pointer && record.pointer->seq > record.seq &&
+      record.pointer->value.ih != snap->info_hash && record.role == SiteRole::kPublished) {
+    elsewhere = *record.pointer;
+  }
+  {
+    std::lock_guard lock(retry_mutex_);
+    last_published_[address.key()] = std::chrono::steady_clock::now();
+  }
   // The record as it is now (a lookup may have raised its pointer meanwhile).
   std::optional<InfoHash> previous;
   SignedPointer pointer;
@@ -528,6 +575,17 @@ Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::s
   result["seq"] = seq;
   result["info_hash"] = snap->info_hash.hex();
   result["unchanged"] = false;
+  if (elsewhere) {
+    result["other_device"] = {
+        {"seq", elsewhere->seq},
+        {"info_hash", elsewhere->value.ih.hex()},
+        {"message", "the DHT held version " + std::to_string(elsewhere->seq) +
+                        " of this site, which this node did not publish (another device with "
+                        "this key?); this version, " +
+                        std::to_string(seq) +
+                        ", replaces it: what was published there and not here is no longer "
+                        "served"}};
+  }
   if (storing) {
     result["dht_storing"] = true;
     result["note"] =

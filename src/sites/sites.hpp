@@ -270,6 +270,10 @@ class SiteManager final : public SiteService {
   void put_early_again(const SignedPointer& pointer);
   // Records a put's outcome for `sites` (names_), and queues a failed one.
   void note_name_put(const SignedPointer& pointer, const Result<int>& put);
+  // How long publish looks the name up (while it hashes) for a newer seq
+  // signed elsewhere.
+  static constexpr std::chrono::seconds kPublishLookup{3};
+  static constexpr std::chrono::seconds kPublishLookupSkip{60};
   static constexpr std::chrono::seconds kJoinWait{5};
   static constexpr std::chrono::seconds kLookupGrace{2};
   static constexpr std::chrono::seconds kPublishWait{5};
@@ -316,6 +320,8 @@ class SiteManager final : public SiteService {
     std::string error;            // why the latest put failed, "" = it did not
   };
   std::map<PublicKey, NameState> names_;  // guarded by retry_mutex_
+  // When this daemon last published each of its sites (guarded by retry_mutex_).
+  std::map<PublicKey, std::chrono::steady_clock::time_point> last_published_;
   struct EarlyPut {
     SignedPointer pointer;
     std::chrono::steady_clock::time_point at;  // the next re-put

@@ -311,6 +311,47 @@ def test_feed_timeline():
         assert bad.returncode == 2, bad.returncode
 
 
+def test_two_devices_one_key():
+    """One key on two nodes (`keys export` / `keys import`): each publish is
+    signed above the seq the DHT holds, so the newest publish wins wherever
+    it was made, and publishing over another device's version says so."""
+    with Cluster(BIN, 3) as c:
+        laptop, phone, reader = c[1], c[2], c[3]
+        laptop.run("keys", "new", "me")
+        key_file = os.path.join(c.dir, "me.key")
+        laptop.run("keys", "export", "me", "-o", key_file)
+        phone.run("keys", "import", key_file, "--name", "me")
+
+        def site(name, text):
+            return make_site(os.path.join(c.dir, name), {"index.html": text})
+
+        def shown():
+            status, body = fetch(reader, address, "/", timeout=60)
+            return body.decode() if status == 200 else None
+
+        one = laptop.json("publish", site("laptop", "<h1>from the laptop</h1>"), "--key", "me")
+        address = one["address"]
+        assert one["seq"] == 1, one
+        p = phone.run("publish", site("phone", "<h1>from the phone</h1>"), "--key", "me",
+                      "--json")
+        two = json.loads(p.stdout)
+        assert two["seq"] == 2 and two["other_device"]["seq"] == 1, two
+        assert reader.json("resolve", address)["seq"] == 2
+        assert wait_for(lambda: shown() == "<h1>from the phone</h1>", 60), shown()
+        p = phone.run("publish", os.path.join(c.dir, "phone"), "--key", "me")
+        assert "another device" in p.stderr or "unchanged" in p.stderr, p.stderr
+
+        # The laptop, back after a while (a restart), publishes again: above 2.
+        laptop.stop()
+        laptop.start()
+        make_site(os.path.join(c.dir, "laptop"), {"index.html": "<h1>laptop again</h1>"})
+        p = laptop.run("publish", os.path.join(c.dir, "laptop"), "--key", "me", "--json")
+        three = json.loads(p.stdout)
+        assert three["seq"] == 3 and three["other_device"]["seq"] == 2, three
+        assert wait_for(lambda: reader.json("resolve", address)["seq"] == 3, 30)
+        assert wait_for(lambda: shown() == "<h1>laptop again</h1>", 60), shown()
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     name = sys.argv[2]
