@@ -27,7 +27,8 @@ constexpr int kLocalId = 47;
 constexpr int kMaxPushesPerSecond = 10;
 // Keep-alives (4 zero bytes each) sent after each push; see PushPeer::send.
 constexpr std::size_t kFlushPadding = 128;
-// Highest seq known per key (see Hub::known) is forgotten past this many keys.
+// Highest seq known per key (Hub::known, PushPeer::seqs_) is forgotten past
+// this many keys: a peer can sign items under keys of its own making.
 constexpr std::size_t kMaxKnownKeys = 10000;
 
 InfoHash info_hash_of(const lt::torrent_handle& th) {
@@ -96,6 +97,7 @@ class PushPeer final : public lt::peer_plugin {
     if (++received_this_second_ > kMaxPushesPerSecond) return true;
     auto p = decode_item(std::string_view(body.data(), static_cast<std::size_t>(body.size())));
     if (!p) return true;  // checked like a DHT answer, and dropped like one
+    if (seqs_.size() >= kMaxKnownKeys && !seqs_.count(p->key)) seqs_.clear();
     auto& seen = seqs_[p->key];
     seen = std::max(seen, p->seq);  // never sent back to this peer
     if (auto k = hub_->known.find(p->key); k != hub_->known.end() && k->second >= p->seq) {
