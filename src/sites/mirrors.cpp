@@ -175,8 +175,27 @@ Result<json> SiteManager::unkeep(const SiteAddress& address, SiteRole role) {
                       (role == SiteRole::kFollowed ? "followed" : "mirrored") +
                       " by this node (see `hostless sites`)");
   }
+  // No poll or pushed adoption of the site may run meanwhile: its lookup
+  // would record the site again (Catalog::observe_pointer adds a visited
+  // row), and it would be back in `sites` (seen under ASan with a 1 s
+  // --mirror-interval). Claimed as polling_ until removed; a running one is
+  // waited for (up to 30 s).
+  for (int i = 0; i < 300; ++i) {
+    {
+      std::lock_guard lock(mirrors_mutex_);
+      if (polling_.insert(address.str()).second) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const auto release = [&] {
+    std::lock_guard lock(mirrors_mutex_);
+    polling_.erase(address.str());
+  };
   auto ih = (*existing)->info_hash;
-  if (auto s = catalog_.remove_site(address); !s) return s.error();
+  if (auto s = catalog_.remove_site(address); !s) {
+    release();
+    return s.error();
+  }
   {
     std::lock_guard lock(retry_mutex_);
     unannounced_.erase(address.key());
@@ -186,6 +205,7 @@ Result<json> SiteManager::unkeep(const SiteAddress& address, SiteRole role) {
     follow_adoptions_.erase(address.str());
   }
   if (ih) free_version(*ih);
+  release();
   const char* done = role == SiteRole::kFollowed ? "unfollowed" : "unmirrored";
   return json{{"address", address.str()}, {done, true}};
 }
@@ -213,6 +233,18 @@ void SiteManager::accept_push(const PushedPointer& pushed) {
   auto record = catalog_.site(address);
   if (!record || !*record) return;  // not a site this node holds
   const SiteRecord r = **record;
+  const bool kept = r.role == SiteRole::kFollowed || r.role == SiteRole::kMirrored;
+  if (kept) {
+    std::lock_guard lock(mirrors_mutex_);
+    // A poll, an adoption or an unfollow of this site is running; the next
+    // poll takes it.
+    if (!polling_.insert(address.str()).second) return;
+  }
+  const auto done = [&] {
+    if (!kept) return;
+    std::lock_guard lock(mirrors_mutex_);
+    polling_.erase(address.str());
+  };
   if (r.role == SiteRole::kPublished) {
     // Another device with this key published: its seq is remembered, so this
     // node's next version is signed above it (publish_locked).
@@ -221,20 +253,11 @@ void SiteManager::accept_push(const PushedPointer& pushed) {
   }
   // Rollback protection, as for a DHT answer: a pointer below the highest
   // seen moves nothing.
-  auto kept = catalog_.observe_pointer(ptr);
-  if (!kept || kept->seq > ptr.seq || ptr.seq <= r.seq) return;
+  auto highest = catalog_.observe_pointer(ptr);
+  if (!highest || highest->seq > ptr.seq || ptr.seq <= r.seq) return done();
   if (r.info_hash) node_.push_pointer(*r.info_hash, ptr);  // passed on, once per peer
   // A visited site takes it at its next visit's refresh (the catalog holds it).
-  if (r.role != SiteRole::kFollowed && r.role != SiteRole::kMirrored) return;
-  {
-    std::lock_guard lock(mirrors_mutex_);
-    // A poll or adoption of this site is running; the next poll takes it.
-    if (!polling_.insert(address.str()).second) return;
-  }
-  const auto done = [&] {
-    std::lock_guard lock(mirrors_mutex_);
-    polling_.erase(address.str());
-  };
+  if (!kept) return;
   if (r.role == SiteRole::kFollowed && !follow_rate_allows(address)) return done();
   // The peer that pushed it most likely holds the new version, or soon will,
   // and so will the other peers of the version held (the site's other
