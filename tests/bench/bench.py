@@ -816,6 +816,19 @@ def bench_scale():
             "runs": runs, "empty": empty}
 
 
+def netsim_delayer(bench):
+    """The network simulator's delayer binary, once this machine is known to
+    run a simulated net (else a RuntimeError naming the benchmark)."""
+    import netsim
+    delayer = os.environ.get("NETSIM_DELAYER") or os.path.join(BUILD, "tests", "support", "netsim",
+                                                                 "netsim-delayer")
+    try:
+        netsim.check_environment(delayer)
+    except netsim.NetsimUnavailable as e:
+        raise RuntimeError("the %s benchmark cannot run here: %s" % (bench, e))
+    return delayer
+
+
 def bench_internet():
     """hostless daemons with their default settings (no --lan) on the simulated
     internet (tests/support/netsim.py: a network namespace and a public-looking
@@ -827,12 +840,7 @@ def bench_internet():
     against the Kumar-Ross bound; and who can fetch from whom behind NATs.
     Needs root."""
     import internet
-    delayer = os.environ.get("NETSIM_DELAYER") or os.path.join(BUILD, "tests", "support", "netsim",
-                                                                 "netsim-delayer")
-    try:
-        internet.netsim.check_environment(delayer)
-    except internet.netsim.NetsimUnavailable as e:
-        raise RuntimeError("the internet benchmark cannot run here: %s" % e)
+    delayer = netsim_delayer("internet")
     o = internet.run_internet(BIN, delayer, QUICK, log=lambda s: print(s, flush=True))
     return internet_result(o)
 
@@ -843,12 +851,7 @@ def bench_feed():
     pointer push delivers within --mirror-interval (300 s); then a new
     follower with the author offline. Needs root."""
     import feed
-    delayer = os.environ.get("NETSIM_DELAYER") or os.path.join(BUILD, "tests", "support", "netsim",
-                                                                 "netsim-delayer")
-    try:
-        feed.netsim.check_environment(delayer)
-    except feed.netsim.NetsimUnavailable as e:
-        raise RuntimeError("the feed benchmark cannot run here: %s" % e)
+    delayer = netsim_delayer("feed")
     o = feed.run_feed(BIN, delayer, QUICK, log=lambda s: print(s, flush=True))
     d = o["delays_s"]
     rows = [
