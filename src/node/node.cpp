@@ -30,6 +30,7 @@
 #include <libtorrent/settings_pack.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
+#include "node/poll.hpp"
 #include "node/push.hpp"
 #include "util/encoding.hpp"
 #include "util/files.hpp"
@@ -167,6 +168,7 @@ struct Node::Impl {
   NodeOptions options;
   std::unique_ptr<lt::session> session;
   std::unique_ptr<PushExtension> push;
+  std::unique_ptr<ItemPoller> poller;  // Node::poll_pointer (node/poll.hpp)
   std::thread thread;
 
   std::mutex mutex;  // guards everything below
@@ -251,6 +253,7 @@ struct Node::Impl {
   // counters: a torrent's own counters start again whenever it is paused
   // and resumed (as when a disk or hybrid-hash error is cleared).
   std::atomic<std::int64_t> received{0}, sent{0}, received_failed{0}, received_twice{0};
+  std::atomic<std::int64_t> dht_in{0}, dht_out{0};
   bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
   std::atomic<int> listen_port{0};
   Reachability reach;                                 // guarded by mutex
@@ -373,6 +376,7 @@ void Node::Impl::refuse_item(const PublicKey& key, const lt::dht_mutable_item_al
 }
 
 void Node::Impl::handle_alert(lt::alert* a) {
+  if (poller && poller->on_alert(a)) return;
   if (debug_log && (lt::alert_cast<lt::peer_disconnected_alert>(a) ||
                     lt::alert_cast<lt::peer_connect_alert>(a) ||
                     lt::alert_cast<lt::metadata_received_alert>(a))) {
@@ -501,12 +505,16 @@ void Node::Impl::handle_alert(lt::alert* a) {
     static const int kSent = lt::find_metric_idx("net.sent_payload_bytes");
     static const int kFailed = lt::find_metric_idx("net.recv_failed_bytes");
     static const int kTwice = lt::find_metric_idx("net.recv_redundant_bytes");
+    static const int kDhtIn = lt::find_metric_idx("dht.dht_bytes_in");
+    static const int kDhtOut = lt::find_metric_idx("dht.dht_bytes_out");
     const auto c = s->counters();
     const auto at = [&](int i) { return i >= 0 ? c[i] : std::int64_t(0); };
     received = at(kReceived);
     sent = at(kSent);
     received_failed = at(kFailed);
     received_twice = at(kTwice);
+    dht_in = at(kDhtIn);
+    dht_out = at(kDhtOut);
     return;
   }
   if (auto* s = lt::alert_cast<lt::dht_stats_alert>(a)) {
@@ -620,6 +628,7 @@ void Node::Impl::finish_get(std::map<PublicKey, GetLookup>::iterator it) {
 }
 
 void Node::Impl::check_deadlines() {
+  if (poller) poller->check_deadlines();
   auto now = Clock::now();
   std::unique_lock lock(mutex);
   std::vector<PublicKey> again;
@@ -836,6 +845,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
       });
     });
     impl->push->attach(*impl->session);
+    impl->poller = std::make_unique<ItemPoller>(*impl->session);
   } catch (const std::exception& e) {
     return make_error(std::string("cannot start the BitTorrent session: ") + e.what());
   }
@@ -985,6 +995,11 @@ std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
   return future;
 }
 
+std::future<PointerPoll> Node::poll_pointer(const PublicKey& key, std::int64_t seq,
+                                            std::chrono::milliseconds timeout) {
+  return impl_->poller->poll(key, seq, timeout);
+}
+
 std::future<Result<int>> Node::put_pointer(const SignedPointer& pointer,
                                            std::chrono::milliseconds timeout) {
   std::promise<Result<int>> promise;
@@ -1104,6 +1119,7 @@ std::future<Status> Node::wait_torrent(const lt::torrent_handle& handle, Torrent
 }
 
 void Node::cancel_waits() {
+  if (impl_->poller) impl_->poller->cancel();
   std::lock_guard lock(impl_->mutex);
   impl_->cancelled = true;
   for (auto& [k, g] : impl_->gets) {
@@ -1155,6 +1171,8 @@ NodeStats Node::stats() const {
   s.total_upload = impl_->sent;
   s.total_failed = impl_->received_failed;
   s.total_redundant = impl_->received_twice;
+  s.dht_bytes_in = impl_->dht_in;
+  s.dht_bytes_out = impl_->dht_out;
   return s;
 }
 

@@ -18,6 +18,7 @@
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_status.hpp>
 
+#include "node/poll.hpp"
 #include "node/push.hpp"
 #include "protocol/pointer.hpp"
 #include "util/result.hpp"
@@ -64,6 +65,10 @@ struct NodeStats {
   // peers), and bytes received twice (end game, piece deadlines).
   std::int64_t total_failed = 0;
   std::int64_t total_redundant = 0;
+  // DHT traffic since start (libtorrent's dht.dht_bytes_in / _out): lookups,
+  // puts, polls, answers to others and routing-table upkeep.
+  std::int64_t dht_bytes_in = 0;
+  std::int64_t dht_bytes_out = 0;
 };
 
 // Thread-safe. Construct with Node::start; destroying it saves resume data and
@@ -86,6 +91,14 @@ class Node {
   std::future<Result<SignedPointer>> get_pointer(
       const PublicKey& key, std::chrono::milliseconds timeout,
       std::chrono::milliseconds settle = std::chrono::milliseconds(0), bool retry_empty = true);
+
+  // Polls the DHT nodes that hold `key`'s item for one above `seq`
+  // (node/poll.hpp): the nodes that held it at the last poll, asked directly
+  // and answering with their seq alone when nothing changed; or, when they
+  // are not known or most are gone, the nodes a walk toward the key finds.
+  // Never fails: answered == 0 means no node answered within `timeout`.
+  std::future<PointerPoll> poll_pointer(const PublicKey& key, std::int64_t seq,
+                                        std::chrono::milliseconds timeout);
 
   // Stores `pointer` (already signed) in the DHT. Resolves with the number of
   // nodes that accepted it; an error when none did within `timeout`.

@@ -277,6 +277,7 @@ void SiteManager::accept_push(const PushedPointer& pushed) {
     }
   }
   if (adopt_version(address, ptr)) {
+    note_change(address);
     node_.push_pointer(ptr.value.ih, ptr);
     std::lock_guard lock(retry_mutex_);
     unannounced_[ptr.key] = ptr;  // hold the new name at once
@@ -294,13 +295,34 @@ bool SiteManager::follow_rate_allows(const SiteAddress& address) {
   return true;
 }
 
+std::chrono::milliseconds poll_interval(std::chrono::milliseconds since_change,
+                                        std::chrono::milliseconds base) {
+  if (since_change < std::chrono::hours(1)) return base;
+  return std::clamp(since_change / 8, base, base * 12);
+}
+
+void SiteManager::note_change(const SiteAddress& address) {
+  std::lock_guard lock(mirrors_mutex_);
+  PollPlan& plan = poll_plans_[address.str()];
+  plan.changed = Clock::now();
+  plan.due = plan.changed + options_.mirror_interval;
+}
+
 void SiteManager::follow_mirrors() {
   auto sites = catalog_.sites();
   if (!sites) return;
+  const auto now = Clock::now();
+  std::set<std::string> kept;
   for (const auto& s : *sites) {
     if (s.role != SiteRole::kMirrored && s.role != SiteRole::kFollowed) continue;
+    kept.insert(s.address.str());
     {
       std::lock_guard lock(mirrors_mutex_);
+      // Not due yet (half an interval of slack: this runs once per interval).
+      if (auto p = poll_plans_.find(s.address.str());
+          p != poll_plans_.end() && now + options_.mirror_interval / 2 < p->second.due) {
+        continue;
+      }
       if (!polling_.insert(s.address.str()).second) continue;  // still running
     }
     SiteAddress a = s.address;
@@ -310,6 +332,8 @@ void SiteManager::follow_mirrors() {
       polling_.erase(a.str());
     });
   }
+  std::lock_guard lock(mirrors_mutex_);
+  std::erase_if(poll_plans_, [&](const auto& p) { return !kept.count(p.first); });
 }
 
 void SiteManager::resume_mirrors() {
@@ -341,12 +365,45 @@ void SiteManager::poll_mirror(const SiteAddress& address) {
   if (stopping_) return;
   auto record = catalog_.site(address);
   if (!record || !*record) return;
-  const SiteRole role = (*record)->role;
-  if (role != SiteRole::kMirrored && role != SiteRole::kFollowed) return;
-  auto ptr = resolve_pointer(address, options_.resolve_timeout);
-  if (!ptr || ptr->seq <= (*record)->seq) return;
-  if ((*record)->info_hash && ptr->value.ih == *(*record)->info_hash) return;
-  if (role == SiteRole::kFollowed && !follow_rate_allows(address)) return;
+  const SiteRecord r = **record;
+  if (r.role != SiteRole::kMirrored && r.role != SiteRole::kFollowed) return;
+  // The nodes that hold the name are asked directly with the seq known here
+  // (node/poll.hpp): about 8 short answers when nothing changed, instead of a
+  // full lookup's dozens of whole items.
+  const std::int64_t known = r.pointer ? std::max(r.seq, r.pointer->seq) : r.seq;
+  const PointerPoll poll = node_.poll_pointer(address.key(), known, options_.resolve_timeout).get();
+  std::optional<SignedPointer> ptr = r.pointer;  // a fetch cut short is taken up again
+  if (poll.answered > 0) ++(poll.walked ? polls_walked_ : polls_direct_);
+  if (poll.newer) ++polls_newer_;
+  if (poll.newer) {
+    // Rollback protection as for any DHT answer: the highest seen wins.
+    if (auto kept = catalog_.observe_pointer(*poll.newer)) ptr = *kept;
+  } else if (poll.answered == 0) {
+    // No node answered (a DHT still forming): libtorrent's own lookup.
+    ++polls_lookup_;
+    if (auto found = resolve_pointer(address, options_.resolve_timeout)) ptr = *found;
+  }
+  const auto now = Clock::now();
+  {
+    std::lock_guard lock(mirrors_mutex_);
+    PollPlan& plan = poll_plans_[address.str()];
+    if (poll.newer) plan.changed = now;
+    plan.well_held = poll.copies >= kEnoughCopies && !poll.newer ? now : Clock::time_point{};
+    plan.due = now + poll_interval(
+                         std::chrono::duration_cast<std::chrono::milliseconds>(now - plan.changed),
+                         options_.mirror_interval);
+  }
+  if (poll.closest >= kEnoughCopies / 2 && poll.current * 2 < poll.closest && r.pointer &&
+      !poll.newer) {
+    // Most of the closest nodes lack the current seq (they joined since, or
+    // dropped it): put it again now, not at the next republish round.
+    std::lock_guard lock(retry_mutex_);
+    auto& q = unannounced_[address.key()];
+    if (q.seq <= r.pointer->seq) q = *r.pointer;
+  }
+  if (!ptr || ptr->seq <= r.seq) return;
+  if (r.info_hash && ptr->value.ih == *r.info_hash) return;
+  if (r.role == SiteRole::kFollowed && !follow_rate_allows(address)) return;
   if (!adopt_version(address, *ptr)) return;
   std::lock_guard lock(retry_mutex_);
   unannounced_[ptr->key] = *ptr;  // hold the new name at once

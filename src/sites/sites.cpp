@@ -237,11 +237,21 @@ Status SiteManager::start() {
 void SiteManager::republish_all() {
   auto sites = catalog_.sites();
   if (!sites) return;
+  // Kept sites whose last poll, within this round, found their name on
+  // enough nodes are not put again (BEP 44).
+  std::set<std::string> well_held;
+  {
+    const auto since = std::chrono::steady_clock::now() - options_.republish_interval;
+    std::lock_guard lock(mirrors_mutex_);
+    for (const auto& [address, plan] : poll_plans_) {
+      if (plan.well_held > since) well_held.insert(address);
+    }
+  }
   // Queue every pointer we keep alive; retry_failed_puts puts them and keeps
   // trying every few seconds until a DHT node accepts each one.
   std::lock_guard lock(retry_mutex_);
   for (const auto& s : *sites) {
-    if (s.role == SiteRole::kVisited || !s.pointer) continue;
+    if (s.role == SiteRole::kVisited || !s.pointer || well_held.count(s.address.str())) continue;
     unannounced_[s.pointer->key] = *s.pointer;
   }
 }
@@ -1070,7 +1080,14 @@ json SiteManager::status() {
           {"downloaded", s.total_download},
           {"uploaded", s.total_upload},
           {"failed_bytes", s.total_failed},
-          {"redundant_bytes", s.total_redundant}};
+          {"redundant_bytes", s.total_redundant},
+          {"dht_bytes_in", s.dht_bytes_in},
+          {"dht_bytes_out", s.dht_bytes_out},
+          {"polls",
+           {{"direct", polls_direct_.load()},
+            {"walked", polls_walked_.load()},
+            {"lookup", polls_lookup_.load()},
+            {"found_newer", polls_newer_.load()}}}};
 }
 
 json SiteManager::sites() {

@@ -50,6 +50,14 @@ struct SitesOptions {
 // if it did. Does not block.
 bool recover_hybrid_error(const lt::torrent_status& st, int& retries);
 
+// How long after a poll a kept site is polled again, given how long ago its
+// name last moved: `base` (--mirror-interval) while it moved within the last
+// hour, then an eighth of that time, up to 12 x `base` (an hour at the
+// default 5 min). Push brings new versions of followed feeds sooner; the
+// poll is the safety net, and a feed quiet for a day needs no 288 of them.
+std::chrono::milliseconds poll_interval(std::chrono::milliseconds since_change,
+                                        std::chrono::milliseconds base);
+
 // What announce_if_alone keeps between two looks at one torrent.
 struct PeerSearch {
   std::chrono::steady_clock::time_point last_announce = std::chrono::steady_clock::now();
@@ -354,6 +362,23 @@ class SiteManager final : public SiteService {
   std::set<InfoHash> starting_;  // versions in start_version (guarded by reuse_mutex_)
   std::mutex mirrors_mutex_;
   std::set<std::string> polling_;  // addresses with a poll running
+  // Kept sites' polls (guarded by mirrors_mutex_), by address: when the next
+  // is due, when the name last moved, and when a poll last found the current
+  // seq on kEnoughCopies nodes (the republish round skips those: BEP 44
+  // re-puts only a name found on fewer).
+  struct PollPlan {
+    std::chrono::steady_clock::time_point due{};
+    std::chrono::steady_clock::time_point changed = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point well_held{};
+  };
+  static constexpr int kEnoughCopies = 8;
+  // Kept sites' polls since start, for `status`: answered by the remembered
+  // nodes, by a walk, by libtorrent's lookup (no node answered the poll),
+  // and those that found a newer version.
+  std::atomic<std::int64_t> polls_direct_{0}, polls_walked_{0}, polls_lookup_{0}, polls_newer_{0};
+  std::map<std::string, PollPlan> poll_plans_;
+  // A kept site's name moved (a poll or a push brought a new version).
+  void note_change(const SiteAddress& address);
   // Followed feeds: when each adopted its recent versions (the last minute's).
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> follow_adoptions_;
   std::atomic<bool> evicting_{false};

@@ -8,6 +8,7 @@ import http.client
 import subprocess
 import json
 import os
+import shutil
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -350,6 +351,47 @@ def test_two_devices_one_key():
         assert three["seq"] == 3 and three["other_device"]["seq"] == 2, three
         assert wait_for(lambda: reader.json("resolve", address)["seq"] == 3, 30)
         assert wait_for(lambda: shown() == "<h1>laptop again</h1>", 60), shown()
+
+
+def test_feed_poll():
+    """Without push, a follower learns of a new version by polling the DHT
+    nodes that hold the feed's name directly (node/poll.hpp): the author's
+    laptop goes offline and its phone, which never held the old version and
+    so pushes to nobody, posts; the follower's polls find the new seq."""
+    with Cluster(BIN, 4, extra_for={3: ["--mirror-interval", "1"]}) as c:
+        laptop, phone, follower = c[1], c[2], c[3]
+        laptop.run("keys", "new", "me")
+        key_file = os.path.join(c.dir, "me.key")
+        laptop.run("keys", "export", "me", "-o", key_file)
+        phone.run("keys", "import", key_file, "--name", "me")
+        folder = os.path.join(c.dir, "feed")
+        laptop.run("new", folder, "--template", "feed")
+        one = laptop.json("post", folder, "one", "--key", "me")["publish"]
+        address = one["address"]
+        follower.json("follow", address, "--as", "me")
+
+        def polls():
+            return follower.json("status")["polls"]
+
+        # Polls of a name nobody changes are answered by the nodes found at
+        # the first (a walk), asked directly.
+        assert wait_for(lambda: polls()["direct"] >= 3, 30), polls()
+        before = polls()
+        assert before["found_newer"] == 0, before
+
+        laptop.stop()
+        copy = os.path.join(c.dir, "feed-on-phone")
+        shutil.copytree(folder, copy)
+        two = phone.json("post", copy, "two", "--key", "me")
+        assert two["publish"]["seq"] == one["seq"] + 1, (one, two)
+
+        def texts():
+            return [p["text"] for p in follower.json("timeline")["posts"]]
+
+        assert wait_for(lambda: texts() == ["two", "one"], 60), texts()
+        after = polls()
+        print("polls:", after)
+        assert after["found_newer"] >= 1, after
 
 
 if __name__ == "__main__":
