@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "cli/client.hpp"
+
 namespace hostless::cli {
 
 struct Globals {
@@ -23,6 +25,10 @@ int fail(const std::string& message);
 
 // Resolves and creates <home>; on failure prints the error and returns nullopt.
 std::optional<std::filesystem::path> open_home(const Globals& g);
+
+// Finds the home's daemon; prints the error and returns nullopt when none
+// runs.
+std::optional<ApiClient> connect(const Globals& g);
 
 // Registers `hostless keys ...` on `app`. `result` receives the exit code.
 void add_keys_commands(CLI::App& app, const Globals& g, int& result);

@@ -40,6 +40,16 @@ std::uint64_t now_us() {
       std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
+// An attachment's file in the feed folder, when its url names a plain file
+// directly in media/ (as `post --attach` writes them), relative to the folder.
+std::optional<fs::path> media_file(const feed::Attachment& a) {
+  fs::path rel(a.url);
+  if (rel.parent_path() != "media" || rel.filename() == ".." || rel.filename() == ".") {
+    return std::nullopt;
+  }
+  return rel;
+}
+
 struct Change {
   std::string text;
   std::string reply_to;  // canonical
@@ -61,11 +71,9 @@ Result<std::string> apply(const fs::path& dir, const Change& c, const std::strin
     if (!removed) return removed.error();
     id = removed->id;
     for (const auto& a : removed->attachments) {
-      fs::path rel(a.url);
-      // Only a plain file directly in media/: the url came from a file.
-      if (rel.parent_path() == "media" && rel.filename() != ".." && rel.filename() != ".") {
+      if (auto rel = media_file(a)) {
         std::error_code ec;
-        fs::remove(dir / rel, ec);
+        fs::remove(dir / *rel, ec);
       }
     }
   } else {
@@ -111,6 +119,66 @@ Status record_address(const fs::path& dir, const std::string& address) {
   if (!f) return f.error();
   f->address = address;
   return feed::save(dir, *f);
+}
+
+// Posts another device published under this feed's key that the folder
+// lacks (docs/microblog.md, "One key on two devices"): when the DHT names a
+// version this node did not publish, it is fetched into a scratch folder and
+// its posts (and their media) are merged into `dir` before the change, so
+// the version the post makes keeps them. Says what it merged on stderr.
+Status merge_other_device(const Globals& g, const fs::path& dir, const std::string& address) {
+  auto api = connect(g);
+  if (!api) return make_error("no daemon to ask for the feed's current version");
+  auto held = api->get("/api/v1/resolve?address=" + address + "&timeout_ms=10000",
+                       std::chrono::seconds(20));
+  if (!held) return {};  // not in the DHT (yet): nothing to merge
+  if (auto sites = api->get("/api/v1/sites", std::chrono::seconds(20))) {
+    for (const auto& s : *sites) {
+      if (s.value("address", "") != address || s.value("role", "") != "published") continue;
+      if (s.value("info_hash", "") == held->value("info_hash", "") ||
+          s.value("seq", 0) >= held->value("seq", 0)) {
+        return {};  // the DHT holds this node's own version, or an older one
+      }
+    }
+  }
+  std::random_device rd;
+  const fs::path scratch =
+      fs::temp_directory_path() / ("hostless-merge-" + std::to_string(rd()) + std::to_string(rd()));
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{scratch};
+  auto started = api->post("/api/v1/get", {{"address", address}, {"outdir", scratch.string()}},
+                           std::chrono::seconds(30));
+  if (!started) return started.error();
+  auto got = api->wait_job((*started)["job"], false);
+  if (!got) return got.error();
+  auto other = feed::load(scratch);
+  if (!other)
+    return make_error("version " + std::to_string(held->value("seq", 0)) +
+                      " of this feed is not a feed: " + other.error().message);
+  FolderLock lock(dir);
+  auto mine = feed::load(dir);
+  if (!mine) return mine.error();
+  const auto taken = mine->merge(*other);
+  if (taken.empty()) return {};
+  std::error_code ec;
+  fs::create_directories(dir / "media", ec);
+  for (const auto& p : taken) {
+    for (const auto& a : p.attachments) {
+      if (auto rel = media_file(a)) {
+        fs::copy_file(scratch / *rel, dir / *rel, fs::copy_options::skip_existing, ec);
+      }
+    }
+  }
+  if (auto s = feed::save(dir, *mine); !s) return s.error();
+  std::cerr << "merged " << taken.size() << (taken.size() == 1 ? " post" : " posts")
+            << " from version " << held->value("seq", 0)
+            << ", published from another device with this key\n";
+  return {};
 }
 
 }  // namespace
@@ -190,6 +258,12 @@ void add_post_command(CLI::App& app, const Globals& g, int& result) {
       auto first = publish_folder(g, dir.string(), a->key, false);
       if (!first) return void(result = kExitFailure);
       address = (*first)["address"].get<std::string>();
+    }
+    if (!a->no_publish && !address.empty()) {
+      if (auto m = merge_other_device(g, dir, address); !m) {
+        return void(result = fail("cannot merge the posts of the version the DHT holds: " +
+                                  m.error().message + " (nothing was posted)"));
+      }
     }
     auto id = apply(dir, c, address);
     if (!id) return void(result = fail(id.error().message));

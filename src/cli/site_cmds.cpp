@@ -22,8 +22,6 @@ namespace hostless::cli {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-namespace {
-
 std::optional<ApiClient> connect(const Globals& g) {
   auto home = open_home(g);
   if (!home) return std::nullopt;
@@ -34,6 +32,8 @@ std::optional<ApiClient> connect(const Globals& g) {
   }
   return ApiClient(*info);
 }
+
+namespace {
 
 struct SiteTarget {
   std::string address;  // canonical

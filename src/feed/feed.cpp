@@ -188,6 +188,30 @@ void Feed::add(Post post) {
   }
 }
 
+std::vector<Post> Feed::merge(const Feed& other) {
+  std::vector<Post> taken;
+  const auto take_from = [&](const std::vector<Post>& posts) {
+    for (const auto& p : posts) {
+      if (!contains(p.id) &&
+          std::none_of(taken.begin(), taken.end(), [&](const Post& t) { return t.id == p.id; })) {
+        taken.push_back(p);
+      }
+    }
+  };
+  take_from(other.recent);
+  for (const auto& page : other.pages) take_from(page.posts);
+  if (taken.empty()) return taken;
+  std::vector<Post> all = taken;
+  all.insert(all.end(), recent.begin(), recent.end());
+  for (const auto& page : pages) all.insert(all.end(), page.posts.begin(), page.posts.end());
+  std::sort(all.begin(), all.end(), newer);
+  recent.clear();
+  pages.clear();
+  for (auto it = all.rbegin(); it != all.rend(); ++it) add(std::move(*it));
+  std::sort(taken.begin(), taken.end(), newer);
+  return taken;
+}
+
 Result<Post> Feed::remove(std::string_view id) {
   auto take = [&](std::vector<Post>& posts) -> std::optional<Post> {
     auto it = std::find_if(posts.begin(), posts.end(), [&](const Post& p) { return p.id == id; });

@@ -43,6 +43,11 @@ struct Feed {
   // Removes the post with this id wherever it is; a frozen page stays frozen.
   // Returns the removed post, or an error naming the id.
   Result<Post> remove(std::string_view id);
+  // Takes the posts of `other` (the same feed as another device published
+  // it) that this one lacks, by id. When any is new, every post is laid out
+  // again, oldest first, as if each had been added in turn (archive pages
+  // may change once). Returns the posts taken, newest first.
+  std::vector<Post> merge(const Feed& other);
   // The newest id in the feed, "" when empty.
   std::string newest_id() const;
   bool contains(std::string_view id) const;

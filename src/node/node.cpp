@@ -996,8 +996,8 @@ std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
 }
 
 std::future<PointerPoll> Node::poll_pointer(const PublicKey& key, std::int64_t seq,
-                                            std::chrono::milliseconds timeout) {
-  return impl_->poller->poll(key, seq, timeout);
+                                            std::chrono::milliseconds timeout, bool walk) {
+  return impl_->poller->poll(key, seq, timeout, walk);
 }
 
 std::future<Result<int>> Node::put_pointer(const SignedPointer& pointer,

@@ -93,12 +93,13 @@ class Node {
       std::chrono::milliseconds settle = std::chrono::milliseconds(0), bool retry_empty = true);
 
   // Polls the DHT nodes that hold `key`'s item for one above `seq`
-  // (node/poll.hpp): the nodes that held it at the last poll, asked directly
-  // and answering with their seq alone when nothing changed; or, when they
-  // are not known or most are gone, the nodes a walk toward the key finds.
-  // Never fails: answered == 0 means no node answered within `timeout`.
+  // (node/poll.hpp): a few of the nodes that held it at the last poll, asked
+  // directly and answering with their seq alone when nothing changed; or,
+  // with `walk`, when they are not known or most are gone, the nodes a walk
+  // toward the key finds (which also counts the copies of the name). Never
+  // fails: answered == 0 means no node answered within `timeout`.
   std::future<PointerPoll> poll_pointer(const PublicKey& key, std::int64_t seq,
-                                        std::chrono::milliseconds timeout);
+                                        std::chrono::milliseconds timeout, bool walk = false);
 
   // Stores `pointer` (already signed) in the DHT. Resolves with the number of
   // nodes that accepted it; an error when none did within `timeout`.

@@ -249,7 +249,7 @@ ItemPoller::~ItemPoller() {
 }
 
 std::future<PointerPoll> ItemPoller::poll(const PublicKey& key, std::int64_t seq,
-                                          std::chrono::milliseconds timeout) {
+                                          std::chrono::milliseconds timeout, bool walk) {
   State& s = *state_;
   std::lock_guard lock(s.mutex);
   const std::uint64_t id = s.next_id++;
@@ -266,11 +266,14 @@ std::future<PointerPoll> ItemPoller::poll(const PublicKey& key, std::int64_t seq
   p.seq = std::max<std::int64_t>(seq, 0);
   p.deadline = Clock::now() + timeout;
   auto known = s.holders.find(key);
-  if (known == s.holders.end()) {
+  if (walk || known == s.holders.end()) {
     s.start_walk(id, p);
     return future;
   }
-  for (const auto& [d, ep] : known->second) p.candidates.try_emplace(d, State::Candidate{ep});
+  for (const auto& [d, ep] : known->second) {
+    if (p.candidates.size() >= static_cast<std::size_t>(kAskDirect)) break;
+    p.candidates.try_emplace(d, State::Candidate{ep});
+  }
   s.step(id, p);
   return future;
 }

@@ -371,7 +371,15 @@ void SiteManager::poll_mirror(const SiteAddress& address) {
   // (node/poll.hpp): about 8 short answers when nothing changed, instead of a
   // full lookup's dozens of whole items.
   const std::int64_t known = r.pointer ? std::max(r.seq, r.pointer->seq) : r.seq;
-  const PointerPoll poll = node_.poll_pointer(address.key(), known, options_.resolve_timeout).get();
+  bool walk = false;
+  {
+    std::lock_guard lock(mirrors_mutex_);
+    const PollPlan& plan = poll_plans_[address.str()];
+    walk = plan.walked == Clock::time_point{} ||
+           Clock::now() - plan.walked >= options_.republish_interval;
+  }
+  const PointerPoll poll =
+      node_.poll_pointer(address.key(), known, options_.resolve_timeout, walk).get();
   std::optional<SignedPointer> ptr = r.pointer;  // a fetch cut short is taken up again
   if (poll.answered > 0) ++(poll.walked ? polls_walked_ : polls_direct_);
   if (poll.newer) ++polls_newer_;
@@ -388,7 +396,10 @@ void SiteManager::poll_mirror(const SiteAddress& address) {
     std::lock_guard lock(mirrors_mutex_);
     PollPlan& plan = poll_plans_[address.str()];
     if (poll.newer) plan.changed = now;
-    plan.well_held = poll.copies >= kEnoughCopies && !poll.newer ? now : Clock::time_point{};
+    if (poll.walked && poll.answered > 0) {
+      plan.walked = now;
+      plan.well_held = poll.copies >= kEnoughCopies && !poll.newer ? now : Clock::time_point{};
+    }
     plan.due = now + poll_interval(
                          std::chrono::duration_cast<std::chrono::milliseconds>(now - plan.changed),
                          options_.mirror_interval);

@@ -363,12 +363,14 @@ class SiteManager final : public SiteService {
   std::mutex mirrors_mutex_;
   std::set<std::string> polling_;  // addresses with a poll running
   // Kept sites' polls (guarded by mirrors_mutex_), by address: when the next
-  // is due, when the name last moved, and when a poll last found the current
-  // seq on kEnoughCopies nodes (the republish round skips those: BEP 44
-  // re-puts only a name found on fewer).
+  // is due, when the name last moved, when a poll last walked the DHT (at
+  // least once per republish interval, to count the name's copies), and when
+  // a walk last found the current seq on kEnoughCopies nodes (the republish
+  // round skips those: BEP 44 re-puts only a name found on fewer).
   struct PollPlan {
     std::chrono::steady_clock::time_point due{};
     std::chrono::steady_clock::time_point changed = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point walked{};
     std::chrono::steady_clock::time_point well_held{};
   };
   static constexpr int kEnoughCopies = 8;

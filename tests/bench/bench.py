@@ -8,7 +8,8 @@ usage: bench.py HOSTLESS_BINARY BUILD_DIR [--quick] [--docs] [NAME...]
   --docs   regenerate docs/benchmarks.md (and its plots) from build/bench/*.json;
            with NAMEs, only their sections (the rest of the file is kept as it is)
   --docs-only  the same from the JSON already in build/bench/, running nothing
-`internet` and `feed` (root, the network simulator) run only when named.
+`internet`, `feed` and `polling` (root, the network simulator) run only when
+named.
 """
 import datetime
 import http.client
@@ -877,6 +878,47 @@ def bench_feed():
     return {"rows": rows, "notes": notes, "raw": o}
 
 
+def bench_polling():
+    """What keeping followed feeds fresh costs (tests/bench/polling.py): DHT
+    bytes of direct polls (the nodes holding a name, asked with the seq held)
+    against libtorrent's full lookup per check, on the simulated internet at
+    default settings; the follower's memory and CPU. Needs root."""
+    import polling
+    delayer = netsim_delayer("polling")
+    o = polling.run_polling(BIN, delayer, QUICK, log=lambda s: print(s, flush=True))
+    per_poll, per_lookup = o["bytes_per_poll"], o["bytes_per_lookup"]
+    day5 = 86400 / 300 * 500  # checks a day of 500 follows every 5 min
+    day60 = 86400 / 3600 * 500  # ... every 60 min (feeds quiet for 8 h or more)
+    mib = 1 << 20
+    rows = [
+        row("DHT bytes per check: full lookup / direct poll",
+            per_lookup / per_poll if per_poll and per_lookup else None, 10.0, 1.0, "x",
+            note="target: 10x cheaper"),
+        row("DHT bytes per direct poll", per_poll, None, None, "B", higher_is_better=False),
+        row("DHT bytes per full lookup", per_lookup, None, None, "B", higher_is_better=False),
+        row("500 follows, all active (5 min): DHT per day, polls",
+            per_poll * day5 / mib if per_poll else None, None, None, "MiB",
+            higher_is_better=False),
+        row("500 follows, all active (5 min): DHT per day, full lookups",
+            per_lookup * day5 / mib if per_lookup else None, None, None, "MiB",
+            higher_is_better=False),
+        row("500 follows, all quiet (60 min): DHT per day, polls",
+            per_poll * day60 / mib if per_poll else None, None, None, "MiB",
+            higher_is_better=False),
+        row("follower resident memory (%d follows)" % o["feeds"], o["rss_kib"] / 1024, None, None,
+            "MiB", higher_is_better=False),
+        row("follower CPU over the window (%d follows)" % o["feeds"],
+            100.0 * o["cpu_s"] / o["window_s"], None, None, "% of a core",
+            higher_is_better=False),
+    ]
+    notes = ["%d nodes, %d feeds, %d rounds of %d s; bytes above an idle control node that "
+             "holds the same %d sites; polls: %s" % (o["n"], o["feeds"], o["rounds"],
+                                                     o["interval_s"], o["feeds"], o["polls"])]
+    if o["setup_failed"]:
+        notes.append("%d follows or visits failed during set-up" % o["setup_failed"])
+    return {"rows": rows, "notes": notes, "raw": o}
+
+
 def internet_result(o):
     """Rows, notes and tables of the internet benchmark from run_internet's output."""
     rows, notes, tables = [], [], []
@@ -1078,9 +1120,10 @@ BENCHES = {
     "scale": bench_scale,
     "internet": bench_internet,
     "feed": bench_feed,
+    "polling": bench_polling,
 }
 NOT_YET = {}
-EXPLICIT_ONLY = {"internet", "feed"}
+EXPLICIT_ONLY = {"internet", "feed", "polling"}
 
 
 # ---------------------------------------------------------------------------

@@ -382,8 +382,12 @@ def test_feed_poll():
         laptop.stop()
         copy = os.path.join(c.dir, "feed-on-phone")
         shutil.copytree(folder, copy)
-        two = phone.json("post", copy, "two", "--key", "me")
-        assert two["publish"]["seq"] == one["seq"] + 1, (one, two)
+        # Written, then published as a plain folder: `post` would first fetch
+        # the version the DHT holds to merge its posts, and the phone would
+        # then push over it (a fetch's connections can outlive it).
+        phone.run("post", copy, "two", "--no-publish")
+        two = phone.json("publish", copy, "--key", "me")
+        assert two["seq"] == one["seq"] + 1, (one, two)
 
         def texts():
             return [p["text"] for p in follower.json("timeline")["posts"]]
@@ -392,6 +396,48 @@ def test_feed_poll():
         after = polls()
         print("polls:", after)
         assert after["found_newer"] >= 1, after
+
+
+def test_feed_two_devices():
+    """One feed posted to from two devices: each `post` first merges the
+    posts of a version the other device published (fetched from whoever
+    holds it: here the follower, with the other device offline), so no post
+    is lost and a follower sees them all in order."""
+    # The reader polls every second: a version the phone publishes over one
+    # it fetched only to merge reaches no follower by push (the fetch's
+    # connections are closed), so the reader's poll finds it. Node 4 only
+    # stores names: with the laptop offline, the phone's put would otherwise
+    # reach only the reader, and no node keeps its own puts.
+    with Cluster(BIN, 4, extra_for={3: ["--mirror-interval", "1"]}) as c:
+        laptop, phone, reader = c[1], c[2], c[3]
+        laptop.run("keys", "new", "me")
+        key_file = os.path.join(c.dir, "me.key")
+        laptop.run("keys", "export", "me", "-o", key_file)
+        phone.run("keys", "import", key_file, "--name", "me")
+        folder = os.path.join(c.dir, "feed")
+        laptop.run("new", folder, "--template", "feed")
+        address = laptop.json("post", folder, "one", "--key", "me")["publish"]["address"]
+        copy = os.path.join(c.dir, "feed-on-phone")
+        phone.run("get", address, copy)  # the phone's folder: a copy of the feed
+        reader.json("follow", address, "--as", "me")
+
+        def texts():
+            return [p["text"] for p in reader.json("timeline")["posts"]]
+
+        laptop.json("post", folder, "two", "--key", "me")
+        assert wait_for(lambda: texts() == ["two", "one"], 60), texts()
+        laptop.stop()
+        p = phone.run("post", copy, "three", "--key", "me")
+        assert "merged 1 post" in p.stderr, p.stderr
+        assert wait_for(lambda: texts() == ["three", "two", "one"], 60), texts()
+        laptop.start()
+        p = laptop.run("post", folder, "four", "--key", "me")
+        assert "merged 1 post" in p.stderr, p.stderr
+        assert wait_for(lambda: texts() == ["four", "three", "two", "one"], 60), texts()
+        # Nothing new elsewhere: nothing merged, nothing fetched.
+        p = laptop.run("post", folder, "five", "--key", "me")
+        assert "merged" not in p.stderr, p.stderr
+        assert wait_for(lambda: texts()[:2] == ["five", "four"], 60), texts()
 
 
 if __name__ == "__main__":

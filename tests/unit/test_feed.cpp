@@ -285,6 +285,34 @@ TEST_CASE("feed.json keeps the newest 20; archive pages freeze at 50", "[feed]")
   CHECK_FALSE(f.remove(make_post(7).id));
 }
 
+TEST_CASE("merging two devices' copies of a feed keeps every post once, in order", "[feed]") {
+  // The laptop posted 1..30, the phone (from a copy made after 25) 26..28 and
+  // 31, 32; the laptop went on to 29, 30.
+  Feed laptop = feed_with(30);
+  Feed phone = feed_with(25);
+  for (std::uint64_t n : {26, 27, 28, 31, 32}) phone.add(make_post(n));
+  const auto taken = laptop.merge(phone);
+  REQUIRE(taken.size() == 2);
+  CHECK(taken[0].id == make_post(32).id);
+  CHECK(taken[1].id == make_post(31).id);
+  // The same as a feed that got all 32 in turn: the layout depends only on
+  // the posts.
+  const Feed all = feed_with(32);
+  CHECK(feed::render(laptop) == feed::render(all));
+  // Nothing new: nothing moves.
+  const auto before = feed::render(laptop);
+  CHECK(laptop.merge(phone).empty());
+  CHECK(laptop.merge(all).empty());
+  CHECK(feed::render(laptop) == before);
+  // Each side's older posts fill the other's archive pages.
+  Feed fresh = feed_with(0);
+  fresh.add(make_post(99));
+  CHECK(fresh.merge(all).size() == 32);
+  CHECK(fresh.recent.front().id == make_post(99).id);
+  CHECK(fresh.pages.size() == 1);
+  CHECK(fresh.pages[0].posts.size() == 13);
+}
+
 TEST_CASE("a feed folder saves and loads back the same", "[feed]") {
   hostless::test::Sandbox box;
   Feed f = feed_with(75);
