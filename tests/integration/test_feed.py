@@ -312,16 +312,21 @@ def test_feed_timeline():
         assert bad.returncode == 2, bad.returncode
 
 
+def share_key(cluster, laptop, phone):
+    """A new key "me" on `laptop`, exported and imported on `phone`."""
+    laptop.run("keys", "new", "me")
+    key_file = os.path.join(cluster.dir, "me.key")
+    laptop.run("keys", "export", "me", "-o", key_file)
+    phone.run("keys", "import", key_file, "--name", "me")
+
+
 def test_two_devices_one_key():
     """One key on two nodes (`keys export` / `keys import`): each publish is
     signed above the seq the DHT holds, so the newest publish wins wherever
     it was made, and publishing over another device's version says so."""
     with Cluster(BIN, 3) as c:
         laptop, phone, reader = c[1], c[2], c[3]
-        laptop.run("keys", "new", "me")
-        key_file = os.path.join(c.dir, "me.key")
-        laptop.run("keys", "export", "me", "-o", key_file)
-        phone.run("keys", "import", key_file, "--name", "me")
+        share_key(c, laptop, phone)
 
         def site(name, text):
             return make_site(os.path.join(c.dir, name), {"index.html": text})
@@ -360,10 +365,7 @@ def test_feed_poll():
     so pushes to nobody, posts; the follower's polls find the new seq."""
     with Cluster(BIN, 4, extra_for={3: ["--mirror-interval", "1"]}) as c:
         laptop, phone, follower = c[1], c[2], c[3]
-        laptop.run("keys", "new", "me")
-        key_file = os.path.join(c.dir, "me.key")
-        laptop.run("keys", "export", "me", "-o", key_file)
-        phone.run("keys", "import", key_file, "--name", "me")
+        share_key(c, laptop, phone)
         folder = os.path.join(c.dir, "feed")
         laptop.run("new", folder, "--template", "feed")
         one = laptop.json("post", folder, "one", "--key", "me")["publish"]
@@ -410,10 +412,7 @@ def test_feed_two_devices():
     # reach only the reader, and no node keeps its own puts.
     with Cluster(BIN, 4, extra_for={3: ["--mirror-interval", "1"]}) as c:
         laptop, phone, reader = c[1], c[2], c[3]
-        laptop.run("keys", "new", "me")
-        key_file = os.path.join(c.dir, "me.key")
-        laptop.run("keys", "export", "me", "-o", key_file)
-        phone.run("keys", "import", key_file, "--name", "me")
+        share_key(c, laptop, phone)
         folder = os.path.join(c.dir, "feed")
         laptop.run("new", folder, "--template", "feed")
         address = laptop.json("post", folder, "one", "--key", "me")["publish"]["address"]
