@@ -290,7 +290,17 @@ bool SiteManager::follow_rate_allows(const SiteAddress& address) {
   std::lock_guard lock(mirrors_mutex_);
   auto& times = follow_adoptions_[address.str()];
   std::erase_if(times, [&](auto t) { return now - t >= std::chrono::minutes(1); });
-  if (times.size() >= static_cast<std::size_t>(kFollowVersionsPerMinute)) return false;
+  if (times.size() >= static_cast<std::size_t>(kFollowVersionsPerMinute)) {
+    auto& logged = rate_logged_[address.str()];
+    if (now - logged >= std::chrono::minutes(1)) {
+      logged = now;
+      std::cerr << "hostless: " << address.str() << " published more than "
+                << kFollowVersionsPerMinute
+                << " versions within a minute; a followed feed takes no more, and the newest "
+                   "at its next poll after the minute\n";
+    }
+    return false;
+  }
   times.push_back(now);
   return true;
 }
@@ -334,6 +344,7 @@ void SiteManager::follow_mirrors() {
   }
   std::lock_guard lock(mirrors_mutex_);
   std::erase_if(poll_plans_, [&](const auto& p) { return !kept.count(p.first); });
+  std::erase_if(rate_logged_, [&](const auto& p) { return !kept.count(p.first); });
 }
 
 void SiteManager::resume_mirrors() {
@@ -426,6 +437,10 @@ bool SiteManager::adopt_version(const SiteAddress& address, const SignedPointer&
   // assets of another.
   auto record = catalog_.site(address);
   const bool followed = record && *record && (*record)->role == SiteRole::kFollowed;
+  if (followed) {
+    std::lock_guard lock(refused_mutex_);
+    if (over_cap_.count(ptr.value.ih)) return false;  // said once, when refused
+  }
   if (followed) keep_followed_version(address, ptr.value.ih);
   auto h =
       fetch_version(address, ptr.value.ih, Progress{}, followed ? options_.follow_max_bytes : 0);

@@ -935,6 +935,11 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     auto ti = h.torrent_file();
     if (ti && static_cast<std::uint64_t>(ti->total_size()) > max_bytes) {
       retire_version(ih);  // nothing of it was downloaded: start_version was not called
+      {
+        std::lock_guard lock(refused_mutex_);
+        if (over_cap_.size() >= 1000) over_cap_.clear();
+        over_cap_.insert(ih);
+      }
       return make_error("version " + ih.hex() + " is " + std::to_string(ti->total_size() >> 20) +
                         " MiB, above the " + std::to_string(max_bytes >> 20) +
                         " MiB a followed feed may take (the daemon's --follow-max-mib); "

@@ -383,12 +383,17 @@ class SiteManager final : public SiteService {
   void note_change(const SiteAddress& address);
   // Followed feeds: when each adopted its recent versions (the last minute's).
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> follow_adoptions_;
+  // When each feed last logged that it went over the rate (once a minute).
+  std::map<std::string, std::chrono::steady_clock::time_point> rate_logged_;
   std::atomic<bool> evicting_{false};
   std::map<InfoHash, std::chrono::steady_clock::time_point> retired_;  // freed at that time
   // What this node refuses, each logged once: versions whose metadata is
   // unsafe (why, by info-hash), and pointers older than one already seen.
   std::mutex refused_mutex_;
   std::map<InfoHash, std::string> refused_versions_;
+  // Followed feeds' versions above --follow-max-mib (guarded by
+  // refused_mutex_): not fetched again at every poll.
+  std::set<InfoHash> over_cap_;
   std::set<std::pair<PublicKey, std::int64_t>> refused_pointers_;
 };
 

@@ -439,6 +439,52 @@ def test_feed_two_devices():
         assert wait_for(lambda: texts()[:2] == ["five", "four"], 60), texts()
 
 
+def test_feed_hostile():
+    """A hostile or broken feed cannot churn a follower, fill its disk or be
+    read as more than it is: more than 6 versions a minute are not all
+    taken (the newest is, after the minute); a feed.json over 1 MiB is not
+    read, and the timeline says why; a version over --follow-max-mib is
+    refused once, not fetched again at every poll."""
+    with Cluster(BIN, 3, extra_for={2: ["--mirror-interval", "1", "--follow-max-mib", "2"]}) as c:
+        author, follower = c[1], c[2]
+        folder = os.path.join(c.dir, "feed")
+        author.run("new", folder, "--template", "feed")
+        address = author.json("post", folder, "first")["publish"]["address"]
+        follower.json("follow", address, "--as", "hostile")
+
+        def newest():
+            posts = follower.json("timeline")["posts"]
+            return posts[0]["text"] if posts else None
+
+        # A burst is taken as one or a few versions (a push that arrives while
+        # the follower fetches is left to the next poll); a steady stream, a
+        # version every 2 s, is cut at 6 a minute.
+        for k in range(10):
+            author.json("post", folder, "burst %d" % k)
+            time.sleep(2)
+        assert wait_for(lambda: "versions within a minute" in follower.read_log(), 30), \
+            follower.read_log()[-2000:]
+        assert wait_for(lambda: newest() == "burst 9", 120), newest()
+
+        with open(os.path.join(folder, "feed.json"), "w") as f:
+            f.write('{"pad": "%s"}' % ("x" * 1500000))
+        author.json("publish", folder)
+
+        def feed_error():
+            return follower.json("timeline")["feeds"][0].get("error") or ""
+
+        assert wait_for(lambda: "1024 KiB" in feed_error(), 120), feed_error()
+
+        with open(os.path.join(folder, "media", "big.bin"), "wb") as f:
+            f.write(os.urandom(3 << 20))
+        big = author.json("publish", folder)
+        refused = "above the 2 MiB a followed feed may take"
+        assert wait_for(lambda: refused in follower.read_log(), 120), follower.read_log()[-2000:]
+        time.sleep(5)  # five polls, each finding the refused version again
+        assert follower.read_log().count(refused) == 1, follower.read_log()[-3000:]
+        assert follower.json("following")[0]["seq"] < big["seq"]
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     name = sys.argv[2]
