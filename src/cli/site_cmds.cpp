@@ -128,6 +128,39 @@ void add_listing(CLI::App& app, const Globals& g, int& result, const char* name,
   });
 }
 
+namespace {
+
+// A command that takes one site address and POSTs it to /api/v1/<name>:
+// prints the answer as JSON with --json, else `done` and the address.
+void add_address_action(CLI::App& app, const Globals& g, int& result, const std::string& name,
+                        const std::string& description, const std::string& footer,
+                        const std::string& done) {
+  struct Args {
+    std::string address;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(name, description);
+  cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
+  cmd->add_flag("--json", a->json, "Print the result as JSON");
+  cmd->footer(footer);
+  cmd->callback([&g, &result, a, name, done] {
+    auto target = connect_for(g, a->address);
+    if (!target) return void(result = kExitFailure);
+    auto r = target->api.post("/api/v1/" + name, {{"address", target->address}},
+                              std::chrono::seconds(30));
+    if (!r) return void(result = fail(r.error().message));
+    if (a->json) {
+      std::cout << r->dump(2) << "\n";
+    } else {
+      std::cout << done << target->address << "\n";
+    }
+    result = kExitOk;
+  });
+}
+
+}  // namespace
+
 void add_site_commands(CLI::App& app, const Globals& g, int& result) {
   {
     struct Args {
@@ -248,30 +281,15 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
       result = kExitOk;
     });
   }
-  {
-    struct Args {
-      std::string address;
-      bool json = false;
-    };
-    auto a = std::make_shared<Args>();
-    auto* cmd = app.add_subcommand("unmirror", "Stop mirroring a site and free its data");
-    cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
-    cmd->add_flag("--json", a->json, "Print the result as JSON");
-    cmd->footer("Example:\n  hostless unmirror <address>");
-    cmd->callback([&g, &result, a] {
-      auto target = connect_for(g, a->address);
-      if (!target) return void(result = kExitFailure);
-      auto r = target->api.post("/api/v1/unmirror", {{"address", target->address}},
-                                std::chrono::seconds(30));
-      if (!r) return void(result = fail(r.error().message));
-      if (a->json) {
-        std::cout << r->dump(2) << "\n";
-      } else {
-        std::cout << "no longer mirroring " << target->address << "\n";
-      }
-      result = kExitOk;
-    });
-  }
+  add_address_action(app, g, result, "unmirror", "Stop mirroring a site and free its data",
+                     "Example:\n  hostless unmirror <address>", "no longer mirroring ");
+  add_address_action(app, g, result, "block",
+                     "Block a site: free its data; never visit, follow or mirror it",
+                     "Its posts leave the timeline and this node stops seeding it. Undo with\n"
+                     "`hostless unblock`.\nExample:\n  hostless block <address>",
+                     "blocked ");
+  add_address_action(app, g, result, "unblock", "Allow a blocked site again",
+                     "Example:\n  hostless unblock <address>", "unblocked ");
   {
     struct Args {
       std::string address, handle;

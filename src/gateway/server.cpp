@@ -135,7 +135,8 @@ std::string random_key() {
 constexpr auto kLoginCodeLifetime = std::chrono::minutes(2);
 
 // What a dashboard session key may call: what the dashboard does (list,
-// watch jobs, mirror and unmirror, follow and unfollow, parse an address). Publishing a folder,
+// watch jobs, mirror and unmirror, follow and unfollow, block and unblock, parse an
+// address). Publishing a folder,
 // `get` into a folder, resolving, torrents and login codes need the API
 // token, so a stolen session key cannot read or write the user's files.
 bool dashboard_call(const std::string& method, const std::string& path) {
@@ -144,8 +145,9 @@ bool dashboard_call(const std::string& method, const std::string& path) {
            path == "/api/v1/following" || path == "/api/v1/timeline" ||
            path.rfind("/api/v1/jobs/", 0) == 0;
   }
-  return method == "POST" && (path == "/api/v1/mirror" || path == "/api/v1/unmirror" ||
-                              path == "/api/v1/follow" || path == "/api/v1/unfollow");
+  return method == "POST" &&
+         (path == "/api/v1/mirror" || path == "/api/v1/unmirror" || path == "/api/v1/follow" ||
+          path == "/api/v1/unfollow" || path == "/api/v1/block" || path == "/api/v1/unblock");
 }
 
 // The largest request body the control API takes: its JSON bodies are a few
@@ -407,6 +409,17 @@ void Gateway::install_routes() {
            if (!r) return send_error(res, 400, r.error().message);
            send_json(res, 200, *r);
          });
+  for (const bool blocking : {true, false}) {
+    s.Post(blocking ? "/api/v1/block" : "/api/v1/unblock",
+           [this, parse_body, blocking](const httplib::Request& req, httplib::Response& res) {
+             auto body = parse_body(req, res, {"address"});
+             if (!body) return;
+             const std::string address = body->value("address", "");
+             auto r = blocking ? service_.block(address) : service_.unblock(address);
+             if (!r) return send_error(res, 400, r.error().message);
+             send_json(res, 200, *r);
+           });
+  }
   s.Get("/api/v1/following", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, service_.following());
   });

@@ -60,6 +60,9 @@ Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const 
       return make_error("this node publishes " + address.str() +
                         "; it already seeds it and keeps its name alive");
     }
+    if (current == SiteRole::kBlocked) {
+      return make_error("you blocked " + address.str() + "; `hostless unblock` it first");
+    }
     if (follow && current == SiteRole::kMirrored) {
       return make_error(address.str() +
                         " is mirrored by this node, which keeps all of it and its name alive; "
@@ -175,10 +178,22 @@ Result<json> SiteManager::unkeep(const SiteAddress& address, SiteRole role) {
                       (role == SiteRole::kFollowed ? "followed" : "mirrored") +
                       " by this node (see `hostless sites`)");
   }
+  auto ih = (*existing)->info_hash;
+  if (auto s = let_go(
+          address, [&]() -> Status { return catalog_.remove_site(address); }, ih);
+      !s) {
+    return s.error();
+  }
+  const char* done = role == SiteRole::kFollowed ? "unfollowed" : "unmirrored";
+  return json{{"address", address.str()}, {done, true}};
+}
+
+Status SiteManager::let_go(const SiteAddress& address, const std::function<Status()>& change,
+                           const std::optional<InfoHash>& held) {
   // No poll or pushed adoption of the site may run meanwhile: its lookup
   // would record the site again (Catalog::observe_pointer adds a visited
   // row), and it would be back in `sites` (seen under ASan with a 1 s
-  // --mirror-interval). Claimed as polling_ until removed; a running one is
+  // --mirror-interval). Claimed as polling_ until done; a running one is
   // waited for (up to 30 s).
   for (int i = 0; i < 300; ++i) {
     {
@@ -191,10 +206,9 @@ Result<json> SiteManager::unkeep(const SiteAddress& address, SiteRole role) {
     std::lock_guard lock(mirrors_mutex_);
     polling_.erase(address.str());
   };
-  auto ih = (*existing)->info_hash;
-  if (auto s = catalog_.remove_site(address); !s) {
+  if (auto s = change(); !s) {
     release();
-    return s.error();
+    return s;
   }
   {
     std::lock_guard lock(retry_mutex_);
@@ -204,10 +218,72 @@ Result<json> SiteManager::unkeep(const SiteAddress& address, SiteRole role) {
     std::lock_guard lock(mirrors_mutex_);
     follow_adoptions_.erase(address.str());
   }
-  if (ih) free_version(*ih);
+  {
+    // What visit() remembered of the site, also a failed visit.
+    std::lock_guard lock(visits_mutex_);
+    warm_.erase(address.str());
+    visits_.erase(address.str());
+  }
+  if (held) free_version(*held);
   release();
-  const char* done = role == SiteRole::kFollowed ? "unfollowed" : "unmirrored";
-  return json{{"address", address.str()}, {done, true}};
+  return {};
+}
+
+Result<json> SiteManager::block(const std::string& address_text) {
+  auto addr = SiteAddress::parse(address_text);
+  if (!addr) return addr.error();
+  const SiteAddress address = *addr;
+  auto existing = catalog_.site(address);
+  if (!existing) return existing.error();
+  if (*existing && (*existing)->role == SiteRole::kPublished) {
+    return make_error("this node publishes " + address.str() +
+                      "; a site of your own cannot be blocked");
+  }
+  std::optional<InfoHash> held = *existing ? (*existing)->info_hash : std::nullopt;
+  bool published = false;
+  auto s = let_go(
+      address,
+      [&]() -> Status {
+        auto stored = catalog_.update_site(address, [&](std::optional<SiteRecord>& r) {
+          if (r && r->role == SiteRole::kPublished) {
+            published = true;  // published meanwhile
+            return false;
+          }
+          if (!r) {
+            r.emplace();
+            r->address = address;
+            r->added = static_cast<std::int64_t>(std::time(nullptr));
+          }
+          if (r->info_hash) held = r->info_hash;
+          r->role = SiteRole::kBlocked;
+          r->handle.clear();
+          r->info_hash.reset();
+          r->seq = 0;
+          return true;
+        });
+        if (published) return make_error("this node publishes " + address.str());
+        if (!stored) return stored.error();
+        return {};
+      },
+      held);
+  if (!s) return s.error();
+  return json{{"address", address.str()}, {"blocked", true}};
+}
+
+Result<json> SiteManager::unblock(const std::string& address_text) {
+  auto addr = SiteAddress::parse(address_text);
+  if (!addr) return addr.error();
+  auto existing = catalog_.site(*addr);
+  if (!existing) return existing.error();
+  if (!*existing || (*existing)->role != SiteRole::kBlocked) {
+    return make_error(addr->str() + " is not blocked (see `hostless sites`)");
+  }
+  if (auto s = catalog_.remove_site(*addr); !s) return s.error();
+  {
+    std::lock_guard lock(visits_mutex_);
+    visits_.erase(addr->str());  // the refused visit: the next one opens it
+  }
+  return json{{"address", addr->str()}, {"unblocked", true}};
 }
 
 json SiteManager::following() {

@@ -68,6 +68,12 @@ class SiteService {
                                            const std::string& handle) = 0;
   // By address or handle; frees what no other site still uses.
   virtual Result<nlohmann::json> unfollow(const std::string& address_or_handle) = 0;
+  // Blocking (docs/microblog.md, "Blocking"): the site's data is freed, and
+  // it is not visited, followed or mirrored (nor its name re-put) until
+  // unblocked; a follow or mirror of it ends. Not for a site this node
+  // publishes.
+  virtual Result<nlohmann::json> block(const std::string& address) = 0;
+  virtual Result<nlohmann::json> unblock(const std::string& address) = 0;
   // The followed feeds: sites() entries of role "followed".
   virtual nlohmann::json following() = 0;
   // The newest posts of the followed feeds, newest first, at most `limit`:

@@ -223,6 +223,10 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
   }
   if (!warm) {
     auto record = catalog_.site(*address);
+    if (record && *record && (*record)->role == SiteRole::kBlocked) {
+      return {"failed", "you blocked this site; `hostless unblock " + key + "` to open it again", 0,
+              nullptr};
+    }
     if (record && *record && (*record)->info_hash) {
       const SiteRecord& r = **record;
       auto h = node_.find_torrent(*r.info_hash);

@@ -251,7 +251,10 @@ void SiteManager::republish_all() {
   // trying every few seconds until a DHT node accepts each one.
   std::lock_guard lock(retry_mutex_);
   for (const auto& s : *sites) {
-    if (s.role == SiteRole::kVisited || !s.pointer || well_held.count(s.address.str())) continue;
+    if (s.role == SiteRole::kVisited || s.role == SiteRole::kBlocked || !s.pointer ||
+        well_held.count(s.address.str())) {
+      continue;
+    }
     unannounced_[s.pointer->key] = *s.pointer;
   }
 }

@@ -108,6 +108,8 @@ class SiteManager final : public SiteService {
   Result<std::string> start_follow(const std::string& address, const std::string& handle) override;
   Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
   nlohmann::json following() override;
+  Result<nlohmann::json> block(const std::string& address) override;
+  Result<nlohmann::json> unblock(const std::string& address) override;
   nlohmann::json timeline(std::size_t limit) override;
   Result<nlohmann::json> resolve(const std::string& address,
                                  std::chrono::milliseconds timeout) override;
@@ -148,6 +150,11 @@ class SiteManager final : public SiteService {
                               const Progress& progress);
   // Unmirror and unfollow: forgets a site kept in `role`, frees its data.
   Result<nlohmann::json> unkeep(const SiteAddress& address, SiteRole role);
+  // Runs `change` (a catalog change that lets go of the site) with no poll
+  // or pushed adoption of it running, then forgets what memory holds of it
+  // and frees `held`, its version, unless another site uses it.
+  Status let_go(const SiteAddress& address, const std::function<Status()>& change,
+                const std::optional<InfoHash>& held);
   // True when a followed feed may adopt another version now (counts it).
   bool follow_rate_allows(const SiteAddress& address);
   // A pointer a peer pushed (node.hpp): for a site this node holds, checked

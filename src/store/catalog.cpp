@@ -17,6 +17,8 @@ const char* role_name(SiteRole role) {
       return "visited";
     case SiteRole::kFollowed:
       return "followed";
+    case SiteRole::kBlocked:
+      return "blocked";
   }
   return "visited";
 }
@@ -26,6 +28,7 @@ std::optional<SiteRole> parse_role(const std::string& name) {
   if (name == "mirrored") return SiteRole::kMirrored;
   if (name == "visited") return SiteRole::kVisited;
   if (name == "followed") return SiteRole::kFollowed;
+  if (name == "blocked") return SiteRole::kBlocked;
   return std::nullopt;
 }
 

@@ -27,7 +27,10 @@ namespace hostless {
 // Followed: a feed this node keeps (whole, within caps), seeds, polls for
 // updates and whose name it keeps alive, under a local handle; between a
 // visit (kept while there is room) and a mirror (kept whole, uncapped).
-enum class SiteRole { kPublished, kMirrored, kVisited, kFollowed };
+// kBlocked: a site the user blocked (`hostless block`): held nowhere, never
+// visited, followed or mirrored until unblocked; the row keeps its highest
+// seen pointer (rollback protection).
+enum class SiteRole { kPublished, kMirrored, kVisited, kFollowed, kBlocked };
 const char* role_name(SiteRole role);
 std::optional<SiteRole> parse_role(const std::string& name);
 

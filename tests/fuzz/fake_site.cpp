@@ -69,6 +69,12 @@ Result<std::string> FakeSiteService::start_follow(const std::string&, const std:
 Result<nlohmann::json> FakeSiteService::unfollow(const std::string&) {
   return no("unfollow");
 }
+Result<nlohmann::json> FakeSiteService::block(const std::string&) {
+  return no("block");
+}
+Result<nlohmann::json> FakeSiteService::unblock(const std::string&) {
+  return no("unblock");
+}
 nlohmann::json FakeSiteService::following() {
   return nlohmann::json::array();
 }

@@ -41,6 +41,8 @@ class FakeSiteService : public SiteService {
   Result<std::string> start_follow(const std::string& address, const std::string& handle) override;
   Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
   nlohmann::json following() override;
+  Result<nlohmann::json> block(const std::string& address) override;
+  Result<nlohmann::json> unblock(const std::string& address) override;
   nlohmann::json timeline(std::size_t limit) override;
   Result<nlohmann::json> resolve(const std::string& address,
                                  std::chrono::milliseconds timeout) override;

@@ -238,9 +238,7 @@ def test_feed_push():
     of the new version are kept for the next push)."""
     with Cluster(BIN, 4) as c:
         author, followers = c[1], [c[2], c[3], c[4]]
-        folder = os.path.join(c.dir, "feed")
-        author.run("new", folder, "--template", "feed")
-        address = author.json("post", folder, "first")["publish"]["address"]
+        folder, address = new_feed(c, author, "first")
         for i, f in enumerate(followers):
             f.json("follow", address, "--as", "author%d" % i)
 
@@ -310,6 +308,14 @@ def test_feed_timeline():
         assert "broken: not shown" in p.stderr and "not valid JSON" in p.stderr, p.stderr
         bad = reader.run("timeline", "--limit", "0", check=False)
         assert bad.returncode == 2, bad.returncode
+
+
+def new_feed(cluster, node, *post):
+    """A feed folder made on `node` and published with a first post (`post`:
+    the text, then any `hostless post` flags); returns (folder, address)."""
+    folder = os.path.join(cluster.dir, "feed")
+    node.run("new", folder, "--template", "feed")
+    return folder, node.json("post", folder, *post)["publish"]["address"]
 
 
 def share_key(cluster, laptop, phone):
@@ -413,9 +419,7 @@ def test_feed_two_devices():
     with Cluster(BIN, 4, extra_for={3: ["--mirror-interval", "1"]}) as c:
         laptop, phone, reader = c[1], c[2], c[3]
         share_key(c, laptop, phone)
-        folder = os.path.join(c.dir, "feed")
-        laptop.run("new", folder, "--template", "feed")
-        address = laptop.json("post", folder, "one", "--key", "me")["publish"]["address"]
+        folder, address = new_feed(c, laptop, "one", "--key", "me")
         copy = os.path.join(c.dir, "feed-on-phone")
         phone.run("get", address, copy)  # the phone's folder: a copy of the feed
         reader.json("follow", address, "--as", "me")
@@ -447,9 +451,7 @@ def test_feed_hostile():
     refused once, not fetched again at every poll."""
     with Cluster(BIN, 3, extra_for={2: ["--mirror-interval", "1", "--follow-max-mib", "2"]}) as c:
         author, follower = c[1], c[2]
-        folder = os.path.join(c.dir, "feed")
-        author.run("new", folder, "--template", "feed")
-        address = author.json("post", folder, "first")["publish"]["address"]
+        folder, address = new_feed(c, author, "first")
         follower.json("follow", address, "--as", "hostile")
 
         def newest():
@@ -483,6 +485,47 @@ def test_feed_hostile():
         time.sleep(5)  # five polls, each finding the refused version again
         assert follower.read_log().count(refused) == 1, follower.read_log()[-3000:]
         assert follower.json("following")[0]["seq"] < big["seq"]
+
+
+def test_feed_block():
+    """`hostless block` on a followed feed: it leaves `following`, the
+    timeline and the store; the gateway refuses it saying why; follow and
+    mirror say to unblock first; the author's next post moves nothing; the
+    name is not re-put. `unblock` allows it again. A node cannot block a
+    site it publishes."""
+    with Cluster(BIN, 3) as c:
+        author, reader = c[1], c[2]
+        folder, address = new_feed(c, author, "hello")
+        reader.json("follow", address, "--as", "spam")
+
+        def texts():
+            return [p["text"] for p in reader.json("timeline")["posts"]]
+
+        def entry():
+            return [s for s in reader.json("sites") if s["address"] == address]
+
+        assert texts() == ["hello"], texts()
+        assert reader.json("block", address)["blocked"] is True
+        assert reader.json("following") == [] and texts() == []
+        [e] = entry()
+        assert e["role"] == "blocked" and "info_hash" not in e, e
+        status, body = fetch(reader, address, "/", timeout=30)
+        assert status != 200 and b"you blocked this site" in body, (status, body[:300])
+        for verb in ("follow", "mirror"):
+            p = reader.run(verb, address, check=False)
+            assert p.returncode == 1 and "unblock" in p.stderr, (verb, p.stderr)
+        author.json("post", folder, "more")
+        time.sleep(3)
+        [e] = entry()
+        assert e["role"] == "blocked" and "info_hash" not in e, e
+        p = author.run("block", address, check=False)
+        assert p.returncode == 1 and "cannot be blocked" in p.stderr, p.stderr
+
+        assert reader.json("unblock", address)["unblocked"] is True
+        assert entry() == [], entry()
+        assert wait_for(lambda: fetch(reader, address, "/", timeout=30)[0] == 200, 60)
+        p = reader.run("unblock", address, check=False)
+        assert p.returncode == 1 and "not blocked" in p.stderr, p.stderr
 
 
 if __name__ == "__main__":
