@@ -122,25 +122,14 @@ Status record_address(const fs::path& dir, const std::string& address) {
 }
 
 // Posts another device published under this feed's key that the folder
-// lacks (docs/microblog.md, "One key on two devices"): when the DHT names a
-// version this node did not publish, it is fetched into a scratch folder and
-// its posts (and their media) are merged into `dir` before the change, so
-// the version the post makes keeps them. Says what it merged on stderr.
-Status merge_other_device(const Globals& g, const fs::path& dir, const std::string& address) {
+// lacks (docs/microblog.md, "One key on two devices"): `version` (its
+// info-hash, `seq`) is fetched into a scratch folder and its posts (and
+// their media) merged into `dir`. Returns how many posts it took; says so
+// on stderr.
+Result<std::size_t> merge_version(const Globals& g, const fs::path& dir, const std::string& address,
+                                  const std::string& version, std::int64_t seq) {
   auto api = connect(g);
-  if (!api) return make_error("no daemon to ask for the feed's current version");
-  auto held = api->get("/api/v1/resolve?address=" + address + "&timeout_ms=10000",
-                       std::chrono::seconds(20));
-  if (!held) return {};  // not in the DHT (yet): nothing to merge
-  if (auto sites = api->get("/api/v1/sites", std::chrono::seconds(20))) {
-    for (const auto& s : *sites) {
-      if (s.value("address", "") != address || s.value("role", "") != "published") continue;
-      if (s.value("info_hash", "") == held->value("info_hash", "") ||
-          s.value("seq", 0) >= held->value("seq", 0)) {
-        return {};  // the DHT holds this node's own version, or an older one
-      }
-    }
-  }
+  if (!api) return make_error("no daemon to fetch the other device's version");
   std::random_device rd;
   const fs::path scratch =
       fs::temp_directory_path() / ("hostless-merge-" + std::to_string(rd()) + std::to_string(rd()));
@@ -151,20 +140,22 @@ Status merge_other_device(const Globals& g, const fs::path& dir, const std::stri
       fs::remove_all(p, ec);
     }
   } cleanup{scratch};
-  auto started = api->post("/api/v1/get", {{"address", address}, {"outdir", scratch.string()}},
-                           std::chrono::seconds(30));
+  auto started = api->post(
+      "/api/v1/get", {{"address", address}, {"outdir", scratch.string()}, {"info_hash", version}},
+      std::chrono::seconds(30));
   if (!started) return started.error();
   auto got = api->wait_job((*started)["job"], false);
   if (!got) return got.error();
   auto other = feed::load(scratch);
-  if (!other)
-    return make_error("version " + std::to_string(held->value("seq", 0)) +
+  if (!other) {
+    return make_error("version " + std::to_string(seq) +
                       " of this feed is not a feed: " + other.error().message);
+  }
   FolderLock lock(dir);
-  auto mine = feed::load(dir);
-  if (!mine) return mine.error();
-  const auto taken = mine->merge(*other);
-  if (taken.empty()) return {};
+  auto here = feed::load(dir);
+  if (!here) return here.error();
+  const auto taken = here->merge(*other);
+  if (taken.empty()) return std::size_t{0};
   std::error_code ec;
   fs::create_directories(dir / "media", ec);
   for (const auto& p : taken) {
@@ -174,11 +165,24 @@ Status merge_other_device(const Globals& g, const fs::path& dir, const std::stri
       }
     }
   }
-  if (auto s = feed::save(dir, *mine); !s) return s.error();
+  if (auto s = feed::save(dir, *here); !s) return s.error();
   std::cerr << "merged " << taken.size() << (taken.size() == 1 ? " post" : " posts")
-            << " from version " << held->value("seq", 0)
-            << ", published from another device with this key\n";
-  return {};
+            << " from version " << seq << ", published from another device with this key\n";
+  return taken.size();
+}
+
+// Writes the feeds this node follows, with their handles, into the feed's
+// following.json (docs/microblog.md), so followers' "network" views list
+// them. Under the folder lock.
+Status record_following(const Globals& g, const fs::path& dir) {
+  auto api = connect(g);
+  if (!api) return make_error("no daemon to ask whom this node follows");
+  auto r = api->get("/api/v1/following", std::chrono::seconds(20));
+  if (!r) return r.error();
+  std::vector<feed::Followed> list;
+  for (const auto& s : *r) list.push_back({s.value("address", ""), s.value("handle", "")});
+  FolderLock lock(dir);
+  return feed::save_following(dir, list);
 }
 
 }  // namespace
@@ -259,10 +263,9 @@ void add_post_command(CLI::App& app, const Globals& g, int& result) {
       if (!first) return void(result = kExitFailure);
       address = (*first)["address"].get<std::string>();
     }
-    if (!a->no_publish && !address.empty()) {
-      if (auto m = merge_other_device(g, dir, address); !m) {
-        return void(result = fail("cannot merge the posts of the version the DHT holds: " +
-                                  m.error().message + " (nothing was posted)"));
+    if (!a->no_publish) {
+      if (auto s = record_following(g, dir); !s) {
+        return void(result = fail("cannot write following.json: " + s.error().message));
       }
     }
     auto id = apply(dir, c, address);
@@ -278,6 +281,21 @@ void add_post_command(CLI::App& app, const Globals& g, int& result) {
           return void(result = fail(s.error().message));
         }
         r = publish_folder(g, dir.string(), a->key, !a->json);
+      }
+      // The DHT held a version this node did not publish (the other device
+      // of a shared key): its posts are merged in, in one more version, so
+      // none is lost.
+      if (r && r->contains("other_device")) {
+        const auto& other = (*r)["other_device"];
+        auto merged = merge_version(g, dir, (*r)["address"], other.value("info_hash", ""),
+                                    other.value("seq", std::int64_t{0}));
+        if (!merged) {
+          std::cerr << "hostless: cannot merge the posts of version " << other.value("seq", 0)
+                    << ", published from another device: " << merged.error().message
+                    << "; they are not in this version\n";
+        } else if (*merged > 0) {
+          r = publish_folder(g, dir.string(), a->key, !a->json);
+        }
       }
       if (!r) {
         std::cerr << "hostless: the change is saved in " << dir.string()

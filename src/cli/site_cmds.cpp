@@ -372,6 +372,32 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
                               age(s.value("version_added", std::int64_t{0})).c_str());
                 }
               });
+  add_listing(app, g, result, "network",
+              "List the feeds that the feeds you follow follow (their following.json)",
+              "Most followed first, with who follows each and the names they give it;\n"
+              "feeds you follow, block or publish are left out.\nExample:\n  hostless network",
+              "/api/v1/network", [](const json& r) {
+                for (const auto& e : r.value("errors", json::array())) {
+                  std::cerr << e.value("handle", e.value("address", "")) << ": following.json "
+                            << "not read: " << e.value("error", "") << "\n";
+                }
+                const json feeds = r.value("feeds", json::array());
+                if (feeds.empty()) {
+                  std::cout << "no feeds yet: the feeds you follow follow no one else\n";
+                  return;
+                }
+                std::printf("%-54s %-24s  %s\n", "ADDRESS", "CALLED", "FOLLOWED BY");
+                for (const auto& f : feeds) {
+                  const auto list = [](const json& a, const char* prefix) {
+                    std::string s;
+                    for (const auto& x : a)
+                      s += std::string(s.empty() ? "" : ", ") + prefix + x.get<std::string>();
+                    return s.empty() ? std::string("-") : s;
+                  };
+                  std::printf("%-54s %-24s  %s\n", f["address"].get<std::string>().c_str(),
+                              list(f["petnames"], "").c_str(), list(f["followed_by"], "@").c_str());
+                }
+              });
   {
     struct Args {
       int limit = 20;

@@ -376,14 +376,27 @@ std::map<std::string, std::string> render(const Feed& feed) {
   return files;
 }
 
-Result<std::vector<Post>> parse_recent_posts(std::string_view feed_json) {
-  if (feed_json.size() > kMaxFeedJsonBytes) {
-    return make_error("feed.json is " + std::to_string(feed_json.size() >> 10) +
-                      " KiB, more than the " + std::to_string(kMaxFeedJsonBytes >> 10) +
-                      " KiB a feed's newest posts take");
+namespace {
+
+// A peer's file as JSON: at most `max` bytes, valid JSON; else why not.
+Result<json> parse_peer_json(std::string_view text, const char* name, std::size_t max,
+                             const char* limit_says) {
+  if (text.size() > max) {
+    return make_error(std::string(name) + " is " + std::to_string(text.size() >> 10) +
+                      " KiB, more than the " + std::to_string(max >> 10) + " KiB " + limit_says);
   }
-  json doc = json::parse(feed_json, nullptr, false);
-  if (doc.is_discarded()) return make_error("feed.json is not valid JSON");
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded()) return make_error(std::string(name) + " is not valid JSON");
+  return doc;
+}
+
+}  // namespace
+
+Result<std::vector<Post>> parse_recent_posts(std::string_view feed_json) {
+  auto parsed =
+      parse_peer_json(feed_json, "feed.json", kMaxFeedJsonBytes, "a feed's newest posts take");
+  if (!parsed) return parsed.error();
+  json doc = std::move(*parsed);
   if (!doc.is_object() || !doc.contains("_hostless") || !doc["_hostless"].is_object()) {
     return make_error("feed.json has no \"_hostless\" object: not a hostless feed");
   }
@@ -482,6 +495,55 @@ Status save(const fs::path& dir, const Feed& feed) {
     }
   }
   return {};
+}
+
+std::string render_following(std::vector<Followed> list) {
+  std::sort(list.begin(), list.end(),
+            [](const Followed& a, const Followed& b) { return a.address < b.address; });
+  list.erase(
+      std::unique(list.begin(), list.end(),
+                  [](const Followed& a, const Followed& b) { return a.address == b.address; }),
+      list.end());
+  std::string out = "[";
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    json e = {{"address", list[i].address}, {"petname", list[i].petname}};
+    out += (i ? ",\n " : "\n ") + e.dump();
+  }
+  return out + (list.empty() ? "]\n" : "\n]\n");
+}
+
+Status save_following(const fs::path& dir, const std::vector<Followed>& list) {
+  const std::string text = render_following(list);
+  const fs::path p = dir / "following.json";
+  if (auto old = read_file(p); old && *old == text) return {};
+  if (!write_file_atomic(p, text)) return make_error("cannot write " + p.string());
+  return {};
+}
+
+Result<std::vector<Followed>> parse_following(std::string_view text) {
+  auto parsed = parse_peer_json(text, "following.json", kMaxFollowingBytes, "read");
+  if (!parsed) return parsed.error();
+  const json doc = std::move(*parsed);
+  if (!doc.is_array()) return make_error("following.json is not a JSON array");
+  if (doc.size() > kMaxFollowing) {
+    return make_error("following.json lists " + std::to_string(doc.size()) +
+                      " feeds, more than the " + std::to_string(kMaxFollowing) + " read");
+  }
+  std::vector<Followed> out;
+  for (const auto& e : doc) {
+    if (!e.is_object() || !e.contains("address") || !e["address"].is_string()) continue;
+    auto a = SiteAddress::parse(e["address"].get<std::string>());
+    if (!a || a->str() != e["address"].get<std::string>()) continue;
+    Followed f{a->str(), ""};
+    if (e.contains("petname") && e["petname"].is_string()) {
+      if (auto h = parse_handle(e["petname"].get<std::string>());
+          h && *h == e["petname"].get<std::string>()) {
+        f.petname = *h;
+      }
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
 Status initialize(const fs::path& dir, const std::string& name) {

@@ -74,6 +74,25 @@ Result<Feed> load(const std::filesystem::path& dir);
 constexpr std::size_t kMaxFeedJsonBytes = 1 << 20;
 Result<std::vector<Post>> parse_recent_posts(std::string_view feed_json);
 
+// following.json: the feeds the author follows, each with the author's
+// petname for it (their handle on the author's node; "" for none).
+struct Followed {
+  std::string address;  // canonical
+  std::string petname;
+};
+constexpr std::size_t kMaxFollowingBytes = 256 << 10;
+constexpr std::size_t kMaxFollowing = 5000;
+// [{"address": ..., "petname": ...}, ...] sorted by address, one line each.
+std::string render_following(std::vector<Followed> list);
+// Writes following.json when it differs from `list`'s rendering.
+Status save_following(const std::filesystem::path& dir, const std::vector<Followed>& list);
+// A followed feed's following.json as a peer sent it: at most
+// kMaxFollowingBytes and kMaxFollowing entries, a JSON array of objects with
+// a canonical address; a petname that is not a valid handle is dropped (""),
+// and an entry without a valid address is skipped. Any other fault refuses
+// the whole file, saying why.
+Result<std::vector<Followed>> parse_following(std::string_view text);
+
 // Writes the rendered files that differ from what is on disk (each through
 // a temporary file and rename) and creates media/.
 Status save(const std::filesystem::path& dir, const Feed& feed);

@@ -142,7 +142,7 @@ constexpr auto kLoginCodeLifetime = std::chrono::minutes(2);
 bool dashboard_call(const std::string& method, const std::string& path) {
   if (method == "GET") {
     return path == "/api/v1/status" || path == "/api/v1/sites" || path == "/api/v1/address" ||
-           path == "/api/v1/following" || path == "/api/v1/timeline" ||
+           path == "/api/v1/following" || path == "/api/v1/timeline" || path == "/api/v1/network" ||
            path.rfind("/api/v1/jobs/", 0) == 0;
   }
   return method == "POST" &&
@@ -373,9 +373,10 @@ void Gateway::install_routes() {
            send_json(res, 202, json{{"job", *id}});
          });
   s.Post("/api/v1/get", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"address", "outdir"});
+    auto body = parse_body(req, res, {"address", "outdir", "info_hash"});
     if (!body) return;
-    auto id = service_.start_get(body->value("address", ""), body->value("outdir", ""));
+    auto id = service_.start_get(body->value("address", ""), body->value("outdir", ""),
+                                 body->value("info_hash", ""));
     if (!id) return send_error(res, 400, id.error().message);
     send_json(res, 202, json{{"job", *id}});
   });
@@ -420,6 +421,9 @@ void Gateway::install_routes() {
              send_json(res, 200, *r);
            });
   }
+  s.Get("/api/v1/network", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, service_.network());
+  });
   s.Get("/api/v1/following", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, service_.following());
   });

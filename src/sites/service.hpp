@@ -54,7 +54,10 @@ class SiteService {
   //  "result":{...},"error":"..."}.
   virtual Result<std::string> start_publish(const std::string& folder,
                                             const std::string& key_name) = 0;
-  virtual Result<std::string> start_get(const std::string& address, const std::string& outdir) = 0;
+  // `info_hash` (hex, optional): that version of the site, not the one its
+  // name points to (fetched, not recorded as the site's).
+  virtual Result<std::string> start_get(const std::string& address, const std::string& outdir,
+                                        const std::string& info_hash = "") = 0;
   virtual std::optional<nlohmann::json> job(const std::string& id) = 0;
   // Mirroring: fetch the whole current version, seed it, follow updates and
   // re-put the signed pointer, so the site outlives its publisher.
@@ -80,6 +83,12 @@ class SiteService {
   // {"posts": [...], "feeds": [{"address", "handle"?, "posts" | "error"}]}
   // (docs/microblog.md, "Timeline").
   virtual nlohmann::json timeline(std::size_t limit) = 0;
+  // The feeds the followed feeds follow (their following.json) that this
+  // node neither follows, blocks nor publishes, most followed first:
+  // {"feeds": [{"address", "followed_by": [handle or address], "petnames":
+  // [...]}], "errors": [{"address", "handle"?, "error"}]}
+  // (docs/microblog.md, "Network").
+  virtual nlohmann::json network() = 0;
 
   // {"address","seq","info_hash","magnet","torrent_magnet"}
   virtual Result<nlohmann::json> resolve(const std::string& address,

@@ -393,13 +393,22 @@ Result<std::string> SiteManager::start_publish(const std::string& folder,
   return id;
 }
 
-Result<std::string> SiteManager::start_get(const std::string& address, const std::string& outdir) {
+Result<std::string> SiteManager::start_get(const std::string& address, const std::string& outdir,
+                                           const std::string& info_hash) {
   auto addr = SiteAddress::parse(address);
   if (!addr) return addr.error();
   fs::path out(outdir);
   if (!out.is_absolute()) return make_error("get needs an absolute output path");
+  std::optional<InfoHash> version;
+  if (!info_hash.empty()) {
+    auto ih = InfoHash::from_hex(info_hash);
+    if (!ih) return make_error("info_hash: " + ih.error().message);
+    version = *ih;
+  }
   SiteAddress a = *addr;
-  return run_job("get", [this, a, out](const Progress& progress) { return get(a, out, progress); });
+  return run_job("get", [this, a, out, version](const Progress& progress) {
+    return get(a, out, progress, version);
+  });
 }
 
 Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& key_name_in,
@@ -546,9 +555,12 @@ Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::s
       if (found->value.ih != snap->info_hash) elsewhere = *found;
     }
   }
-  // (Or pushed to this node: accept_push keeps it in the catalog.)
-  if (!elsewhere && record.pointer && record.pointer->seq > record.seq &&
-      record.pointer->value.ih != snap->info_hash && record.role == SiteRole::kPublished) {
+  // Or known from before: pushed to this node (accept_push keeps it in the
+  // catalog), or, on a node that never published the site, any version it
+  // knows of (a copy of a feed taken with `get` to post from here too).
+  const bool published_here = record.role == SiteRole::kPublished;
+  if (!elsewhere && record.pointer && record.pointer->value.ih != snap->info_hash &&
+      (!published_here || record.pointer->seq > record.seq)) {
     elsewhere = *record.pointer;
   }
   {
@@ -992,15 +1004,18 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
 }
 
 Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir,
-                              const Progress& progress) {
+                              const Progress& progress, const std::optional<InfoHash>& version) {
   std::error_code ec;
   if (fs::exists(outdir, ec) && !fs::is_empty(outdir, ec)) {
     return make_error(outdir.string() + " is not empty; give a new or empty folder");
   }
-  if (progress.fn) progress.fn("finding the name", 0, 0);
-  auto ptr = resolve_pointer(address, options_.resolve_timeout);
-  if (!ptr) return ptr.error();
-  const InfoHash ih = ptr->value.ih;
+  Result<SignedPointer> ptr = make_error("no pointer: a version asked for by its info-hash");
+  if (!version) {
+    if (progress.fn) progress.fn("finding the name", 0, 0);
+    ptr = resolve_pointer(address, options_.resolve_timeout);
+    if (!ptr) return ptr.error();
+  }
+  const InfoHash ih = version ? *version : ptr->value.ih;
   auto h = fetch_version(address, ih, progress);
   if (!h) return h.error();
 
@@ -1031,9 +1046,16 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
     ++count;
   }
 
-  record_visit(address, *ptr);
-
-  json j = pointer_json(*ptr);
+  json j;
+  if (ptr) {
+    record_visit(address, *ptr);
+    j = pointer_json(*ptr);
+  } else {
+    // An older version (`post` merging another device's posts): fetched,
+    // not recorded as the site's.
+    j = {{"address", address.str()}, {"info_hash", ih.hex()}};
+    retire_version(ih);
+  }
   j["files"] = count;
   j["bytes"] = bytes;
   j["outdir"] = outdir.string();

@@ -101,13 +101,15 @@ class SiteManager final : public SiteService {
 
   Result<std::string> start_publish(const std::string& folder,
                                     const std::string& key_name) override;
-  Result<std::string> start_get(const std::string& address, const std::string& outdir) override;
+  Result<std::string> start_get(const std::string& address, const std::string& outdir,
+                                const std::string& info_hash = "") override;
   std::optional<nlohmann::json> job(const std::string& id) override;
   Result<std::string> start_mirror(const std::string& address) override;
   Result<nlohmann::json> unmirror(const std::string& address) override;
   Result<std::string> start_follow(const std::string& address, const std::string& handle) override;
   Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
   nlohmann::json following() override;
+  nlohmann::json network() override;
   Result<nlohmann::json> block(const std::string& address) override;
   Result<nlohmann::json> unblock(const std::string& address) override;
   nlohmann::json timeline(std::size_t limit) override;
@@ -133,8 +135,10 @@ class SiteManager final : public SiteService {
   // publish() with publish_mutex_ already held.
   Result<nlohmann::json> publish_locked(const std::filesystem::path& folder,
                                         const std::string& key_name, const Progress& progress);
+  // The version `version` when given, else the one the name points to.
   Result<nlohmann::json> get(const SiteAddress& address, const std::filesystem::path& outdir,
-                             const Progress& progress);
+                             const Progress& progress,
+                             const std::optional<InfoHash>& version = std::nullopt);
   Result<nlohmann::json> mirror(const SiteAddress& address, const Progress& progress);
   Result<nlohmann::json> follow(const SiteAddress& address, const std::string& handle,
                                 const Progress& progress);

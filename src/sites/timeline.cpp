@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <fstream>
+#include <set>
 
 #include "feed/feed.hpp"
 #include "sites/sites.hpp"
@@ -105,6 +106,51 @@ json SiteManager::timeline(std::size_t limit) {
   if (posts.size() > limit)
     posts.erase(posts.begin() + static_cast<std::ptrdiff_t>(limit), posts.end());
   return {{"posts", posts}, {"feeds", feeds}};
+}
+
+json SiteManager::network() {
+  json feeds = json::array();
+  json errors = json::array();
+  auto sites = catalog_.sites();
+  if (!sites) return {{"feeds", feeds}, {"errors", errors}, {"error", sites.error().message}};
+  std::set<std::string> own;  // followed, blocked or published here: not suggested
+  for (const auto& s : *sites) {
+    if (s.role != SiteRole::kVisited) own.insert(s.address.str());
+  }
+  struct Seen {
+    std::vector<std::string> by;
+    std::set<std::string> petnames;
+  };
+  std::map<std::string, Seen> seen;
+  for (const auto& s : *sites) {
+    if (s.role != SiteRole::kFollowed || !s.info_hash) continue;
+    const std::string address = s.address.str();
+    const std::string who = s.handle.empty() ? address : s.handle;
+    // Held whole like feed.json (no fetch): read from the version's files.
+    auto text = read_capped(version_dir(*s.info_hash) / address / "following.json",
+                            feed::kMaxFollowingBytes);
+    if (!text) continue;  // none (an older feed), or too large
+    auto list = feed::parse_following(*text);
+    if (!list) {
+      json e = {{"address", address}, {"error", list.error().message}};
+      if (!s.handle.empty()) e["handle"] = s.handle;
+      errors.push_back(std::move(e));
+      continue;
+    }
+    for (const auto& f : *list) {
+      if (own.count(f.address)) continue;
+      Seen& x = seen[f.address];
+      x.by.push_back(who);
+      if (!f.petname.empty()) x.petnames.insert(f.petname);
+    }
+  }
+  for (auto& [address, x] : seen) {
+    feeds.push_back({{"address", address}, {"followed_by", x.by}, {"petnames", x.petnames}});
+  }
+  std::stable_sort(feeds.begin(), feeds.end(), [](const json& a, const json& b) {
+    return a["followed_by"].size() > b["followed_by"].size();
+  });
+  return {{"feeds", feeds}, {"errors", errors}};
 }
 
 }  // namespace hostless

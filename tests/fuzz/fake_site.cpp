@@ -50,7 +50,8 @@ FakeSiteService::FakeSiteService()
 Result<std::string> FakeSiteService::start_publish(const std::string&, const std::string&) {
   return no("publish");
 }
-Result<std::string> FakeSiteService::start_get(const std::string&, const std::string&) {
+Result<std::string> FakeSiteService::start_get(const std::string&, const std::string&,
+                                               const std::string&) {
   return no("get");
 }
 std::optional<nlohmann::json> FakeSiteService::job(const std::string& id) {
@@ -74,6 +75,9 @@ Result<nlohmann::json> FakeSiteService::block(const std::string&) {
 }
 Result<nlohmann::json> FakeSiteService::unblock(const std::string&) {
   return no("unblock");
+}
+nlohmann::json FakeSiteService::network() {
+  return nlohmann::json::object();
 }
 nlohmann::json FakeSiteService::following() {
   return nlohmann::json::array();

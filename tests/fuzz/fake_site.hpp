@@ -34,13 +34,15 @@ class FakeSiteService : public SiteService {
 
   Result<std::string> start_publish(const std::string& folder,
                                     const std::string& key_name) override;
-  Result<std::string> start_get(const std::string& address, const std::string& outdir) override;
+  Result<std::string> start_get(const std::string& address, const std::string& outdir,
+                                const std::string& info_hash = "") override;
   std::optional<nlohmann::json> job(const std::string& id) override;
   Result<std::string> start_mirror(const std::string& address) override;
   Result<nlohmann::json> unmirror(const std::string& address) override;
   Result<std::string> start_follow(const std::string& address, const std::string& handle) override;
   Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
   nlohmann::json following() override;
+  nlohmann::json network() override;
   Result<nlohmann::json> block(const std::string& address) override;
   Result<nlohmann::json> unblock(const std::string& address) override;
   nlohmann::json timeline(std::size_t limit) override;

@@ -528,6 +528,30 @@ def test_feed_block():
         assert p.returncode == 1 and "not blocked" in p.stderr, p.stderr
 
 
+def test_feed_network():
+    """`hostless post` writes whom the node follows into the feed's
+    following.json; a follower's `network` lists those feeds (the ones it
+    does not follow yet), with who follows them and what they call them."""
+    with Cluster(BIN, 3) as c:
+        bob, alice, reader = c[1], c[2], c[3]
+        _, bob_address = new_feed(c, bob, "bob here")
+        folder = os.path.join(c.dir, "alice")
+        alice.run("new", folder, "--template", "feed")
+        alice.json("follow", bob_address, "--as", "bobby")
+        alice_address = alice.json("post", folder, "alice here")["publish"]["address"]
+        with open(os.path.join(folder, "following.json")) as f:
+            assert json.load(f) == [{"address": bob_address, "petname": "bobby"}]
+
+        reader.json("follow", alice_address, "--as", "al")
+        n = reader.json("network")
+        assert n["feeds"] == [{"address": bob_address, "followed_by": ["al"],
+                               "petnames": ["bobby"]}], n
+        assert "@al" in reader.run("network").stdout
+        # Followed, it is no longer a suggestion.
+        reader.json("follow", bob_address)
+        assert reader.json("network")["feeds"] == []
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     name = sys.argv[2]

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "feed/feed.hpp"
+#include "protocol/address.hpp"
 #include "support/sandbox.hpp"
 
 using hostless::feed::ArchivePage;
@@ -311,6 +312,28 @@ TEST_CASE("merging two devices' copies of a feed keeps every post once, in order
   CHECK(fresh.recent.front().id == make_post(99).id);
   CHECK(fresh.pages.size() == 1);
   CHECK(fresh.pages[0].posts.size() == 13);
+}
+
+TEST_CASE("following.json is written sorted and read back strictly", "[feed]") {
+  hostless::PublicKey::Bytes key{};
+  key.fill(7);
+  const std::string other = hostless::SiteAddress(hostless::PublicKey(key)).str();
+  const std::string text =
+      feed::render_following({{other, "bob"}, {kAddr, "alice"}, {other, "dup"}});
+  auto back = feed::parse_following(text);
+  REQUIRE(back);
+  REQUIRE(back->size() == 2);
+  CHECK((*back)[0].address == std::min(other, kAddr));
+  CHECK(feed::render_following({}) == "[]\n");
+  // Entries without a canonical address are skipped; bad petnames dropped.
+  auto lax = feed::parse_following(R"([{"address": ")" + kAddr +
+                                   R"(", "petname": "<b>x</b>"}, {"address": "nope"}, 7])");
+  REQUIRE(lax);
+  REQUIRE(lax->size() == 1);
+  CHECK(lax->front().petname.empty());
+  CHECK_FALSE(feed::parse_following("{}"));
+  CHECK_FALSE(feed::parse_following("not json"));
+  CHECK_FALSE(feed::parse_following(std::string(feed::kMaxFollowingBytes + 1, ' ')));
 }
 
 TEST_CASE("a feed folder saves and loads back the same", "[feed]") {

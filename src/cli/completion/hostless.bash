@@ -14,7 +14,7 @@ _hostless() {
   local cur prev words cword
   _init_completion || return
 
-  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following block unblock timeline dashboard status sites keys"
+  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following network block unblock timeline dashboard status sites keys"
   local home="" cmd="" sub="" i
   for ((i = 1; i < cword; i++)); do
     case "${words[i]}" in
@@ -44,7 +44,7 @@ _hostless() {
     publish) opts="--key --json" ;;
     post) opts="--reply-to --attach --delete --key --no-publish --json" ;;
     resolve) opts="--timeout --json" ;;
-    get|mirror|unmirror|unfollow|following|block|unblock|sites|status) opts="--json" ;;
+    get|mirror|unmirror|unfollow|following|network|block|unblock|sites|status) opts="--json" ;;
     follow) opts="--as --json" ;;
     timeline) opts="--limit --json" ;;
     torrent) opts="--output" ;;
