@@ -220,6 +220,49 @@ def test_dashboard():
             assert title == "Reference - My Project docs", title
 
 
+def test_dashboard_timeline():
+    """The dashboard's timeline: following a feed from its form (any address
+    form, a handle) shows the feed's posts, text as text (a post's markup is
+    not parsed); a new post appears without a reload; blocking the feed from
+    its row (two clicks) empties the timeline."""
+    with Cluster(BIN, 2) as c:
+        author, me = c[1], c[2]
+        folder = os.path.join(c.dir, "feed")
+        author.run("new", folder, "--template", "feed")
+        hostile = "<b id=injected>bold</b> & <img src=x onerror=alert(1)>"
+        address = author.json("post", folder, hostile)["publish"]["address"]
+        gw = me.gateway_port
+        with Chromium() as browser:
+            browser.navigate(me.run("dashboard").stdout.strip())
+            browser.wait("document.getElementById('main').hidden === false")
+            browser.eval("document.getElementById('follow-address').value = %s"
+                         % json.dumps("hostless://" + address))
+            browser.eval("document.getElementById('follow-handle').value = 'alice'")
+            browser.click("#follow-form button")
+            first = "document.querySelector('#timeline .post-text')"
+            text = browser.wait("%s && %s.textContent" % (first, first), timeout=90)
+            assert text == hostile, text
+            assert browser.eval("document.getElementById('injected') === null")
+            assert browser.eval("document.querySelector('#timeline .post b').textContent") \
+                == "@alice"
+            assert [f["handle"] for f in me.json("following")] == ["alice"]
+
+            author.json("post", folder, "a second post")
+            browser.wait("%s && %s.textContent === 'a second post'" % (first, first), timeout=60)
+            shot = os.path.join(BUILD, "e2e-timeline.png")
+            browser.screenshot(shot)
+            assert os.path.getsize(shot) > 10000
+            print("screenshot:", shot)
+
+            button = 'tr[data-address="%s"] button[data-action="block"]' % address
+            browser.click(button)
+            browser.click(button)  # armed: the second click blocks
+            role = lambda: [s["role"] for s in me.json("sites") if s["address"] == address]  # noqa
+            assert wait_for(lambda: role() == ["blocked"], 30), role()
+            browser.wait("document.querySelectorAll('#timeline .post').length === 0")
+            assert request(gw, address + ".localhost", "/")[0] != 200
+
+
 def crawl(browser, port, address, start_paths):
     """Loads every page of a site reachable from start_paths in Chromium;
     every link and asset of every page must answer 200 (404 for the missing

@@ -1,5 +1,7 @@
-// The hostless dashboard: lists this node's sites and its health, live, and
-// mirrors, unmirrors and opens sites through the control API.
+// The hostless dashboard: lists this node's sites and its health, live;
+// mirrors, unmirrors, follows, unfollows, blocks and opens sites; shows the
+// timeline of the followed feeds; all through the control API. Text from
+// feeds is only ever set as textContent, never parsed as HTML.
 //
 // Credential: `hostless dashboard` (which can read <home>/api-token) asks the
 // daemon for a one-time login code and prints http://localhost:PORT/#login=CODE.
@@ -120,26 +122,50 @@ async function mirror(address) {
   refresh();
 }
 
-async function unmirror(address, button) {
-  // Two clicks: unmirroring deletes the copy.
-  if (!button.dataset.armed) {
-    button.dataset.armed = "1";
-    button.textContent = "Really unmirror?";
-    button.classList.add("danger");
-    setTimeout(() => {
-      delete button.dataset.armed;
-      button.classList.remove("danger");
-      refresh();
-    }, 4000);
-    return;
-  }
+// Two clicks for what deletes a copy: the first arms the button for 4 s.
+function armed(button, question) {
+  if (button.dataset.armed) return true;
+  button.dataset.armed = "1";
+  button.textContent = question;
+  button.classList.add("danger");
+  setTimeout(() => {
+    delete button.dataset.armed;
+    button.classList.remove("danger");
+    refresh();
+  }, 4000);
+  return false;
+}
+
+// POST `action` {address}; says what happened.
+async function act(action, address, done) {
   try {
-    await api("POST", "unmirror", {address});
-    say("unmirrored " + address);
+    await api("POST", action, {address});
+    say(done + " " + address);
   } catch (e) {
-    say("unmirror failed: " + e.message, true);
+    say(action + " failed: " + e.message, true);
   }
   refresh();
+  refreshTimeline();
+}
+
+async function unmirror(address, button) {
+  if (armed(button, "Really unmirror?")) await act("unmirror", address, "unmirrored");
+}
+
+async function unfollow(address, button) {
+  if (!armed(button, "Really unfollow?")) return;
+  try {
+    await api("POST", "unfollow", {feed: address});
+    say("unfollowed " + address);
+  } catch (e) {
+    say("unfollow failed: " + e.message, true);
+  }
+  refresh();
+  refreshTimeline();
+}
+
+async function block(address, button) {
+  if (armed(button, "Really block?")) await act("block", address, "blocked");
 }
 
 function makeRow(address) {
@@ -163,14 +189,20 @@ function makeRow(address) {
   r.mirror = el("button", "", "Mirror");
   r.mirror.dataset.action = "mirror";
   r.mirror.addEventListener("click", () => {
-    if (r.mirror.dataset.action === "mirror") mirror(address);
-    else unmirror(address, r.mirror);
+    const action = r.mirror.dataset.action;
+    if (action === "mirror") mirror(address);
+    else if (action === "unmirror") unmirror(address, r.mirror);
+    else if (action === "unfollow") unfollow(address, r.mirror);
+    else act("unblock", address, "unblocked");
   });
+  r.block = el("button", "", "Block");
+  r.block.dataset.action = "block";
+  r.block.addEventListener("click", () => block(address, r.block));
   const copyAddress = el("button", "", "Copy address");
   copyAddress.addEventListener("click", () => copy(address, "Address"));
   r.copyMagnet = el("button", "", "Copy magnet");
   r.copyMagnet.addEventListener("click", () => copy(r.magnet, "Magnet"));
-  r.actions.append(r.open, r.mirror, copyAddress, r.copyMagnet);
+  r.actions.append(r.open, r.mirror, r.block, copyAddress, r.copyMagnet);
   r.tr.append(site, role, r.version, r.size, r.peers, r.rates, r.actions);
   return r;
 }
@@ -213,10 +245,18 @@ function update(r, s) {
   r.open.href = s.url;
   r.magnet = s.magnet;
   if (!r.mirror.dataset.armed) {
+    // What the row's main button does, by role.
+    const action = {mirrored: "unmirror", followed: "unfollow", blocked: "unblock"}[s.role] ||
+                   "mirror";
     r.mirror.hidden = s.role === "published";
-    r.mirror.dataset.action = s.role === "mirrored" ? "unmirror" : "mirror";
-    r.mirror.textContent = s.role === "mirrored" ? "Unmirror" : "Mirror";
+    r.mirror.dataset.action = action;
+    r.mirror.textContent = action[0].toUpperCase() + action.slice(1);
   }
+  if (!r.block.dataset.armed) {
+    r.block.hidden = s.role === "published" || s.role === "blocked";
+    r.block.textContent = "Block";
+  }
+  r.open.hidden = s.role === "blocked";
 }
 
 async function refresh() {
@@ -267,6 +307,65 @@ async function refresh() {
   $("sites").hidden = sites.length === 0;
 }
 
+// The timeline: the newest posts of the followed feeds (GET timeline).
+async function refreshTimeline() {
+  if (!session) return;
+  let t;
+  try {
+    t = await api("GET", "timeline?limit=50");
+  } catch (e) {
+    return;
+  }
+  const list = $("timeline");
+  const items = [];
+  for (const p of t.posts) {
+    const li = el("li", "post");
+    li.dataset.feed = p.feed;
+    li.dataset.id = p.id;
+    const head = el("div", "post-head");
+    head.append(el("b", "", p.handle ? "@" + p.handle : p.feed.slice(0, 12) + "…"),
+                el("span", "sub", " " + age(p.time)));
+    if (p.reply_to) {
+      head.append(el("span", "sub",
+                     " ↪ reply to " + (p.reply_to_handle ? "@" + p.reply_to_handle : "a post")));
+    }
+    li.append(head, el("p", "post-text", p.text));
+    for (const a of p.attachments || []) {
+      const link = el("a", "sub", a.url.split("/").pop() + " (" + human(a.size) + ")");
+      link.href = a.url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      li.append(link);
+    }
+    items.push(li);
+  }
+  for (const f of t.feeds) {
+    if (f.error) items.push(el("li", "post warn", (f.handle ? "@" + f.handle : f.address) +
+                                                    ": not shown: " + f.error));
+  }
+  list.replaceChildren(...items);
+  $("timeline-empty").hidden = t.posts.length > 0;
+}
+
+$("follow-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const q = $("follow-address").value.trim();
+  if (!q) return;
+  try {
+    const a = await api("GET", "address?q=" + encodeURIComponent(q));
+    const handle = $("follow-handle").value.trim();
+    say("following " + a.address + "…");
+    await followJob((await api("POST", "follow", {address: a.address, handle})).job, "following");
+    say("following " + a.address + (handle ? " as @" + handle.replace(/^@/, "") : ""));
+    $("follow-address").value = "";
+    $("follow-handle").value = "";
+  } catch (e) {
+    say("follow failed: " + e.message, true);
+  }
+  refresh();
+  refreshTimeline();
+});
+
 $("open-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const q = $("open-input").value.trim();
@@ -285,5 +384,7 @@ window.addEventListener("hashchange", () => login().finally(refresh));
 
 login().finally(() => {
   refresh();
+  refreshTimeline();
   setInterval(refresh, 1000);
+  setInterval(refreshTimeline, 3000);
 });
