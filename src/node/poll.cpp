@@ -9,6 +9,7 @@
 
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/bdecode.hpp>
+#include <libtorrent/bencode.hpp>
 #include <libtorrent/entry.hpp>
 #include <libtorrent/hasher.hpp>
 
@@ -37,6 +38,18 @@ struct AskTag;
 
 std::string_view view(lt::span<char const> s) {
   return {s.data(), static_cast<std::size_t>(s.size())};
+}
+
+// The size of query `e` as sent: libtorrent adds a transaction id, "y", our
+// node id and its version string.
+std::int64_t query_size(lt::entry e) {
+  e["t"] = std::string(2, '\0');
+  e["y"] = "q";
+  e["a"]["id"] = std::string(20, '\0');
+  e["v"] = std::string(4, '\0');
+  std::vector<char> out;
+  lt::bencode(std::back_inserter(out), e);
+  return static_cast<std::int64_t>(out.size());
 }
 
 }  // namespace
@@ -120,6 +133,7 @@ struct ItemPoller::State {
     // Remembered nodes are asked for the item only: BEP 32's "want" names
     // the node lists wanted, and none are (about 210 bytes less per answer).
     if (!p.walking) a["want"] = lt::entry::list_type{};
+    p.result.bytes += query_size(e);
     if (asks.size() >= kMaxAsks) asks.clear();
     const std::uint64_t ask_id = next_id++;
     asks[ask_id] = {id, distance};
@@ -316,7 +330,9 @@ bool ItemPoller::on_alert(const lt::alert* a) {
   auto c = p.candidates.find(which.distance);
   if (c == p.candidates.end() || c->second.asked != State::Candidate::Asked::kWaiting) return true;
   --p.outstanding;
-  s.answer(p, c->second, r->response());
+  const lt::bdecode_node response = r->response();
+  if (response) p.result.bytes += static_cast<std::int64_t>(response.data_section().size());
+  s.answer(p, c->second, response);
   s.step(which.poll, p);
   return true;
 }

@@ -36,6 +36,9 @@ struct PointerPoll {
   int closest = 0;
   int current = 0;
   bool walked = false;  // the nodes were found by a walk, not remembered
+  // DHT bytes the poll's queries and their answers took (bencoded messages,
+  // as libtorrent's dht_bytes counters count them).
+  std::int64_t bytes = 0;
 };
 
 class ItemPoller {

@@ -463,13 +463,14 @@ void SiteManager::poll_mirror(const SiteAddress& address) {
     std::lock_guard lock(mirrors_mutex_);
     const PollPlan& plan = poll_plans_[address.str()];
     walk = plan.walked == Clock::time_point{} ||
-           Clock::now() - plan.walked >= options_.republish_interval;
+           Clock::now() - plan.walked >= kWalkEvery * options_.republish_interval;
   }
   const PointerPoll poll =
       node_.poll_pointer(address.key(), known, options_.resolve_timeout, walk).get();
   std::optional<SignedPointer> ptr = r.pointer;  // a fetch cut short is taken up again
   if (poll.answered > 0) ++(poll.walked ? polls_walked_ : polls_direct_);
   if (poll.newer) ++polls_newer_;
+  poll_bytes_ += poll.bytes;
   if (poll.newer) {
     // Rollback protection as for any DHT answer: the highest seen wins.
     if (auto kept = catalog_.observe_pointer(*poll.newer)) ptr = *kept;

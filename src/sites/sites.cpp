@@ -241,7 +241,7 @@ void SiteManager::republish_all() {
   // enough nodes are not put again (BEP 44).
   std::set<std::string> well_held;
   {
-    const auto since = std::chrono::steady_clock::now() - options_.republish_interval;
+    const auto since = std::chrono::steady_clock::now() - kWalkEvery * options_.republish_interval;
     std::lock_guard lock(mirrors_mutex_);
     for (const auto& [address, plan] : poll_plans_) {
       if (plan.well_held > since) well_held.insert(address);
@@ -1117,7 +1117,8 @@ json SiteManager::status() {
            {{"direct", polls_direct_.load()},
             {"walked", polls_walked_.load()},
             {"lookup", polls_lookup_.load()},
-            {"found_newer", polls_newer_.load()}}}};
+            {"found_newer", polls_newer_.load()},
+            {"bytes", poll_bytes_.load()}}}};
 }
 
 json SiteManager::sites() {

@@ -375,7 +375,7 @@ class SiteManager final : public SiteService {
   std::set<std::string> polling_;  // addresses with a poll running
   // Kept sites' polls (guarded by mirrors_mutex_), by address: when the next
   // is due, when the name last moved, when a poll last walked the DHT (at
-  // least once per republish interval, to count the name's copies), and when
+  // least every kWalkEvery republish intervals, to count the name's copies), and when
   // a walk last found the current seq on kEnoughCopies nodes (the republish
   // round skips those: BEP 44 re-puts only a name found on fewer).
   struct PollPlan {
@@ -385,10 +385,15 @@ class SiteManager final : public SiteService {
     std::chrono::steady_clock::time_point well_held{};
   };
   static constexpr int kEnoughCopies = 8;
+  // A kept site's poll walks (and counts copies) at least once per this many
+  // republish intervals (an hour at the default 30 min); a walk that found
+  // kEnoughCopies spares its name the re-puts of that long.
+  static constexpr int kWalkEvery = 2;
   // Kept sites' polls since start, for `status`: answered by the remembered
   // nodes, by a walk, by libtorrent's lookup (no node answered the poll),
   // and those that found a newer version.
   std::atomic<std::int64_t> polls_direct_{0}, polls_walked_{0}, polls_lookup_{0}, polls_newer_{0};
+  std::atomic<std::int64_t> poll_bytes_{0};  // the DHT bytes of those polls (not lookups)
   std::map<std::string, PollPlan> poll_plans_;
   // A kept site's name moved (a poll or a push brought a new version).
   void note_change(const SiteAddress& address);

@@ -5,18 +5,21 @@ internet of tests/support/netsim.py with daemons at their default settings.
 Slots (full run: n = 60, F = 24; --quick: n = 14, F = 8):
   1  bootstrap      2  the author, publishing F feeds
   3  the follower: follows all F (--mirror-interval INTERVAL: its polls)
-  4  the looker: has visited all F, and runs libtorrent's full lookup of
-     each every INTERVAL (what every poll cost before direct polling)
-  5  the control: has visited all F and does nothing (routing-table upkeep,
-     announces of the F torrents, answering others: subtracted from 3 and 4)
-  6..n  plain DHT nodes, so a name has its 8 closest nodes
+  4  the looker: runs libtorrent's full lookup of each feed every INTERVAL
+     (what every check cost before direct polling)
+  5..n  plain DHT nodes, so a name has its 8 closest nodes
 
-Measured over ROUNDS intervals, after one warm-up interval: DHT bytes (in +
-out, libtorrent's dht.dht_bytes_in/_out) of the follower and of the looker
-above the control's; per poll and per full lookup; extrapolated to 500
-follows a day at a 5-minute interval and at the 60-minute one a feed quiet
-for 8 hours gets. The follower's resident memory and CPU time over the
-window. Run by bench.py (`scripts/bench polling [--quick]`); needs root.
+Measured, after two warm-up intervals: a poll's DHT bytes from the
+follower's own count (`status` polls.bytes: each query as sent and each
+answer as received, which is what libtorrent's dht_bytes counters count);
+a full lookup's from the looker's dht_bytes_in + _out over ROUNDS intervals
+of lookups, less the same node's over as long a window without them (a
+node's background DHT traffic, answering others and keeping its routing
+table, differs from node to node by up to 3x on this net, so no other node
+can be the baseline). Extrapolated to 500 follows a day at a 5-minute
+interval and at the 60-minute one a feed quiet for 8 hours gets. The
+follower's resident memory and CPU time over the window. Run by bench.py
+(`scripts/bench polling [--quick]`); needs root.
 """
 import os
 import sys
@@ -28,7 +31,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import netsim  # noqa: E402
 from harness import Api, make_site, wait_for  # noqa: E402
 
-BOOT, AUTHOR, FOLLOWER, LOOKER, CONTROL = 1, 2, 3, 4, 5
+BOOT, AUTHOR, FOLLOWER, LOOKER = 1, 2, 3, 4
 INTERVAL = 30  # seconds between two polls (or lookups) of one feed
 
 
@@ -65,7 +68,7 @@ def run_polling(binary, delayer, quick, log=print):
                  for i in range(1, n + 1)}
         with ThreadPoolExecutor(4) as ex:
             list(ex.map(lambda i: nodes[i].start(), range(1, n + 1)))
-        api = {i: Api(nodes[i]) for i in (AUTHOR, FOLLOWER, LOOKER, CONTROL)}
+        api = {i: Api(nodes[i]) for i in (AUTHOR, FOLLOWER, LOOKER)}
         wait_for(lambda: all(api[i].call("GET", "status", timeout=30)[1]["dht_nodes"] >= 8
                              for i in api), 90, 0.5)
         say("%d daemons up" % n)
@@ -82,53 +85,63 @@ def run_polling(binary, delayer, quick, log=print):
         def follow(a):
             return nodes[FOLLOWER].run("follow", a, check=False, timeout=300).returncode
 
-        def visit(node, a):
-            return node.run("get", a, os.path.join(net.dir, "got-%d-%s" % (node.index, a)),
-                            check=False, timeout=300).returncode
-
         with ThreadPoolExecutor(4) as ex:
             failed = sum(1 for rc in ex.map(follow, addresses) if rc)
-            failed += sum(1 for rc in ex.map(lambda a: visit(nodes[LOOKER], a), addresses) if rc)
-            failed += sum(1 for rc in ex.map(lambda a: visit(nodes[CONTROL], a), addresses)
-                          if rc)
         out["setup_failed"] = failed
         # Two intervals: every feed has had its first poll, a walk that finds
         # the nodes holding its name; the window then sees the steady state.
-        say("followed and visited (%d failed); two intervals to settle" % failed)
+        say("followed (%d failed); two intervals to settle" % failed)
         time.sleep(2 * INTERVAL)
 
-        start = {i: dht_bytes(api[i]) for i in (FOLLOWER, LOOKER, CONTROL)}
-        pid = start[FOLLOWER][1]["pid"]
-        _, cpu0 = proc_usage(pid)
-        lookups = 0
-        began = time.monotonic()
-        for r in range(rounds):
-            round_start = time.monotonic()
-            with ThreadPoolExecutor(4) as ex:
-                lookups += sum(1 for p in ex.map(
-                    lambda a: nodes[LOOKER].run("resolve", a, check=False, timeout=120), addresses)
-                    if p.returncode == 0)
-            time.sleep(max(0.0, INTERVAL - (time.monotonic() - round_start)))
-        window = time.monotonic() - began
-        end = {i: dht_bytes(api[i]) for i in (FOLLOWER, LOOKER, CONTROL)}
-        rss, cpu1 = proc_usage(pid)
+        def window(lookups):
+            """DHT bytes of the looker and the follower's status over ROUNDS
+            intervals, the looker resolving every feed each interval when
+            `lookups`; returns (looker bytes, lookups done, follower status
+            before, after, seconds)."""
+            b0, _ = dht_bytes(api[LOOKER])
+            f0 = dht_bytes(api[FOLLOWER])[1]
+            began, done = time.monotonic(), 0
+            for r in range(rounds):
+                round_start = time.monotonic()
+                if lookups:
+                    with ThreadPoolExecutor(4) as ex:
+                        done += sum(1 for p in ex.map(
+                            lambda a: nodes[LOOKER].run("resolve", a, check=False, timeout=120),
+                            addresses) if p.returncode == 0)
+                time.sleep(max(0.0, INTERVAL - (time.monotonic() - round_start)))
+            b1, _ = dht_bytes(api[LOOKER])
+            f1 = dht_bytes(api[FOLLOWER])[1]
+            return b1 - b0, done, f0, f1, time.monotonic() - began
 
-        delta = {i: end[i][0] - start[i][0] for i in end}
-        p0, p1 = start[FOLLOWER][1]["polls"], end[FOLLOWER][1]["polls"]
-        polls = {k: p1[k] - p0[k] for k in p1}
-        npolls = polls["direct"] + polls["walked"] + polls["lookup"]
-        follower_cost = delta[FOLLOWER] - delta[CONTROL]
-        looker_cost = delta[LOOKER] - delta[CONTROL]
+        settled = dht_bytes(api[FOLLOWER])[1]
+        say("polls while settling: %s" % settled["polls"])
+        pid = settled["pid"]
+        _, cpu0 = proc_usage(pid)
+        busy, lookups, f0, f1, seconds = window(True)
+        rss, cpu1 = proc_usage(pid)
+        idle, _, g0, g1, _ = window(False)
+        polls = {k: f1["polls"][k] - f0["polls"][k] for k in f1["polls"]}
+        later = {k: g1["polls"][k] - g0["polls"][k] for k in g1["polls"]}
+        # A direct poll's bytes from the polls of a window without walks (the
+        # second, normally); a walk's from the rest.
+        plain = later if later["walked"] == 0 and later["direct"] else polls
+        direct = plain["bytes"] / plain["direct"] if plain["direct"] and not plain["walked"] \
+            else None
+        walks = polls["walked"] + later["walked"]
+        walk = None
+        if direct is not None and walks:
+            walk = (polls["bytes"] + later["bytes"] - direct * (polls["direct"] +
+                                                                later["direct"])) / walks
         out.update({
-            "window_s": round(window, 1), "dht_bytes": delta, "polls": polls,
-            "lookups": lookups,
-            "bytes_per_poll": follower_cost / npolls if npolls else None,
-            "bytes_per_lookup": looker_cost / lookups if lookups else None,
+            "window_s": round(seconds, 1), "looker_bytes": [busy, idle], "polls": polls,
+            "polls_idle_window": later, "lookups": lookups,
+            "bytes_per_poll": direct, "bytes_per_walk": walk,
+            "bytes_per_lookup": (busy - idle) / lookups if lookups else None,
             "rss_kib": rss, "cpu_s": round(cpu1 - cpu0, 2),
         })
-        say("window %.0f s: DHT bytes follower %d, looker %d, control %d; polls %s, "
-            "lookups %d" % (window, delta[FOLLOWER], delta[LOOKER], delta[CONTROL], polls,
-                            lookups))
-        say("per poll %s B, per full lookup %s B; follower RSS %d KiB, CPU %.2f s" % (
-            out["bytes_per_poll"], out["bytes_per_lookup"], rss, cpu1 - cpu0))
+        say("looker DHT bytes: %d with %d lookups, %d without; follower polls %s then %s" % (
+            busy, lookups, idle, polls, later))
+        say("per direct poll %s B, per walk %s B, per full lookup %s B; follower RSS %d KiB, "
+            "CPU %.2f s" % (out["bytes_per_poll"], out["bytes_per_walk"],
+                            out["bytes_per_lookup"], rss, cpu1 - cpu0))
     return out
