@@ -454,9 +454,9 @@ void SiteManager::poll_mirror(const SiteAddress& address) {
   if (!record || !*record) return;
   const SiteRecord r = **record;
   if (r.role != SiteRole::kMirrored && r.role != SiteRole::kFollowed) return;
-  // The nodes that hold the name are asked directly with the seq known here
-  // (node/poll.hpp): about 8 short answers when nothing changed, instead of a
-  // full lookup's dozens of whole items.
+  // Nodes that hold the name are asked directly with the seq known here
+  // (node/poll.hpp): 4 short answers when nothing changed, instead of a full
+  // lookup's dozens of whole items; a walk once an hour counts the copies.
   const std::int64_t known = r.pointer ? std::max(r.seq, r.pointer->seq) : r.seq;
   bool walk = false;
   {
