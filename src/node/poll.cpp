@@ -31,6 +31,11 @@ constexpr std::size_t kMaxRemembered = 10000;
 constexpr std::size_t kMaxAsks = 20000;
 // The routing table asked for a walk's first nodes is reused this long.
 constexpr auto kLiveNodesFresh = std::chrono::seconds(10);
+// A query unanswered this long no longer holds its poll up (libtorrent's own
+// lookups branch out after a short timeout too; its RPC timeout is about
+// 15 s): with 1 % loss, walks waited that long. A late answer still counts
+// while the poll runs.
+constexpr auto kSlowQuery = std::chrono::seconds(2);
 
 // Tags a direct request with the id of its query: libtorrent's client_data_t
 // carries a typed pointer, which here is never dereferenced.
@@ -60,6 +65,7 @@ struct ItemPoller::State {
   struct Candidate {
     lt::udp::endpoint ep;
     enum class Asked { kNo, kWaiting, kAnswered, kFailed } asked = Asked::kNo;
+    Clock::time_point asked_at{};
     bool holds = false;    // answered with an item of the name
     bool current = false;  // ... at the seq polled or a valid newer one
   };
@@ -139,6 +145,7 @@ struct ItemPoller::State {
     asks[ask_id] = {id, distance};
     session.dht_direct_request(c.ep, e, lt::client_data_t(reinterpret_cast<AskTag*>(ask_id)));
     c.asked = Candidate::Asked::kWaiting;
+    c.asked_at = Clock::now();
     ++p.outstanding;
     ++p.result.asked;
   }
@@ -146,16 +153,28 @@ struct ItemPoller::State {
   // Sends the next queries: a walk asks the closest nodes not asked yet (at
   // most kWalkParallel at a time) until the kClosest closest that answer have
   // all been asked; a direct poll asks all its nodes at once.
+  // A slow query counts as failed for what to ask next and when to end.
   void step(std::uint64_t id, Poll& p) {
     if (p.walking && !p.seeded) return;
+    const auto now = Clock::now();
+    const auto slow = [&](const Candidate& c) {
+      return c.asked == Candidate::Asked::kWaiting && now - c.asked_at >= kSlowQuery;
+    };
+    int waiting = 0;
+    for (const auto& [d, c] : p.candidates) {
+      if (c.asked == Candidate::Asked::kWaiting && !slow(c)) ++waiting;
+    }
     const int parallel = p.walking ? kWalkParallel : kClosest;
     int considered = 0;
     for (auto& [d, c] : p.candidates) {
-      if (c.asked == Candidate::Asked::kFailed) continue;
+      if (c.asked == Candidate::Asked::kFailed || slow(c)) continue;
       if (considered++ >= kClosest) break;
-      if (c.asked == Candidate::Asked::kNo && p.outstanding < parallel) ask(id, p, d, c);
+      if (c.asked == Candidate::Asked::kNo && waiting < parallel) {
+        ask(id, p, d, c);
+        ++waiting;
+      }
     }
-    if (p.outstanding == 0) finish(id);
+    if (waiting == 0) finish(id);
   }
 
   void answer(Poll& p, Candidate& c, const lt::bdecode_node& message) {
@@ -342,10 +361,15 @@ void ItemPoller::check_deadlines() {
   std::lock_guard lock(s.mutex);
   const auto now = Clock::now();
   std::vector<std::uint64_t> due;
-  for (const auto& [id, p] : s.polls) {
-    if (now >= p.deadline) due.push_back(id);
-  }
+  std::vector<std::uint64_t> running;
+  for (const auto& [id, p] : s.polls) (now >= p.deadline ? due : running).push_back(id);
   for (auto id : due) s.finish(id);
+  // Queries that turned slow since the last answer: ask others, or end.
+  for (auto id : running) {
+    if (auto it = s.polls.find(id); it != s.polls.end() && it->second.outstanding > 0) {
+      s.step(id, it->second);
+    }
+  }
 }
 
 void ItemPoller::cancel() {
