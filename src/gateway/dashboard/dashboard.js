@@ -136,10 +136,10 @@ function armed(button, question) {
   return false;
 }
 
-// POST `action` {address}; says what happened.
-async function act(action, address, done) {
+// POST `action` with `body` ({address} unless given); says what happened.
+async function act(action, address, done, body = {address}) {
   try {
-    await api("POST", action, {address});
+    await api("POST", action, body);
     say(done + " " + address);
   } catch (e) {
     say(action + " failed: " + e.message, true);
@@ -153,15 +153,7 @@ async function unmirror(address, button) {
 }
 
 async function unfollow(address, button) {
-  if (!armed(button, "Really unfollow?")) return;
-  try {
-    await api("POST", "unfollow", {feed: address});
-    say("unfollowed " + address);
-  } catch (e) {
-    say("unfollow failed: " + e.message, true);
-  }
-  refresh();
-  refreshTimeline();
+  if (armed(button, "Really unfollow?")) await act("unfollow", address, "unfollowed", {feed: address});
 }
 
 async function block(address, button) {
