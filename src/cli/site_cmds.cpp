@@ -404,13 +404,15 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
       bool json = false;
     };
     auto a = std::make_shared<Args>();
-    auto* cmd = app.add_subcommand("timeline", "Show the newest posts of the feeds you follow");
+    auto* cmd = app.add_subcommand("timeline",
+                                   "Show the newest posts of the feeds you follow and your own");
     cmd->add_option("--limit", a->limit, "How many posts")
         ->check(CLI::Range(1, 1000))
         ->capture_default_str();
     cmd->add_flag("--json", a->json, "Print JSON: the posts and each feed's state");
     cmd->footer(
-        "Newest first. A post dated in the future is shown at the time this node got it.\n"
+        "Newest first; your own posts (feeds this node publishes) show as \"you\". A post\n"
+        "dated in the future is shown at the time this node got it.\n"
         "Example:\n  hostless timeline --limit 50");
     cmd->callback([&g, &result, a] {
       auto api = connect(g);
@@ -424,6 +426,7 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
         return;
       }
       const auto name = [](const json& j, const char* handle, const char* address) {
+        if (j.value("own", false)) return std::string("you");
         return j.contains(handle) ? "@" + j[handle].get<std::string>()
                                   : j[address].get<std::string>().substr(0, 12) + "...";
       };
@@ -441,7 +444,8 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
         std::cout << "    " << text << "\n";
         if (p.contains("reply_to")) {
           std::cout << "    reply to "
-                    << (p.contains("reply_to_handle")
+                    << (p.value("reply_to_own", false) ? std::string("you: ")
+                        : p.contains("reply_to_handle")
                             ? "@" + p["reply_to_handle"].get<std::string>() + ": "
                             : std::string())
                     << p["reply_to"].get<std::string>() << "\n";

@@ -136,7 +136,8 @@ constexpr auto kLoginCodeLifetime = std::chrono::minutes(2);
 
 // What a dashboard session key may call: what the dashboard does (list,
 // watch jobs, mirror and unmirror, follow and unfollow, block and unblock, parse an
-// address). Publishing a folder,
+// address, post to a feed this node publishes: named by its address, with no
+// attachments). Publishing a folder,
 // `get` into a folder, resolving, torrents and login codes need the API
 // token, so a stolen session key cannot read or write the user's files.
 bool dashboard_call(const std::string& method, const std::string& path) {
@@ -147,7 +148,15 @@ bool dashboard_call(const std::string& method, const std::string& path) {
   }
   return method == "POST" &&
          (path == "/api/v1/mirror" || path == "/api/v1/unmirror" || path == "/api/v1/follow" ||
-          path == "/api/v1/unfollow" || path == "/api/v1/block" || path == "/api/v1/unblock");
+          path == "/api/v1/unfollow" || path == "/api/v1/block" || path == "/api/v1/unblock" ||
+          path == "/api/v1/post");
+}
+
+// The key in a request's "Authorization: Bearer KEY" header ("" if none).
+std::string bearer(const httplib::Request& req) {
+  std::string auth = req.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  return auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : "";
 }
 
 // The largest request body the control API takes: its JSON bodies are a few
@@ -266,10 +275,7 @@ void Gateway::install_routes() {
     // "bytes=0-,0-,..." made 17 MB): the whole file instead.
     if (req.ranges.size() > 1) const_cast<httplib::Request&>(req).ranges.clear();
     if (req.path.rfind("/api/", 0) == 0 && req.path != "/api/v1/session") {
-      std::string auth = req.get_header_value("Authorization");
-      const std::string prefix = "Bearer ";
-      Caller who =
-          auth.rfind(prefix, 0) == 0 ? caller(auth.substr(prefix.size())) : Caller::kNobody;
+      Caller who = caller(bearer(req));
       if (who == Caller::kNobody) {
         send_error(res, 401, "missing or wrong API token (see <home>/api-token)");
         return httplib::Server::HandlerResponse::Handled;
@@ -399,6 +405,36 @@ void Gateway::install_routes() {
     auto body = parse_body(req, res, {"address", "handle"});
     if (!body) return;
     auto id = service_.start_follow(body->value("address", ""), body->value("handle", ""));
+    if (!id) return send_error(res, 400, id.error().message);
+    send_json(res, 202, json{{"job", *id}});
+  });
+  s.Post("/api/v1/post", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+    auto body = parse_body(req, res, {"folder", "address", "key", "text", "delete", "reply_to"});
+    if (!body) return;
+    PostRequest r;
+    r.folder = body->value("folder", "");
+    r.address = body->value("address", "");
+    r.key_name = body->value("key", "");
+    r.text = body->value("text", "");
+    r.delete_id = body->value("delete", "");
+    r.reply_to = body->value("reply_to", "");
+    if (body->contains("attach")) {
+      const json& attach = (*body)["attach"];
+      if (!attach.is_array() ||
+          !std::all_of(attach.begin(), attach.end(), [](const json& a) { return a.is_string(); })) {
+        return send_error(res, 400, "\"attach\" must be a list of file paths");
+      }
+      r.attach = attach.get<std::vector<std::string>>();
+    }
+    // A session names a feed this node publishes and attaches no file: it
+    // must not read the user's files into a public site.
+    if (caller(bearer(req)) == Caller::kSession &&
+        (!r.folder.empty() || !r.key_name.empty() || !r.attach.empty())) {
+      return send_error(res, 403,
+                        "a dashboard session posts to a feed by its address, without "
+                        "attachments; use `hostless post DIR` for those");
+    }
+    auto id = service_.start_post(r);
     if (!id) return send_error(res, 400, id.error().message);
     send_json(res, 202, json{{"job", *id}});
   });

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "util/result.hpp"
 
@@ -45,6 +46,19 @@ struct VisitState {
   bool ready() const { return version != nullptr; }
 };
 
+// A post to a feed this node publishes (docs/microblog.md, "Posting"): the
+// feed is named by its folder (the command line) or by its address (a feed
+// this node published, whose folder the catalog knows: the dashboard).
+struct PostRequest {
+  std::string folder;               // absolute; or
+  std::string address;              // a feed this node publishes
+  std::string key_name;             // with `folder`: publish with this key ("" as publish chooses)
+  std::string text;                 // the post, or
+  std::string delete_id;            // the id of the post to remove
+  std::string reply_to;             // "" or a reply target (feed::parse_reply_to)
+  std::vector<std::string> attach;  // absolute paths of files to attach
+};
+
 class SiteService {
  public:
   virtual ~SiteService() = default;
@@ -77,10 +91,17 @@ class SiteService {
   // publishes.
   virtual Result<nlohmann::json> block(const std::string& address) = 0;
   virtual Result<nlohmann::json> unblock(const std::string& address) = 0;
+  // Adds (or removes) a post and publishes the feed, as `hostless post`
+  // does: the feed's files name its address, its following.json lists this
+  // node's follows, and posts another device published under the same key
+  // are merged in (docs/microblog.md). The job's result is {"id",
+  // "deleted", "publish": what publish returns, "merged"?: posts taken}.
+  virtual Result<std::string> start_post(const PostRequest& request) = 0;
   // The followed feeds: sites() entries of role "followed".
   virtual nlohmann::json following() = 0;
-  // The newest posts of the followed feeds, newest first, at most `limit`:
-  // {"posts": [...], "feeds": [{"address", "handle"?, "posts" | "error"}]}
+  // The newest posts of the followed feeds and of the feeds this node
+  // publishes ("own": true), newest first, at most `limit`:
+  // {"posts": [...], "feeds": [{"address", "handle"?, "own"?, "posts" | "error"}]}
   // (docs/microblog.md, "Timeline").
   virtual nlohmann::json timeline(std::size_t limit) = 0;
   // The feeds the followed feeds follow (their following.json) that this

@@ -1163,6 +1163,12 @@ json SiteManager::sites() {
     if (!s.handle.empty()) j["handle"] = s.handle;
     if (!s.key_name.empty()) j["key"] = s.key_name;
     if (!s.folder.empty()) j["folder"] = s.folder;
+    // A feed this node publishes: the dashboard can post to it.
+    std::error_code feed_ec;
+    if (s.role == SiteRole::kPublished && s.info_hash &&
+        fs::exists(version_dir(*s.info_hash) / s.address.str() / "feed.json", feed_ec)) {
+      j["feed"] = true;
+    }
     j["magnet"] = s.address.magnet();
     if (s.info_hash) {
       if (auto v = versions.find(*s.info_hash); v != versions.end()) {

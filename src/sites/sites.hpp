@@ -107,6 +107,7 @@ class SiteManager final : public SiteService {
   Result<std::string> start_mirror(const std::string& address) override;
   Result<nlohmann::json> unmirror(const std::string& address) override;
   Result<std::string> start_follow(const std::string& address, const std::string& handle) override;
+  Result<std::string> start_post(const PostRequest& request) override;
   Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
   nlohmann::json following() override;
   nlohmann::json network() override;
@@ -142,6 +143,7 @@ class SiteManager final : public SiteService {
   Result<nlohmann::json> mirror(const SiteAddress& address, const Progress& progress);
   Result<nlohmann::json> follow(const SiteAddress& address, const std::string& handle,
                                 const Progress& progress);
+  Result<nlohmann::json> post(const PostRequest& request, const Progress& progress);
   // A followed feed adopts at most this many new versions a minute; the
   // newest of the rest is taken when the minute is over.
   static constexpr int kFollowVersionsPerMinute = 6;
@@ -159,6 +161,11 @@ class SiteManager final : public SiteService {
   // and frees `held`, its version, unless another site uses it.
   Status let_go(const SiteAddress& address, const std::function<Status()>& change,
                 const std::optional<InfoHash>& held);
+  // Merges into the feed folder `dir` the posts of the version `other` (a
+  // publish's "other_device": its info_hash and seq) lacks; how many it took.
+  Result<std::size_t> merge_other_device(const SiteAddress& address,
+                                         const std::filesystem::path& dir,
+                                         const nlohmann::json& other, const Progress& progress);
   // True when a followed feed may adopt another version now (counts it).
   bool follow_rate_allows(const SiteAddress& address);
   // A pointer a peer pushed (node.hpp): for a site this node holds, checked

@@ -1,5 +1,5 @@
-// The sites layer's timeline: the newest posts of the followed feeds, read
-// from the versions this node holds (docs/microblog.md, "Timeline").
+// The sites layer's timeline: the newest posts of the followed feeds and of
+// this node's own, read from the versions this node holds (docs/microblog.md, "Timeline").
 #include <algorithm>
 #include <ctime>
 #include <fstream>
@@ -38,14 +38,23 @@ json SiteManager::timeline(std::size_t limit) {
     for (const auto& v : *all) held_since[v.info_hash] = v.added;
   }
   std::map<std::string, std::string> handles;  // address -> handle
+  std::set<std::string> published;
   for (const auto& s : *sites) {
     if (s.role == SiteRole::kFollowed && !s.handle.empty()) handles[s.address.str()] = s.handle;
+    if (s.role == SiteRole::kPublished) published.insert(s.address.str());
   }
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   for (const auto& s : *sites) {
-    if (s.role != SiteRole::kFollowed) continue;
+    // The followed feeds, and this node's own: a published site that is a
+    // feed (its version has a feed.json).
+    const bool own = s.role == SiteRole::kPublished;
+    if (s.role != SiteRole::kFollowed && !own) continue;
     const std::string address = s.address.str();
+    if (own && (!s.info_hash || !fs::exists(version_dir(*s.info_hash) / address / "feed.json"))) {
+      continue;
+    }
     json f = {{"address", address}, {"seq", s.seq}};
+    if (own) f["own"] = true;
     if (!s.handle.empty()) f["handle"] = s.handle;
     if (!s.info_hash) {
       f["error"] = "no version held yet";
@@ -78,13 +87,16 @@ json SiteManager::timeline(std::size_t limit) {
                 {"published", p.published},
                 {"text", p.text}};
       if (!s.handle.empty()) j["handle"] = s.handle;
+      if (own) j["own"] = true;
       if (!p.reply_to.empty()) {
         j["reply_to"] = p.reply_to;
-        // Threads: a reply to a followed feed names it by its handle.
+        // Threads: a reply to a followed feed names it by its handle, one to
+        // this node's own feeds says so.
         const std::string prefix = "hostless://";
         if (p.reply_to.rfind(prefix, 0) == 0) {
           const std::string target = p.reply_to.substr(prefix.size(), SiteAddress::kLength);
           if (auto h = handles.find(target); h != handles.end()) j["reply_to_handle"] = h->second;
+          if (published.count(target)) j["reply_to_own"] = true;
         }
       }
       if (!p.mentions.empty()) j["mentions"] = p.mentions;

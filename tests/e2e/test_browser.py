@@ -263,6 +263,78 @@ def test_dashboard_timeline():
             assert request(gw, address + ".localhost", "/")[0] != 200
 
 
+def test_dashboard_post():
+    """Posting from the dashboard: the author's dashboard offers its feed
+    (made and first posted to with the command line), posts a text and a
+    reply to a followed feed's post; both reach the reader's timeline, by
+    push, and the reader's dashboard shows them (screenshot)."""
+    with Cluster(BIN, 2) as c:
+        author, reader = c[1], c[2]
+        folder = os.path.join(c.dir, "feed")
+        author.run("new", folder, "--template", "feed")
+        address = author.json("post", folder, "from the command line")["publish"]["address"]
+        # The reader's own feed, which the author follows: the reply's target.
+        reader_folder = os.path.join(c.dir, "reader-feed")
+        reader.run("new", reader_folder, "--template", "feed")
+        reader_address = reader.json("post", reader_folder,
+                                     "a question")["publish"]["address"]
+        reader.json("follow", address, "--as", "alice")
+        author.json("follow", reader_address, "--as", "bob")
+
+        def reader_posts():
+            return [(p["text"], p.get("reply_to", ""), p.get("own", False))
+                    for p in reader.json("timeline")["posts"]]
+
+        with Chromium() as browser:
+            browser.navigate(author.run("dashboard").stdout.strip())
+            browser.wait("document.getElementById('post-form').hidden === false", timeout=30)
+            assert browser.eval("document.getElementById('post-feed').value") == address
+            hostile = "<script>alert(1)</script> posted from the dashboard"
+            browser.eval("document.getElementById('post-text').value = %s" % json.dumps(hostile))
+            browser.click("#post-form button[type=submit]")
+            browser.wait("document.getElementById('message').textContent.startsWith('posted')",
+                         timeout=60)
+            assert wait_for(lambda: reader_posts()[:1] == [(hostile, "", False)], 30), \
+                reader_posts()
+            print("posted from the dashboard; in the reader's timeline")
+
+            # Reply to bob's post: its Reply button, then Post.
+            bob = ("Array.from(document.querySelectorAll('#timeline .post'))"
+                   ".find((li) => li.querySelector('.post-text').textContent === 'a question')")
+            browser.wait("%s !== undefined" % bob, timeout=60)
+            browser.eval("%s.querySelector('button.reply').click()" % bob)
+            assert browser.eval("document.getElementById('post-reply').hidden") is False
+            browser.eval("document.getElementById('post-text').value = 'an answer'")
+            browser.click("#post-form button[type=submit]")
+            browser.wait("document.getElementById('message').textContent.startsWith('posted')"
+                         " && document.getElementById('post-text').value === ''", timeout=60)
+            question = [p for p in reader.json("timeline")["posts"] if p["text"] == "a question"]
+            assert question and question[0]["own"], question
+
+            def answered():
+                return [p for p in reader.json("timeline")["posts"] if p["text"] == "an answer"]
+
+            assert wait_for(lambda: answered(), 30), reader_posts()
+            assert answered()[0]["reply_to"] == question[0]["url"], answered()
+            print("a reply from the dashboard, threaded in the reader's timeline")
+
+            # The reader's dashboard shows both.
+            browser.navigate(reader.run("dashboard").stdout.strip())
+            texts = "Array.from(document.querySelectorAll('#timeline .post-text'))" \
+                    ".map((e) => e.textContent)"
+            browser.wait("%s.includes('an answer') && %s.includes(%s)"
+                         % (texts, texts, json.dumps(hostile)), timeout=30)
+            assert "reply to you" in browser.eval(
+                "document.querySelector('#timeline .post-head').textContent")
+            assert browser.eval("document.querySelectorAll('#timeline button.reply').length") == 4
+            assert browser.eval("document.querySelector('#timeline script') === null")
+            browser.eval("document.getElementById('feeds').scrollIntoView()")
+            shot = os.path.join(BUILD, "e2e-post.png")
+            browser.screenshot(shot)
+            assert os.path.getsize(shot) > 10000
+            print("screenshot:", shot)
+
+
 def crawl(browser, port, address, start_paths):
     """Loads every page of a site reachable from start_paths in Chromium;
     every link and asset of every page must answer 200 (404 for the missing

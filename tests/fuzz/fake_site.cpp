@@ -67,6 +67,9 @@ Result<nlohmann::json> FakeSiteService::unmirror(const std::string&) {
 Result<std::string> FakeSiteService::start_follow(const std::string&, const std::string&) {
   return no("follow");
 }
+Result<std::string> FakeSiteService::start_post(const PostRequest&) {
+  return no("post");
+}
 Result<nlohmann::json> FakeSiteService::unfollow(const std::string&) {
   return no("unfollow");
 }

@@ -512,15 +512,23 @@ def test_dashboard_sessions():
         bearer = {"Authorization": "Bearer " + key, "Content-Type": "application/json"}
         allowed = [("GET", "/api/v1/status", b""), ("GET", "/api/v1/sites", b""),
                    ("GET", "/api/v1/address?q=" + addr, b""),
-                   ("POST", "/api/v1/unmirror", json.dumps({"address": addr}).encode())]
+                   ("POST", "/api/v1/unmirror", json.dumps({"address": addr}).encode()),
+                   # A post to a site that is not a feed: a job that fails.
+                   ("POST", "/api/v1/post", json.dumps({"address": addr, "text": "x"}).encode())]
         for method, path, body in allowed:
             status, got = call(port, method, path, bearer, body)
-            assert status in (200, 400), (path, status, got)  # (400: not mirrored)
+            assert status in (200, 202, 400), (path, status, got)  # (400: not mirrored)
         refused = [("POST", "/api/v1/publish", {"folder": "/root/.ssh"}),
                    ("POST", "/api/v1/get", {"address": addr, "outdir": "/tmp/autostart"}),
                    ("POST", "/api/v1/login-codes", {}),
                    ("GET", "/api/v1/resolve?address=" + addr, None),
-                   ("GET", "/api/v1/torrent?address=" + addr, None)]
+                   ("GET", "/api/v1/torrent?address=" + addr, None),
+                   # Posting: only to a feed named by its address, with no
+                   # file of the user's attached.
+                   ("POST", "/api/v1/post", {"folder": site, "text": "x"}),
+                   ("POST", "/api/v1/post", {"address": addr, "text": "x",
+                                             "attach": ["/root/.ssh/id_ed25519"]}),
+                   ("POST", "/api/v1/post", {"address": addr, "text": "x", "key": "other"})]
         for method, path, body in refused:
             status, got = call(port, method, path, bearer,
                                json.dumps(body).encode() if body is not None else b"")

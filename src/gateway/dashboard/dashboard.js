@@ -1,6 +1,7 @@
 // The hostless dashboard: lists this node's sites and its health, live;
 // mirrors, unmirrors, follows, unfollows, blocks and opens sites; shows the
-// timeline of the followed feeds; all through the control API. Text from
+// timeline of the followed feeds and posts (and replies) to this node's own
+// feeds; all through the control API. Text from
 // feeds is only ever set as textContent, never parsed as HTML.
 //
 // Credential: `hostless dashboard` (which can read <home>/api-token) asks the
@@ -297,7 +298,62 @@ async function refresh() {
   }
   $("empty").hidden = sites.length > 0;
   $("sites").hidden = sites.length === 0;
+  updateFeeds(sites.filter((s) => s.feed));
 }
+
+// The post form: which of this node's own feeds to post to.
+function updateFeeds(feeds) {
+  const select = $("post-feed");
+  const chosen = select.value;
+  const key = feeds.map((f) => f.address + " " + (f.title || "")).join();
+  if (select.dataset.key !== key) {
+    select.dataset.key = key;
+    select.replaceChildren(...feeds.map((f) => {
+      const o = el("option", "", (f.title || "(untitled)") + " · " + f.address.slice(0, 12) + "…");
+      o.value = f.address;
+      return o;
+    }));
+    if (feeds.some((f) => f.address === chosen)) select.value = chosen;
+  }
+  select.hidden = feeds.length < 2;
+  $("post-form").hidden = feeds.length === 0;
+}
+
+// Reply to: the post's URL (hostless://<address>/feed.json#<id>), or none.
+let replyTo = "";
+function replyToPost(p) {
+  replyTo = p.url;
+  $("post-reply-to").textContent = "reply to " + (p.handle ? "@" + p.handle : p.own ? "yourself" :
+                                                  p.feed.slice(0, 12) + "…");
+  $("post-reply").hidden = false;
+  $("post-text").focus();
+}
+$("post-reply-cancel").addEventListener("click", () => {
+  replyTo = "";
+  $("post-reply").hidden = true;
+});
+
+$("post-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const text = $("post-text").value;
+  if (!text.trim()) return;
+  const button = $("post-form").querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const body = {address: $("post-feed").value, text};
+    if (replyTo) body.reply_to = replyTo;
+    say("posting…");
+    const j = await followJob((await api("POST", "post", body)).job, "posting");
+    say("posted (version " + j.result.publish.seq + ")");
+    $("post-text").value = "";
+    replyTo = "";
+    $("post-reply").hidden = true;
+  } catch (e) {
+    say("post failed: " + e.message, true);
+  }
+  button.disabled = false;
+  refreshTimeline();
+});
 
 // The timeline: the newest posts of the followed feeds (GET timeline).
 async function refreshTimeline() {
@@ -315,11 +371,12 @@ async function refreshTimeline() {
     li.dataset.feed = p.feed;
     li.dataset.id = p.id;
     const head = el("div", "post-head");
-    head.append(el("b", "", p.handle ? "@" + p.handle : p.feed.slice(0, 12) + "…"),
+    head.append(el("b", "", p.own ? "you" : p.handle ? "@" + p.handle : p.feed.slice(0, 12) + "…"),
                 el("span", "sub", " " + age(p.time)));
     if (p.reply_to) {
       head.append(el("span", "sub",
-                     " ↪ reply to " + (p.reply_to_handle ? "@" + p.reply_to_handle : "a post")));
+                     " ↪ reply to " + (p.reply_to_own ? "you" : p.reply_to_handle ? "@" + p.reply_to_handle :
+                                                         "a post")));
     }
     li.append(head, el("p", "post-text", p.text));
     for (const a of p.attachments || []) {
@@ -328,6 +385,11 @@ async function refreshTimeline() {
       link.target = "_blank";
       link.rel = "noopener noreferrer";
       li.append(link);
+    }
+    if (!$("post-form").hidden) {
+      const reply = el("button", "reply", "Reply");
+      reply.addEventListener("click", () => replyToPost(p));
+      li.append(reply);
     }
     items.push(li);
   }
@@ -374,8 +436,8 @@ $("open-form").addEventListener("submit", async (ev) => {
 // changes the fragment.
 window.addEventListener("hashchange", () => login().finally(refresh));
 
-login().finally(() => {
-  refresh();
+login().finally(async () => {
+  await refresh();  // first: the timeline offers Reply when there is a feed to post to
   refreshTimeline();
   setInterval(refresh, 1000);
   setInterval(refreshTimeline, 3000);
