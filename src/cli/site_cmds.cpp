@@ -293,6 +293,7 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
   {
     struct Args {
       std::string address, handle;
+      bool media = false;
       bool json = false;
     };
     auto a = std::make_shared<Args>();
@@ -302,10 +303,14 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
     cmd->add_option("--as", a->handle,
                     "Your name for it (letters, digits, '-', '_'; e.g. alice): "
                     "`hostless unfollow alice`");
+    cmd->add_flag("--media", a->media,
+                  "Keep its media/ (attachments) too; else they are fetched when opened");
     cmd->add_flag("--json", a->json, "Print the result as JSON");
     cmd->footer(
-        "A followed feed is kept whole while it stays under the daemon's --follow-max-mib,\n"
-        "checked for new versions every --mirror-interval, and survives restarts.\n"
+        "A followed feed's files but media/ (or all, with --media) are kept and seeded\n"
+        "while they stay under the daemon's --follow-max-mib, checked for new versions\n"
+        "every --mirror-interval, and survive restarts. Following a feed again changes\n"
+        "its handle (with --as) and whether its media is kept.\n"
         "Example:\n  hostless follow <address> --as alice");
     cmd->callback([&g, &result, a] {
       auto handle = parse_handle(a->handle);
@@ -313,7 +318,8 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
       auto target = connect_for(g, a->address);
       if (!target) return void(result = kExitFailure);
       auto started =
-          target->api.post("/api/v1/follow", {{"address", target->address}, {"handle", *handle}},
+          target->api.post("/api/v1/follow",
+                           {{"address", target->address}, {"handle", *handle}, {"media", a->media}},
                            std::chrono::seconds(30));
       if (!started) return void(result = fail(started.error().message));
       auto r = target->api.wait_job((*started)["job"], !a->json);
@@ -323,7 +329,8 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
       } else {
         std::cout << "following " << target->address;
         if (r->contains("handle")) std::cout << " as @" << (*r)["handle"].get<std::string>();
-        std::cout << " (version " << (*r)["seq"] << ")\n";
+        std::cout << " (version " << (*r)["seq"]
+                  << (r->value("media", false) ? ", with its media" : "") << ")\n";
       }
       result = kExitOk;
     });

@@ -404,7 +404,11 @@ void Gateway::install_routes() {
   s.Post("/api/v1/follow", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
     auto body = parse_body(req, res, {"address", "handle"});
     if (!body) return;
-    auto id = service_.start_follow(body->value("address", ""), body->value("handle", ""));
+    if (body->contains("media") && !(*body)["media"].is_boolean()) {
+      return send_error(res, 400, "\"media\" must be true or false");
+    }
+    auto id = service_.start_follow(body->value("address", ""), body->value("handle", ""),
+                                    body->value("media", false));
     if (!id) return send_error(res, 400, id.error().message);
     send_json(res, 202, json{{"job", *id}});
   });

@@ -22,21 +22,22 @@ Result<std::string> SiteManager::start_mirror(const std::string& address) {
 }
 
 Result<json> SiteManager::mirror(const SiteAddress& address, const Progress& progress) {
-  return keep(address, SiteRole::kMirrored, "", progress);
+  return keep(address, SiteRole::kMirrored, "", true, progress);
 }
 
-Result<std::string> SiteManager::start_follow(const std::string& address,
-                                              const std::string& handle) {
+Result<std::string> SiteManager::start_follow(const std::string& address, const std::string& handle,
+                                              bool media) {
   auto addr = SiteAddress::parse(address);
   if (!addr) return addr.error();
   auto h = parse_handle(handle);
   if (!h) return h.error();
   SiteAddress a = *addr;
-  return run_job("follow",
-                 [this, a, h = *h](const Progress& progress) { return follow(a, h, progress); });
+  return run_job("follow", [this, a, h = *h, media](const Progress& progress) {
+    return follow(a, h, media, progress);
+  });
 }
 
-Result<json> SiteManager::follow(const SiteAddress& address, const std::string& handle,
+Result<json> SiteManager::follow(const SiteAddress& address, const std::string& handle, bool media,
                                  const Progress& progress) {
   if (!handle.empty()) {
     auto sites = catalog_.sites();
@@ -48,11 +49,11 @@ Result<json> SiteManager::follow(const SiteAddress& address, const std::string& 
       }
     }
   }
-  return keep(address, SiteRole::kFollowed, handle, progress);
+  return keep(address, SiteRole::kFollowed, handle, media, progress);
 }
 
 Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const std::string& handle,
-                               const Progress& progress) {
+                               bool media, const Progress& progress) {
   const bool follow = role == SiteRole::kFollowed;
   // Why this node will not keep the site in `role`, given its record's role.
   const auto conflict = [&](SiteRole current) -> std::optional<Error> {
@@ -99,6 +100,7 @@ Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const 
     }
     r->role = role;
     if (follow && !handle.empty()) r->handle = handle;
+    r->media = follow && media;
     return true;
   };
   bool was_kept = false;
@@ -110,7 +112,8 @@ Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const 
   });
   if (refused) return *refused;
   if (!intent) return intent.error();
-  auto h = fetch_version(address, ptr->value.ih, progress, follow ? options_.follow_max_bytes : 0);
+  auto h = fetch_version(address, ptr->value.ih, progress, follow ? options_.follow_max_bytes : 0,
+                         !follow || media);
   if (!h) {
     // A failed mirror or follow is none (a stopping daemon's is resumed
     // instead). One stopped by a full disk stays: it goes on when there is
@@ -143,6 +146,7 @@ Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const 
             {"info_hash", record.info_hash->hex()},
             {"url", url_for(address)}};
   if (!record.handle.empty()) j["handle"] = record.handle;
+  if (follow) j["media"] = record.media;
   if (auto st = h->status({}); st.has_metadata) j["bytes"] = st.total_wanted;
   return j;
 }
@@ -514,13 +518,14 @@ bool SiteManager::adopt_version(const SiteAddress& address, const SignedPointer&
   // assets of another.
   auto record = catalog_.site(address);
   const bool followed = record && *record && (*record)->role == SiteRole::kFollowed;
+  const bool media = !followed || (*record)->media;
   if (followed) {
     std::lock_guard lock(refused_mutex_);
     if (over_cap_.count(ptr.value.ih)) return false;  // said once, when refused
   }
   if (followed) keep_followed_version(address, ptr.value.ih);
-  auto h =
-      fetch_version(address, ptr.value.ih, Progress{}, followed ? options_.follow_max_bytes : 0);
+  auto h = fetch_version(address, ptr.value.ih, Progress{},
+                         followed ? options_.follow_max_bytes : 0, media);
   if (!h) {
     if (followed) {
       std::cerr << "hostless: not following " << address.str() << " to version " << ptr.seq << ": "

@@ -81,8 +81,11 @@ class SiteService {
   // Following a feed (docs/microblog.md): like a mirror, within per-feed
   // caps, under a local handle ("" for none; lower-case letters, digits, '-'
   // and '_', at most 32, unique among follows).
-  virtual Result<std::string> start_follow(const std::string& address,
-                                           const std::string& handle) = 0;
+  // `media`: keep the feed's media/ too (else its files are fetched as they
+  // are read). Following a feed already followed changes its handle (when
+  // given) and `media`.
+  virtual Result<std::string> start_follow(const std::string& address, const std::string& handle,
+                                           bool media) = 0;
   // By address or handle; frees what no other site still uses.
   virtual Result<nlohmann::json> unfollow(const std::string& address_or_handle) = 0;
   // Blocking (docs/microblog.md, "Blocking"): the site's data is freed, and

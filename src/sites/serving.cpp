@@ -543,13 +543,15 @@ void SiteManager::start_background(const SiteAddress& address, const std::string
     std::lock_guard lock(visits_mutex_);
     if (!background_.insert(ih_hex).second) return;
   }
-  // A visited site over the per-site cap is only fetched as it is read.
+  // A visited site over the per-site cap is only fetched as it is read, and
+  // so is the media/ of a feed followed without it.
   auto record = catalog_.site(address);
   auto ti = h.torrent_file();
   bool visited = !record || !*record || (*record)->role == SiteRole::kVisited;
   if (visited && ti && static_cast<std::uint64_t>(ti->total_size()) > options_.visit_site_bytes) {
     return;
   }
+  if (record && *record && (*record)->role == SiteRole::kFollowed && !(*record)->media) return;
   raise_unwanted_pieces(h, lt::low_priority);
 }
 

@@ -96,6 +96,45 @@ bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t 
   return changed;
 }
 
+std::vector<bool> kept_pieces(const lt::torrent_info& ti, bool media) {
+  const auto& files = ti.files();
+  std::vector<bool> kept(static_cast<std::size_t>(ti.num_pieces()), media);
+  if (media) return kept;
+  for (auto i : files.file_range()) {
+    if (files.pad_file_at(i) || files.file_size(i) == 0) continue;
+    // "<address>/media/...": the torrent's one top folder, then media/.
+    const fs::path path(files.file_path(i));
+    auto part = path.begin();
+    if (part != path.end() && ++part != path.end() && *part == "media" &&
+        std::next(part) != path.end()) {
+      continue;
+    }
+    const int first = static_cast<int>(files.map_file(i, 0, 1).piece);
+    const int last = static_cast<int>(files.map_file(i, files.file_size(i) - 1, 1).piece);
+    for (int p = first; p <= last; ++p) kept[static_cast<std::size_t>(p)] = true;
+  }
+  return kept;
+}
+
+bool want_kept_pieces(const lt::torrent_handle& h, const std::vector<bool>& kept,
+                      lt::download_priority_t to, bool lower_others) {
+  auto priorities = h.get_piece_priorities();
+  bool raised = false;
+  bool changed = false;
+  for (std::size_t i = 0; i < priorities.size() && i < kept.size(); ++i) {
+    auto& p = priorities[i];
+    if (kept[i] && p == lt::dont_download) {
+      p = to;
+      raised = changed = true;
+    } else if (!kept[i] && lower_others && p == lt::default_priority) {
+      p = lt::dont_download;
+      changed = true;
+    }
+  }
+  if (changed) h.prioritize_pieces(priorities);
+  return raised;
+}
+
 struct SiteManager::Job {
   std::string id;
   std::string kind;
@@ -167,6 +206,12 @@ Status SiteManager::start() {
         std::make_shared<lt::torrent_info>(bytes->data(), static_cast<int>(bytes->size()), lec);
     if (lec) continue;
     atp.save_path = version_dir(*s.info_hash).string();
+    if (s.role == SiteRole::kFollowed && !s.media) {
+      // (Restored from resume data, a version keeps its piece priorities.)
+      const auto kept = kept_pieces(*atp.ti, false);
+      for (bool k : kept)
+        atp.piece_priorities.push_back(k ? lt::default_priority : lt::dont_download);
+    }
     (void)node_.add_torrent(std::move(atp));
   }
   // Sizes a catalog upgraded from schema 1 does not know yet, and served
@@ -901,7 +946,7 @@ bool SiteManager::refused(const InfoHash& ih) {
 
 Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address,
                                                       const InfoHash& ih, const Progress& progress,
-                                                      std::uint64_t max_bytes) {
+                                                      std::uint64_t max_bytes, bool media) {
   {
     // A version being fetched is in use, also one retired before (an earlier
     // fetch that failed, or a partial download found in the store after a
@@ -946,32 +991,53 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
       return make_error("cannot fetch the site's metadata: " + done.error().message);
     }
   }
+  std::vector<bool> kept;
+  std::uint64_t kept_bytes = 0;
+  if (done) {
+    if (auto ti = h.torrent_file()) {
+      kept = kept_pieces(*ti, media);
+      for (std::size_t i = 0; i < kept.size(); ++i) {
+        if (kept[i])
+          kept_bytes +=
+              static_cast<std::uint64_t>(ti->piece_size(lt::piece_index_t(static_cast<int>(i))));
+      }
+    }
+  }
   if (done && max_bytes > 0) {
-    auto ti = h.torrent_file();
-    if (ti && static_cast<std::uint64_t>(ti->total_size()) > max_bytes) {
+    if (kept_bytes > max_bytes) {
       retire_version(ih);  // nothing of it was downloaded: start_version was not called
       {
         std::lock_guard lock(refused_mutex_);
         if (over_cap_.size() >= 1000) over_cap_.clear();
         over_cap_.insert(ih);
       }
-      return make_error("version " + ih.hex() + " is " + std::to_string(ti->total_size() >> 20) +
-                        " MiB, above the " + std::to_string(max_bytes >> 20) +
+      return make_error("version " + ih.hex() + " is " + std::to_string(kept_bytes >> 20) + " MiB" +
+                        (media ? "" : " without its media") + ", above the " +
+                        std::to_string(max_bytes >> 20) +
                         " MiB a followed feed may take (the daemon's --follow-max-mib); "
                         "`hostless mirror` keeps a site of any size");
     }
   }
   if (done) {
+    // What is not kept (media/ of a feed followed without it) is not asked
+    // for: lowered before the torrent leaves upload mode.
+    if (!media) want_kept_pieces(h, kept, lt::default_priority, true);
     start_version(h, ih);
     // A visited version holds back what no one asked for (piece priority 0),
     // and a torrent that got all it wants counts as finished: fetching it
-    // whole means wanting every piece, also if a visit lowered them
-    // meanwhile; so done means every piece held (seeding), since a visit can
+    // means wanting every kept piece, also if a visit lowered them
+    // meanwhile; so done means every kept piece held, since a visit can
     // lower and raise priorities between two looks. (On this thread: the
     // wait's check runs on the node thread, which must not block.)
+    const auto holds_kept = [&] {
+      for (std::size_t i = 0; i < kept.size(); ++i) {
+        if (kept[i] && !h.have_piece(lt::piece_index_t(static_cast<int>(i)))) return false;
+      }
+      return true;
+    };
     while (done) {
-      const bool raised = raise_unwanted_pieces(h, lt::default_priority);
-      if (!raised && status_of(h).is_seeding) break;
+      const bool raised = want_kept_pieces(h, kept, lt::default_priority, false);
+      if (!raised && holds_kept()) break;
       done = wait_whole();
     }
   }
@@ -1161,6 +1227,7 @@ json SiteManager::sites() {
       j["name"] = name;
     }
     if (!s.handle.empty()) j["handle"] = s.handle;
+    if (s.role == SiteRole::kFollowed) j["media"] = s.media;
     if (!s.key_name.empty()) j["key"] = s.key_name;
     if (!s.folder.empty()) j["folder"] = s.folder;
     // A feed this node publishes: the dashboard can post to it.
@@ -1178,6 +1245,10 @@ json SiteManager::sites() {
       if (auto it = statuses.find(*s.info_hash); it != statuses.end()) {
         const lt::torrent_status& st = it->second;
         j["on_disk"] = st.total_done;  // verified bytes held (a visit may hold part)
+        // A feed followed without its media: the bytes it keeps.
+        if (s.role == SiteRole::kFollowed && !s.media && st.has_metadata) {
+          j["wanted"] = st.total_wanted;
+        }
         j["peers"] = st.num_peers;
         j["seeds"] = st.num_seeds;
         j["leechers"] = st.num_peers - st.num_seeds;

@@ -87,6 +87,18 @@ lt::torrent_status status_of(const lt::torrent_handle& h,
 // true if there was one. Blocks on libtorrent: never call on the node thread.
 bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t to);
 
+// The pieces a node keeps of a version: every one, or with `media` false
+// those of every file outside the site's media/ folder (docs/microblog.md,
+// "Following": a feed followed without its media). A piece shared by a
+// media file and another file is kept.
+std::vector<bool> kept_pieces(const lt::torrent_info& ti, bool media);
+// Gives the kept pieces (`kept`) that are not wanted (priority 0) priority
+// `to`, and when `lower_others`, the others that have the default priority
+// priority 0 (one a read asked for stays). True if a kept one was raised.
+// Blocks on libtorrent: never call on the node thread.
+bool want_kept_pieces(const lt::torrent_handle& h, const std::vector<bool>& kept,
+                      lt::download_priority_t to, bool lower_others);
+
 // Thread-safe.
 class SiteManager final : public SiteService {
  public:
@@ -106,7 +118,8 @@ class SiteManager final : public SiteService {
   std::optional<nlohmann::json> job(const std::string& id) override;
   Result<std::string> start_mirror(const std::string& address) override;
   Result<nlohmann::json> unmirror(const std::string& address) override;
-  Result<std::string> start_follow(const std::string& address, const std::string& handle) override;
+  Result<std::string> start_follow(const std::string& address, const std::string& handle,
+                                   bool media) override;
   Result<std::string> start_post(const PostRequest& request) override;
   Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
   nlohmann::json following() override;
@@ -141,7 +154,7 @@ class SiteManager final : public SiteService {
                              const Progress& progress,
                              const std::optional<InfoHash>& version = std::nullopt);
   Result<nlohmann::json> mirror(const SiteAddress& address, const Progress& progress);
-  Result<nlohmann::json> follow(const SiteAddress& address, const std::string& handle,
+  Result<nlohmann::json> follow(const SiteAddress& address, const std::string& handle, bool media,
                                 const Progress& progress);
   Result<nlohmann::json> post(const PostRequest& request, const Progress& progress);
   // A followed feed adopts at most this many new versions a minute; the
@@ -149,11 +162,11 @@ class SiteManager final : public SiteService {
   static constexpr int kFollowVersionsPerMinute = 6;
 
  private:
-  // Mirror and follow: keeps the site's whole current version in `role`
-  // (kMirrored or kFollowed, with `handle`), follows its updates and keeps
-  // its name alive.
+  // Mirror and follow: keeps the site's current version in `role`
+  // (kMirrored or kFollowed, with `handle`; a follow without `media` keeps
+  // all but its media/), follows its updates and keeps its name alive.
   Result<nlohmann::json> keep(const SiteAddress& address, SiteRole role, const std::string& handle,
-                              const Progress& progress);
+                              bool media, const Progress& progress);
   // Unmirror and unfollow: forgets a site kept in `role`, frees its data.
   Result<nlohmann::json> unkeep(const SiteAddress& address, SiteRole role);
   // Runs `change` (a catalog change that lets go of the site) with no poll
@@ -236,10 +249,13 @@ class SiteManager final : public SiteService {
                          const InfoHash& ih, Status waited);
   // True if accept_metadata refused this version (this run).
   bool refused(const InfoHash& ih);
-  // Fetches version `ih` whole (refusing one larger than `max_bytes`, 0: no
-  // limit, before downloading any of it).
+  // Fetches version `ih` whole, or with `media` false all but its media/
+  // (a feed followed without its media: those files are fetched as they are
+  // read). Refuses one whose wanted files are larger than `max_bytes` (0: no
+  // limit) before downloading any of it.
   Result<lt::torrent_handle> fetch_version(const SiteAddress& address, const InfoHash& ih,
-                                           const Progress& progress, std::uint64_t max_bytes = 0);
+                                           const Progress& progress, std::uint64_t max_bytes = 0,
+                                           bool media = true);
   // Fetches `ptr`'s version whole, then makes it the site's served version
   // (unless the site is published, gone, or already there) and retires the
   // old one. True if it switched.

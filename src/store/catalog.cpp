@@ -87,7 +87,7 @@ Error db_error(sqlite3* db, const std::string& what) {
 
 constexpr const char* kSiteColumns =
     "address, role, key_name, folder, seq, info_hash, ptr_seq, ptr_value, ptr_sig, "
-    "last_visit, added, handle";
+    "last_visit, added, handle, media";
 
 SiteRecord read_site(const Stmt& s) {
   SiteRecord r;
@@ -120,6 +120,7 @@ SiteRecord read_site(const Stmt& s) {
   r.last_visit = s.i64(9);
   r.added = s.i64(10);
   r.handle = s.text(11);
+  r.media = s.i64(12) != 0;
   return r;
 }
 
@@ -191,6 +192,15 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
         "COMMIT;");
     if (!s) return s.error();
   }
+  if (version < 4) {
+    // Schema 4: whether a followed feed's media/ is kept too.
+    auto s = c->exec(
+        "BEGIN;"
+        "ALTER TABLE sites ADD COLUMN media INTEGER NOT NULL DEFAULT 0;"
+        "PRAGMA user_version = 4;"
+        "COMMIT;");
+    if (!s) return s.error();
+  }
   return c;
 }
 
@@ -257,8 +267,8 @@ Status Catalog::put_site(const SiteRecord& r) {
 Status Catalog::put_site_locked(const SiteRecord& r) {
   Stmt s(db_,
          "INSERT OR REPLACE INTO sites (address, role, key_name, folder, seq, info_hash, "
-         "ptr_seq, ptr_value, ptr_sig, last_visit, added, handle) "
-         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+         "ptr_seq, ptr_value, ptr_sig, last_visit, added, handle, media) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!s.ok()) return db_error(db_, "prepare");
   const auto& k = r.address.key().bytes();
   s.bind_blob(1, k.data(), k.size());
@@ -282,6 +292,7 @@ Status Catalog::put_site_locked(const SiteRecord& r) {
   s.bind(10, r.last_visit);
   s.bind(11, r.added ? r.added : static_cast<std::int64_t>(std::time(nullptr)));
   s.bind(12, r.handle);
+  s.bind(13, std::int64_t{r.media ? 1 : 0});
   if (s.step() != SQLITE_DONE) return db_error(db_, "write site");
   return {};
 }

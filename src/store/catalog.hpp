@@ -47,6 +47,7 @@ struct SiteRecord {
   std::int64_t last_visit = 0;  // unix seconds
   std::int64_t added = 0;
   std::string handle;  // followed feeds: the local name the user gave it ("" none)
+  bool media = false;  // followed feeds: media/ is kept too (else fetched as it is read)
 };
 
 // A version (one info-hash) this node holds: a site's current one, or a
@@ -77,7 +78,7 @@ class Catalog {
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
 
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   Result<std::optional<SiteRecord>> site(const SiteAddress& address);
   Result<std::vector<SiteRecord>> sites();

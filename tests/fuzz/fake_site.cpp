@@ -64,7 +64,7 @@ Result<std::string> FakeSiteService::start_mirror(const std::string&) {
 Result<nlohmann::json> FakeSiteService::unmirror(const std::string&) {
   return no("unmirror");
 }
-Result<std::string> FakeSiteService::start_follow(const std::string&, const std::string&) {
+Result<std::string> FakeSiteService::start_follow(const std::string&, const std::string&, bool) {
   return no("follow");
 }
 Result<std::string> FakeSiteService::start_post(const PostRequest&) {

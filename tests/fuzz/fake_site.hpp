@@ -39,7 +39,8 @@ class FakeSiteService : public SiteService {
   std::optional<nlohmann::json> job(const std::string& id) override;
   Result<std::string> start_mirror(const std::string& address) override;
   Result<nlohmann::json> unmirror(const std::string& address) override;
-  Result<std::string> start_follow(const std::string& address, const std::string& handle) override;
+  Result<std::string> start_follow(const std::string& address, const std::string& handle,
+                                   bool media) override;
   Result<std::string> start_post(const PostRequest& request) override;
   Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
   nlohmann::json following() override;

@@ -135,11 +135,12 @@ def test_feed_posts_share_a_version():
 
 
 def test_feed_follow():
-    """Node 2 follows node 1's feed under a handle: it keeps the feed whole,
-    takes each new version by polling, keeps following after a restart, and
-    serves the feed with its author offline, also to node 3, a new follower.
-    Node 3 refuses a version above its --follow-max-mib. Bad handles, clashes
-    and role conflicts get errors that say what to do."""
+    """Node 2 follows node 1's feed under a handle: it keeps the feed (all
+    but media/, fetched only when read, unless --media), takes each new
+    version by polling, keeps following after a restart, and serves the feed
+    with its author offline, also to node 3, a new follower. Node 3 refuses a
+    version above its --follow-max-mib. Bad handles, clashes and role
+    conflicts get errors that say what to do."""
     with Cluster(BIN, 3, extra_for={2: ["--mirror-interval", "1"],
                                      3: ["--follow-max-mib", "1"]}) as c:
         author, follower, late = c[1], c[2], c[3]
@@ -221,14 +222,38 @@ def test_feed_follow():
             f.write(os.urandom(3 << 20))
         third = author.json("post", folder, "a big attachment", "--attach", big)
         assert wait_for(lambda: followed_seq() == third["publish"]["seq"], 60), entry(follower)
+        # A follow keeps all but media/: the attachment is not fetched, also
+        # not after a restart, until it is read.
+        e = entry(follower)
+        assert e["media"] is False and e["size"] > (3 << 20) and e["wanted"] < (1 << 20), e
+        assert e["on_disk"] < (1 << 20), e
+        follower.stop()
+        follower.start()
+        time.sleep(3)
+        assert entry(follower)["on_disk"] < (1 << 20), entry(follower)
+        [att] = [p for p in follower.json("timeline")["posts"] if p["text"] == "a big attachment"]
+        path = att["attachments"][0]["url"].split(".localhost:%d" % follower.gateway_port)[-1]
+        status, body = fetch(follower, address, path)
+        with open(big, "rb") as f:
+            assert status == 200 and body == f.read(), (status, len(body))
+        print("media/ fetched only when read")
+
         # (Until the late node's lookups find seq 3, its follow would take seq 2.)
         assert wait_for(lambda: late.json("resolve", address)["seq"] == third["publish"]["seq"],
                         60)
-        capped = late.run("follow", address, check=False, timeout=180)
+        capped = late.run("follow", address, "--media", check=False, timeout=180)
         assert capped.returncode == 1 and "MiB a followed feed may take" in capped.stderr, \
             capped.stderr
         assert entry(late) is None, entry(late)
         print("refused:", capped.stderr.strip())
+        # Without its media the feed is under the cap.
+        small = late.json("follow", address)
+        assert small["media"] is False and small["bytes"] < (1 << 20), small
+
+        # Following again with --media keeps it all.
+        assert follower.json("follow", address, "--media")["media"] is True
+        e = entry(follower)
+        assert e["media"] is True and e["on_disk"] == e["size"] and "wanted" not in e, e
 
 
 def test_feed_push():
@@ -477,7 +502,9 @@ def test_feed_hostile():
 
         assert wait_for(lambda: "1024 KiB" in feed_error(), 120), feed_error()
 
-        with open(os.path.join(folder, "media", "big.bin"), "wb") as f:
+        # (Outside media/: a follow keeps all but media/, and the cap counts
+        # what it keeps.)
+        with open(os.path.join(folder, "big.bin"), "wb") as f:
             f.write(os.urandom(3 << 20))
         big = author.json("publish", folder)
         refused = "above the 2 MiB a followed feed may take"

@@ -143,19 +143,21 @@ TEST_CASE("versions: recorded, retired, removed", "[catalog]") {
   CHECK(c->versions()->size() == 1);
 }
 
-TEST_CASE("a followed site keeps its role and handle", "[catalog]") {
+TEST_CASE("a followed site keeps its role, handle and media choice", "[catalog]") {
   TempDir dir;
   auto c = open_catalog(dir.path / "catalog.sqlite");
   SiteRecord r;
   r.address = SiteAddress(SecretKey::generate().public_key());
   r.role = SiteRole::kFollowed;
   r.handle = "alice";
+  r.media = true;
   REQUIRE(c->put_site(r));
   auto back = c->site(r.address);
   REQUIRE(back);
   REQUIRE(*back);
   CHECK((*back)->role == SiteRole::kFollowed);
   CHECK((*back)->handle == "alice");
+  CHECK((*back)->media);
   CHECK(std::string(role_name(SiteRole::kFollowed)) == "followed");
   CHECK(parse_role("followed") == SiteRole::kFollowed);
 }
@@ -199,6 +201,7 @@ TEST_CASE("a schema 1 catalog is upgraded in place", "[catalog]") {
   CHECK((*site)->role == SiteRole::kMirrored);
   CHECK((*site)->seq == 3);
   CHECK((*site)->handle.empty());  // schema 3's column, added with its default
+  CHECK(!(*site)->media);          // schema 4's
   auto v = c->versions();
   REQUIRE(v);
   REQUIRE(v->size() == 1);

@@ -45,7 +45,7 @@ _hostless() {
     post) opts="--reply-to --attach --delete --key --no-publish --json" ;;
     resolve) opts="--timeout --json" ;;
     get|mirror|unmirror|unfollow|following|network|block|unblock|sites|status) opts="--json" ;;
-    follow) opts="--as --json" ;;
+    follow) opts="--as --media --json" ;;
     timeline) opts="--limit --json" ;;
     torrent) opts="--output" ;;
     dashboard) opts="--open --json" ;;

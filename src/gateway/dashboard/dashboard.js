@@ -218,10 +218,12 @@ function update(r, s) {
   if (s.size !== undefined) {
     r.size.append(el("div", "", human(s.size)));
     const have = s.on_disk || 0;
-    if (have < s.size) {
-      r.size.append(el("div", "sub", human(have) + " held"));
+    // A feed followed without its media keeps only `wanted` bytes of it.
+    const goal = s.wanted !== undefined ? s.wanted : s.size;
+    if (have < s.size) r.size.append(el("div", "sub", human(have) + " held"));
+    if (have < goal) {
       const bar = el("progress");
-      bar.max = s.size;
+      bar.max = goal;
       bar.value = have;
       r.size.append(bar);
     }
