@@ -130,11 +130,13 @@ void add_listing(CLI::App& app, const Globals& g, int& result, const char* name,
 
 namespace {
 
-// A command that takes one site address and POSTs it to /api/v1/<name>:
-// prints the answer as JSON with --json, else `done` and the address.
-void add_address_action(CLI::App& app, const Globals& g, int& result, const std::string& name,
-                        const std::string& description, const std::string& footer,
-                        const std::string& done) {
+// A command that takes one site address and POSTs it to /api/v1/<path>;
+// with `job`, waits for the job that starts. Prints the answer (the job's
+// result) as JSON with --json, else through `print`.
+void add_address_command(CLI::App& app, const Globals& g, int& result, const std::string& name,
+                         const std::string& description, const std::string& footer,
+                         const std::string& path, bool job,
+                         std::function<void(const std::string&, const json&)> print) {
   struct Args {
     std::string address;
     bool json = false;
@@ -144,19 +146,30 @@ void add_address_action(CLI::App& app, const Globals& g, int& result, const std:
   cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
   cmd->add_flag("--json", a->json, "Print the result as JSON");
   cmd->footer(footer);
-  cmd->callback([&g, &result, a, name, done] {
+  cmd->callback([&g, &result, a, path, job, print = std::move(print)] {
     auto target = connect_for(g, a->address);
     if (!target) return void(result = kExitFailure);
-    auto r = target->api.post("/api/v1/" + name, {{"address", target->address}},
+    auto r = target->api.post("/api/v1/" + path, {{"address", target->address}},
                               std::chrono::seconds(30));
+    if (r && job) r = target->api.wait_job((*r)["job"], !a->json);
     if (!r) return void(result = fail(r.error().message));
     if (a->json) {
       std::cout << r->dump(2) << "\n";
     } else {
-      std::cout << done << target->address << "\n";
+      print(target->address, *r);
     }
     result = kExitOk;
   });
+}
+
+// add_address_command for a call that answers at once: prints `done` and
+// the address.
+void add_address_action(CLI::App& app, const Globals& g, int& result, const std::string& name,
+                        const std::string& description, const std::string& footer,
+                        const std::string& done) {
+  add_address_command(
+      app, g, result, name, description, footer, name, false,
+      [done](const std::string& address, const json&) { std::cout << done << address << "\n"; });
 }
 
 }  // namespace
@@ -252,35 +265,14 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
       result = kExitOk;
     });
   }
-  {
-    struct Args {
-      std::string address;
-      bool json = false;
-    };
-    auto a = std::make_shared<Args>();
-    auto* cmd = app.add_subcommand(
-        "mirror", "Keep a whole copy of a site, seed it, follow its updates, keep its name alive");
-    cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
-    cmd->add_flag("--json", a->json, "Print the result as JSON");
-    cmd->footer(
-        "The site keeps resolving and loading from this node while its publisher is offline.\n"
-        "Example:\n  hostless mirror <address>");
-    cmd->callback([&g, &result, a] {
-      auto target = connect_for(g, a->address);
-      if (!target) return void(result = kExitFailure);
-      auto started = target->api.post("/api/v1/mirror", {{"address", target->address}},
-                                      std::chrono::seconds(30));
-      if (!started) return void(result = fail(started.error().message));
-      auto r = target->api.wait_job((*started)["job"], !a->json);
-      if (!r) return void(result = fail(r.error().message));
-      if (a->json) {
-        std::cout << r->dump(2) << "\n";
-      } else {
-        std::cout << "mirroring " << target->address << " (version " << (*r)["seq"] << ")\n";
-      }
-      result = kExitOk;
-    });
-  }
+  add_address_command(
+      app, g, result, "mirror",
+      "Keep a whole copy of a site, seed it, follow its updates, keep its name alive",
+      "The site keeps resolving and loading from this node while its publisher is offline.\n"
+      "Example:\n  hostless mirror <address>",
+      "mirror", true, [](const std::string& address, const json& r) {
+        std::cout << "mirroring " << address << " (version " << r["seq"] << ")\n";
+      });
   add_address_action(app, g, result, "unmirror", "Stop mirroring a site and free its data",
                      "Example:\n  hostless unmirror <address>", "no longer mirroring ");
   add_address_action(app, g, result, "block",
@@ -377,8 +369,48 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
                               s["address"].get<std::string>().c_str(),
                               static_cast<long long>(s["seq"].get<std::int64_t>()),
                               age(s.value("version_added", std::int64_t{0})).c_str());
+                  if (s.contains("listed_by")) {
+                    std::cerr << "note: " << handle << " is on the blocklist "
+                              << s["listed_by"].get<std::string>()
+                              << "; you follow it, so it stays (`hostless block` it to drop it)\n";
+                  }
                 }
               });
+  {
+    auto* lists = app.add_subcommand(
+        "blocklist", "Subscribe to blocklists: sites whose blocklist.json names sites to block");
+    lists->require_subcommand(1);
+    lists->footer(
+        "What a subscribed list names is not visited, seeded or suggested by this node,\n"
+        "unless you follow or mirror it. The format: docs/microblog.md, \"Blocklists\".\n"
+        "Example:\n  hostless blocklist subscribe <address>");
+    add_address_command(
+        *lists, g, result, "subscribe", "Keep a blocklist and block what it lists",
+        "The list is kept like a mirror (within --follow-max-mib) and checked for new\n"
+        "versions every --mirror-interval.\nExample:\n  hostless blocklist subscribe <address>",
+        "subscribe", true, [](const std::string& address, const json& r) {
+          std::cout << "subscribed to " << address << " (version " << r["seq"] << ", "
+                    << r["entries"] << " sites listed)\n";
+        });
+    add_address_action(*lists, g, result, "unsubscribe", "Stop using a blocklist and free its data",
+                       "Example:\n  hostless blocklist unsubscribe <address>",
+                       "unsubscribed from ");
+    add_listing(*lists, g, result, "list", "List the blocklists this node subscribes to",
+                "Example:\n  hostless blocklist list", "/api/v1/blocklists", [](const json& r) {
+                  if (r.empty()) {
+                    std::cout << "no blocklists (hostless blocklist subscribe <address>)\n";
+                    return;
+                  }
+                  for (const auto& l : r) {
+                    std::cout << l["address"].get<std::string>() << "  version " << l["seq"];
+                    if (l.contains("error")) {
+                      std::cout << "  not read: " << l["error"].get<std::string>() << "\n";
+                    } else {
+                      std::cout << "  " << l["entries"] << " sites\n";
+                    }
+                  }
+                });
+  }
   add_listing(app, g, result, "network",
               "List the feeds that the feeds you follow follow (their following.json)",
               "Most followed first, with who follows each and the names they give it;\n"

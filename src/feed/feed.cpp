@@ -546,6 +546,50 @@ Result<std::vector<Followed>> parse_following(std::string_view text) {
   return out;
 }
 
+Result<std::vector<Listed>> parse_blocklist(std::string_view text) {
+  auto parsed = parse_peer_json(text, "blocklist.json", kMaxBlocklistBytes, "read");
+  if (!parsed) return parsed.error();
+  const json doc = std::move(*parsed);
+  if (!doc.is_object() || doc.value("hostless_blocklist", json()) != 1 ||
+      !doc.contains("blocked") || !doc["blocked"].is_array()) {
+    return make_error(
+        "blocklist.json is not a hostless blocklist (an object with \"hostless_blocklist\": 1 "
+        "and a \"blocked\" list)");
+  }
+  const json& blocked = doc["blocked"];
+  if (blocked.size() > kMaxBlocklistEntries) {
+    return make_error("blocklist.json lists " + std::to_string(blocked.size()) +
+                      " sites, more than the " + std::to_string(kMaxBlocklistEntries) + " read");
+  }
+  std::vector<Listed> out;
+  for (const auto& e : blocked) {
+    if (!e.is_object() || !e.contains("address") || !e["address"].is_string()) continue;
+    auto a = SiteAddress::parse(e["address"].get<std::string>());
+    if (!a || a->str() != e["address"].get<std::string>()) continue;
+    Listed l{a->str(), ""};
+    if (e.contains("reason") && e["reason"].is_string()) {
+      const std::string reason = e["reason"].get<std::string>();
+      if (check_text(reason) && count_code_points(reason) <= kMaxReasonCodePoints) {
+        l.reason = reason;
+      }
+    }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::string render_blocklist(std::vector<Listed> list) {
+  std::sort(list.begin(), list.end(),
+            [](const Listed& a, const Listed& b) { return a.address < b.address; });
+  std::string out = "{\"hostless_blocklist\": 1, \"blocked\": [";
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    out += i ? ",\n  " : "\n  ";
+    out += json{{"address", list[i].address}, {"reason", list[i].reason}}.dump();
+  }
+  out += list.empty() ? "]}\n" : "\n]}\n";
+  return out;
+}
+
 Status initialize(const fs::path& dir, const std::string& name) {
   Feed feed;
   auto profile = read_json(dir / "profile.json");

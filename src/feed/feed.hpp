@@ -93,6 +93,23 @@ Status save_following(const std::filesystem::path& dir, const std::vector<Follow
 // the whole file, saying why.
 Result<std::vector<Followed>> parse_following(std::string_view text);
 
+// blocklist.json, the one file a blocklist site needs (docs/microblog.md,
+// "Blocklists"): {"hostless_blocklist": 1, "blocked": [{"address": ...,
+// "reason": ...}, ...]}. A subscriber reads at most kMaxBlocklistBytes and
+// kMaxBlocklistEntries entries; an entry without a canonical address is
+// skipped, a reason that breaks the post text rules or is longer than
+// kMaxReasonCodePoints is dropped ("").
+struct Listed {
+  std::string address;  // canonical
+  std::string reason;
+};
+constexpr std::size_t kMaxBlocklistBytes = 1 << 20;
+constexpr std::size_t kMaxBlocklistEntries = 20000;
+constexpr std::size_t kMaxReasonCodePoints = 200;
+Result<std::vector<Listed>> parse_blocklist(std::string_view text);
+// The file for `list`, sorted by address, one entry a line.
+std::string render_blocklist(std::vector<Listed> list);
+
 // Writes the rendered files that differ from what is on disk (each through
 // a temporary file and rename) and creates media/.
 Status save(const std::filesystem::path& dir, const Feed& feed);

@@ -461,6 +461,25 @@ void Gateway::install_routes() {
              send_json(res, 200, *r);
            });
   }
+  s.Post("/api/v1/subscribe",
+         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+           auto body = parse_body(req, res, {"address"});
+           if (!body) return;
+           auto id = service_.start_subscribe(body->value("address", ""));
+           if (!id) return send_error(res, 400, id.error().message);
+           send_json(res, 202, json{{"job", *id}});
+         });
+  s.Post("/api/v1/unsubscribe",
+         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+           auto body = parse_body(req, res, {"address"});
+           if (!body) return;
+           auto r = service_.unsubscribe(body->value("address", ""));
+           if (!r) return send_error(res, 400, r.error().message);
+           send_json(res, 200, *r);
+         });
+  s.Get("/api/v1/blocklists", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, service_.blocklists());
+  });
   s.Get("/api/v1/network", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, service_.network());
   });

@@ -14,6 +14,32 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// How a kept site's role reads: "mirrored", "followed", "subscribed to".
+std::string kept_as(SiteRole role) {
+  return role == SiteRole::kBlocklist ? "subscribed to as a blocklist" : role_name(role);
+}
+// The command that ends a kept role.
+const char* undo_command(SiteRole role) {
+  return role == SiteRole::kFollowed    ? "unfollow"
+         : role == SiteRole::kBlocklist ? "unsubscribe"
+                                        : "unmirror";
+}
+// What keeping in the role is called.
+const char* keep_verb(SiteRole role) {
+  return role == SiteRole::kFollowed    ? "follow"
+         : role == SiteRole::kBlocklist ? "subscribe to"
+                                        : "mirror";
+}
+// Kept within --follow-max-mib (and its size cap refused before download):
+// followed feeds and blocklists. A mirror takes any size.
+bool capped(SiteRole role) {
+  return role == SiteRole::kFollowed || role == SiteRole::kBlocklist;
+}
+
+}  // namespace
+
 Result<std::string> SiteManager::start_mirror(const std::string& address) {
   auto addr = SiteAddress::parse(address);
   if (!addr) return addr.error();
@@ -64,15 +90,10 @@ Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const 
     if (current == SiteRole::kBlocked) {
       return make_error("you blocked " + address.str() + "; `hostless unblock` it first");
     }
-    if (follow && current == SiteRole::kMirrored) {
-      return make_error(address.str() +
-                        " is mirrored by this node, which keeps all of it and its name alive; "
-                        "`hostless unmirror` it first to follow it instead");
-    }
-    if (!follow && current == SiteRole::kFollowed) {
-      return make_error(address.str() +
-                        " is followed by this node; `hostless unfollow` it first to mirror "
-                        "it instead");
+    if (current != role && is_kept(current)) {
+      return make_error(address.str() + " is " + kept_as(current) + " by this node; `hostless " +
+                        undo_command(current) + "` it first to " + std::string(keep_verb(role)) +
+                        " it instead");
     }
     return std::nullopt;
   };
@@ -112,8 +133,8 @@ Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const 
   });
   if (refused) return *refused;
   if (!intent) return intent.error();
-  auto h = fetch_version(address, ptr->value.ih, progress, follow ? options_.follow_max_bytes : 0,
-                         !follow || media);
+  auto h = fetch_version(address, ptr->value.ih, progress,
+                         capped(role) ? options_.follow_max_bytes : 0, !follow || media);
   if (!h) {
     // A failed mirror or follow is none (a stopping daemon's is resumed
     // instead). One stopped by a full disk stays: it goes on when there is
@@ -132,8 +153,8 @@ Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const 
   auto stored = switch_version(address, *ptr, admit);
   if (refused) return *refused;
   if (!stored) {
-    return make_error("cannot record " + std::string(follow ? "the follow" : "the mirror") +
-                      " of " + address.str() + " in the catalog");
+    return make_error("cannot record " + address.str() + " as " + kept_as(role) +
+                      " in the catalog");
   }
   const SiteRecord& record = *stored;
   {
@@ -178,8 +199,7 @@ Result<json> SiteManager::unkeep(const SiteAddress& address, SiteRole role) {
   auto existing = catalog_.site(address);
   if (!existing) return existing.error();
   if (!*existing || (*existing)->role != role) {
-    return make_error(address.str() + " is not " +
-                      (role == SiteRole::kFollowed ? "followed" : "mirrored") +
+    return make_error(address.str() + " is not " + kept_as(role) +
                       " by this node (see `hostless sites`)");
   }
   auto ih = (*existing)->info_hash;
@@ -188,8 +208,7 @@ Result<json> SiteManager::unkeep(const SiteAddress& address, SiteRole role) {
       !s) {
     return s.error();
   }
-  const char* done = role == SiteRole::kFollowed ? "unfollowed" : "unmirrored";
-  return json{{"address", address.str()}, {done, true}};
+  return json{{"address", address.str()}, {std::string(undo_command(role)) + "d", true}};
 }
 
 Status SiteManager::let_go(const SiteAddress& address, const std::function<Status()>& change,
@@ -313,7 +332,7 @@ void SiteManager::accept_push(const PushedPointer& pushed) {
   auto record = catalog_.site(address);
   if (!record || !*record) return;  // not a site this node holds
   const SiteRecord r = **record;
-  const bool kept = r.role == SiteRole::kFollowed || r.role == SiteRole::kMirrored;
+  const bool kept = is_kept(r.role);
   if (kept) {
     std::lock_guard lock(mirrors_mutex_);
     // A poll, an adoption or an unfollow of this site is running; the next
@@ -338,7 +357,7 @@ void SiteManager::accept_push(const PushedPointer& pushed) {
   if (r.info_hash) node_.push_pointer(*r.info_hash, ptr);  // passed on, once per peer
   // A visited site takes it at its next visit's refresh (the catalog holds it).
   if (!kept) return;
-  if (r.role == SiteRole::kFollowed && !follow_rate_allows(address)) return done();
+  if (capped(r.role) && !follow_rate_allows(address)) return done();
   // The peer that pushed it most likely holds the new version, or soon will,
   // and so will the other peers of the version held (the site's other
   // followers, fetching it too): ask them first, before the DHT has heard of
@@ -404,7 +423,7 @@ void SiteManager::follow_mirrors() {
   const auto now = Clock::now();
   std::set<std::string> kept;
   for (const auto& s : *sites) {
-    if (s.role != SiteRole::kMirrored && s.role != SiteRole::kFollowed) continue;
+    if (!is_kept(s.role)) continue;
     kept.insert(s.address.str());
     {
       std::lock_guard lock(mirrors_mutex_);
@@ -433,7 +452,7 @@ void SiteManager::resume_mirrors() {
   for (const auto& s : *sites) {
     // A mirror whose catalog pointer names a version it does not serve yet:
     // its fetch was cut short (a crash, a stop).
-    const bool kept = s.role == SiteRole::kMirrored || s.role == SiteRole::kFollowed;
+    const bool kept = is_kept(s.role);
     if (!kept || !s.pointer || s.pointer->seq <= s.seq) continue;
     if (s.info_hash && *s.info_hash == s.pointer->value.ih) continue;
     {
@@ -457,7 +476,7 @@ void SiteManager::poll_mirror(const SiteAddress& address) {
   auto record = catalog_.site(address);
   if (!record || !*record) return;
   const SiteRecord r = **record;
-  if (r.role != SiteRole::kMirrored && r.role != SiteRole::kFollowed) return;
+  if (!is_kept(r.role)) return;
   // Nodes that hold the name are asked directly with the seq known here
   // (node/poll.hpp): 4 short answers when nothing changed, instead of a full
   // lookup's dozens of whole items; a walk once an hour counts the copies.
@@ -506,7 +525,7 @@ void SiteManager::poll_mirror(const SiteAddress& address) {
   }
   if (!ptr || ptr->seq <= r.seq) return;
   if (r.info_hash && ptr->value.ih == *r.info_hash) return;
-  if (r.role == SiteRole::kFollowed && !follow_rate_allows(address)) return;
+  if (capped(r.role) && !follow_rate_allows(address)) return;
   if (!adopt_version(address, *ptr)) return;
   std::lock_guard lock(retry_mutex_);
   unannounced_[ptr->key] = *ptr;  // hold the new name at once
@@ -519,17 +538,19 @@ bool SiteManager::adopt_version(const SiteAddress& address, const SignedPointer&
   auto record = catalog_.site(address);
   const bool followed = record && *record && (*record)->role == SiteRole::kFollowed;
   const bool media = !followed || (*record)->media;
-  if (followed) {
+  const bool is_capped = record && *record && capped((*record)->role);
+  if (is_capped) {
     std::lock_guard lock(refused_mutex_);
     if (over_cap_.count(ptr.value.ih)) return false;  // said once, when refused
   }
   if (followed) keep_followed_version(address, ptr.value.ih);
   auto h = fetch_version(address, ptr.value.ih, Progress{},
-                         followed ? options_.follow_max_bytes : 0, media);
+                         is_capped ? options_.follow_max_bytes : 0, media);
   if (!h) {
-    if (followed) {
-      std::cerr << "hostless: not following " << address.str() << " to version " << ptr.seq << ": "
-                << h.error().message << "\n";
+    if (is_capped) {
+      std::cerr << "hostless: not taking version " << ptr.seq << " of the "
+                << ((*record)->role == SiteRole::kBlocklist ? "blocklist " : "followed feed ")
+                << address.str() << ": " << h.error().message << "\n";
     }
     return false;
   }
@@ -537,7 +558,9 @@ bool SiteManager::adopt_version(const SiteAddress& address, const SignedPointer&
     // Not if unmirrored, evicted or moved on meanwhile.
     return r && r->role != SiteRole::kPublished && r->seq < ptr.seq;
   });
-  return stored && stored->info_hash == ptr.value.ih;
+  const bool adopted = stored && stored->info_hash == ptr.value.ih;
+  if (adopted && stored->role == SiteRole::kBlocklist) reload_blocklists();
+  return adopted;
 }
 
 std::optional<SiteRecord> SiteManager::switch_version(

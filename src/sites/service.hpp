@@ -100,6 +100,14 @@ class SiteService {
   // are merged in (docs/microblog.md). The job's result is {"id",
   // "deleted", "publish": what publish returns, "merged"?: posts taken}.
   virtual Result<std::string> start_post(const PostRequest& request) = 0;
+  // Blocklists (docs/microblog.md, "Blocklists"): a site with a
+  // blocklist.json, kept like a mirror within the follow caps; what it lists
+  // is not visited, seeded or suggested by this node unless followed or
+  // mirrored here. The job's result: {"address", "seq", "entries", ...}.
+  virtual Result<std::string> start_subscribe(const std::string& address) = 0;
+  virtual Result<nlohmann::json> unsubscribe(const std::string& address) = 0;
+  // [{"address", "seq", "entries" | "error"}]
+  virtual nlohmann::json blocklists() = 0;
   // The followed feeds: sites() entries of role "followed".
   virtual nlohmann::json following() = 0;
   // The newest posts of the followed feeds and of the feeds this node

@@ -212,6 +212,23 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
     }
   }
 
+  // Named by a subscribed blocklist: refused, unless followed, mirrored or
+  // published here.
+  if (auto l = listed(key)) {
+    auto record = catalog_.site(*address);
+    const bool chosen = record && *record &&
+                        (is_kept((*record)->role) || (*record)->role == SiteRole::kPublished) &&
+                        (*record)->role != SiteRole::kBlocklist;
+    if (!chosen) {
+      return {"failed",
+              "the blocklist " + l->list + " you subscribe to lists this site" +
+                  (l->reason.empty() ? "" : " (\"" + l->reason + "\")") +
+                  "; to open it anyway follow or mirror it, or `hostless blocklist unsubscribe " +
+                  l->list + "`",
+              0, nullptr};
+    }
+  }
+
   // Known: serve the version we hold; look the name up again behind it.
   // (What the catalog says is reused for up to kWarmFor: a busy site is not
   // one catalog query and libtorrent round trip per request.)

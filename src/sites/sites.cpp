@@ -265,6 +265,7 @@ Status SiteManager::start() {
   // A restarted publisher puts its pointers again as soon as it can.
   republish_all();
   resume_mirrors();
+  reload_blocklists();
   // Pushes: published and followed versions keep their push peers; a pushed
   // pointer is checked and adopted off the node thread.
   if (auto all = catalog_.sites()) {
@@ -1228,6 +1229,10 @@ json SiteManager::sites() {
     }
     if (!s.handle.empty()) j["handle"] = s.handle;
     if (s.role == SiteRole::kFollowed) j["media"] = s.media;
+    if (auto l = listed(s.address.str())) {
+      j["listed_by"] = l->list;
+      if (!l->reason.empty()) j["listed_reason"] = l->reason;
+    }
     if (!s.key_name.empty()) j["key"] = s.key_name;
     if (!s.folder.empty()) j["folder"] = s.folder;
     // A feed this node publishes: the dashboard can post to it.

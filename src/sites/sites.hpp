@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "feed/feed.hpp"
 #include "node/node.hpp"
 #include "protocol/keys.hpp"
 #include "sites/service.hpp"
@@ -121,6 +122,9 @@ class SiteManager final : public SiteService {
   Result<std::string> start_follow(const std::string& address, const std::string& handle,
                                    bool media) override;
   Result<std::string> start_post(const PostRequest& request) override;
+  Result<std::string> start_subscribe(const std::string& address) override;
+  Result<nlohmann::json> unsubscribe(const std::string& address) override;
+  nlohmann::json blocklists() override;
   Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
   nlohmann::json following() override;
   nlohmann::json network() override;
@@ -179,6 +183,17 @@ class SiteManager final : public SiteService {
   Result<std::size_t> merge_other_device(const SiteAddress& address,
                                          const std::filesystem::path& dir,
                                          const nlohmann::json& other, const Progress& progress);
+  // Blocklists (sites/blocklists.cpp): the list that names a site, and why.
+  struct Listing {
+    std::string list;  // the blocklist's address
+    std::string reason;
+  };
+  std::optional<Listing> listed(const std::string& address);
+  // The entries of version `ih` of the blocklist `address`.
+  Result<std::vector<feed::Listed>> read_blocklist(const SiteAddress& address, const InfoHash& ih);
+  // Reads every subscribed list's held version again; frees visited copies
+  // of what they name. Blocks (let_go): not on the node thread.
+  void reload_blocklists();
   // True when a followed feed may adopt another version now (counts it).
   bool follow_rate_allows(const SiteAddress& address);
   // A pointer a peer pushed (node.hpp): for a site this node holds, checked
@@ -333,6 +348,9 @@ class SiteManager final : public SiteService {
   KeyStore keys_;
   SitesOptions options_;
   const std::chrono::steady_clock::time_point created_;
+  std::mutex blocklists_mutex_;
+  std::map<std::string, Listing> listed_;           // listed address -> the first list naming it
+  nlohmann::json lists_ = nlohmann::json::array();  // blocklists(): each list's state
   std::mutex publish_mutex_;  // one publish at a time: they share the hash threads
   // Publish jobs still waiting for publish_mutex_, by folder and key name:
   // a publish of the same folder started meanwhile joins the waiting job

@@ -2,31 +2,15 @@
 // this node's own, read from the versions this node holds (docs/microblog.md, "Timeline").
 #include <algorithm>
 #include <ctime>
-#include <fstream>
 #include <set>
 
 #include "feed/feed.hpp"
 #include "sites/sites.hpp"
+#include "util/files.hpp"
 
 namespace hostless {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-namespace {
-
-// The file's bytes, or nullopt when it is missing, unreadable or larger
-// than `max` (not read then).
-std::optional<std::string> read_capped(const fs::path& p, std::size_t max) {
-  std::error_code ec;
-  const auto size = fs::file_size(p, ec);
-  if (ec || size > max) return std::nullopt;
-  std::ifstream in(p, std::ios::binary);
-  std::string s(size, '\0');
-  if (!in.read(s.data(), static_cast<std::streamsize>(size))) return std::nullopt;
-  return s;
-}
-
-}  // namespace
 
 json SiteManager::timeline(std::size_t limit) {
   json posts = json::array();
@@ -64,7 +48,7 @@ json SiteManager::timeline(std::size_t limit) {
     // A version is the site's only once it is whole (adopt_version), and its
     // torrent's one top folder is named after the address.
     const fs::path file = version_dir(*s.info_hash) / address / "feed.json";
-    auto text = read_capped(file, feed::kMaxFeedJsonBytes);
+    auto text = read_file_capped(file, feed::kMaxFeedJsonBytes);
     auto parsed = text ? feed::parse_recent_posts(*text)
                        : Result<std::vector<feed::Post>>(
                              make_error("no readable feed.json of at most " +
@@ -125,9 +109,14 @@ json SiteManager::network() {
   json errors = json::array();
   auto sites = catalog_.sites();
   if (!sites) return {{"feeds", feeds}, {"errors", errors}, {"error", sites.error().message}};
-  std::set<std::string> own;  // followed, blocked or published here: not suggested
+  // Followed, blocked or published here, or named by a blocklist: not suggested.
+  std::set<std::string> own;
   for (const auto& s : *sites) {
     if (s.role != SiteRole::kVisited) own.insert(s.address.str());
+  }
+  {
+    std::lock_guard lock(blocklists_mutex_);
+    for (const auto& [address, listing] : listed_) own.insert(address);
   }
   struct Seen {
     std::vector<std::string> by;
@@ -139,8 +128,8 @@ json SiteManager::network() {
     const std::string address = s.address.str();
     const std::string who = s.handle.empty() ? address : s.handle;
     // Held whole like feed.json (no fetch): read from the version's files.
-    auto text = read_capped(version_dir(*s.info_hash) / address / "following.json",
-                            feed::kMaxFollowingBytes);
+    auto text = read_file_capped(version_dir(*s.info_hash) / address / "following.json",
+                                 feed::kMaxFollowingBytes);
     if (!text) continue;  // none (an older feed), or too large
     auto list = feed::parse_following(*text);
     if (!list) {

@@ -19,6 +19,8 @@ const char* role_name(SiteRole role) {
       return "followed";
     case SiteRole::kBlocked:
       return "blocked";
+    case SiteRole::kBlocklist:
+      return "blocklist";
   }
   return "visited";
 }
@@ -29,6 +31,7 @@ std::optional<SiteRole> parse_role(const std::string& name) {
   if (name == "visited") return SiteRole::kVisited;
   if (name == "followed") return SiteRole::kFollowed;
   if (name == "blocked") return SiteRole::kBlocked;
+  if (name == "blocklist") return SiteRole::kBlocklist;
   return std::nullopt;
 }
 

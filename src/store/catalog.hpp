@@ -30,7 +30,13 @@ namespace hostless {
 // kBlocked: a site the user blocked (`hostless block`): held nowhere, never
 // visited, followed or mirrored until unblocked; the row keeps its highest
 // seen pointer (rollback protection).
-enum class SiteRole { kPublished, kMirrored, kVisited, kFollowed, kBlocked };
+// kBlocklist: a blocklist this node subscribes to (kept like a mirror).
+enum class SiteRole { kPublished, kMirrored, kVisited, kFollowed, kBlocked, kBlocklist };
+// Kept whole (or a followed feed's kept part), polled for new versions, its
+// name re-put: mirrored, followed and blocklist sites.
+constexpr bool is_kept(SiteRole role) {
+  return role == SiteRole::kMirrored || role == SiteRole::kFollowed || role == SiteRole::kBlocklist;
+}
 const char* role_name(SiteRole role);
 std::optional<SiteRole> parse_role(const std::string& name);
 

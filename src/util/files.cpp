@@ -16,6 +16,16 @@ std::optional<std::string> read_file(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+std::optional<std::string> read_file_capped(const fs::path& p, std::size_t max) {
+  std::error_code ec;
+  const auto size = fs::file_size(p, ec);
+  if (ec || size > max) return std::nullopt;
+  std::ifstream in(p, std::ios::binary);
+  std::string s(size, '\0');
+  if (!in.read(s.data(), static_cast<std::streamsize>(size))) return std::nullopt;
+  return s;
+}
+
 bool write_file_atomic(const fs::path& p, std::string_view data, unsigned mode) {
   fs::path tmp = p;
   tmp += ".tmp";

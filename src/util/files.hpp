@@ -10,6 +10,9 @@ namespace hostless {
 
 // The file's bytes; nullopt when it cannot be opened.
 std::optional<std::string> read_file(const std::filesystem::path& p);
+// The file's bytes, or nullopt when it is missing, unreadable or larger than
+// `max` (not read then): for files from other nodes.
+std::optional<std::string> read_file_capped(const std::filesystem::path& p, std::size_t max);
 
 // Writes `data` to `p` through a temporary file and rename, so a crash leaves
 // either the old or the new file, created with permissions `mode` (less the

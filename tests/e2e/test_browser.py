@@ -408,7 +408,9 @@ def test_cli():
     commands, options and template names."""
     commands = [["daemon"], ["new"], ["publish"], ["resolve"], ["get"], ["torrent"],
                 ["mirror"], ["unmirror"], ["follow"], ["unfollow"], ["following"], ["timeline"], ["dashboard"], ["status"], ["sites"], ["keys"],
-                ["keys", "list"], ["keys", "new"], ["keys", "export"], ["keys", "import"]]
+                ["keys", "list"], ["keys", "new"], ["keys", "export"], ["keys", "import"],
+                ["post"], ["block"], ["unblock"], ["network"], ["blocklist"],
+                ["blocklist", "subscribe"], ["blocklist", "unsubscribe"], ["blocklist", "list"]]
     for cmd in [[]] + commands:
         p = subprocess.run([BIN] + cmd + ["--help"], capture_output=True, text=True, timeout=30)
         assert p.returncode == 0, (cmd, p.returncode, p.stderr)

@@ -70,6 +70,15 @@ Result<std::string> FakeSiteService::start_follow(const std::string&, const std:
 Result<std::string> FakeSiteService::start_post(const PostRequest&) {
   return no("post");
 }
+Result<std::string> FakeSiteService::start_subscribe(const std::string&) {
+  return no("subscribe");
+}
+Result<nlohmann::json> FakeSiteService::unsubscribe(const std::string&) {
+  return no("unsubscribe");
+}
+nlohmann::json FakeSiteService::blocklists() {
+  return nlohmann::json::array();
+}
 Result<nlohmann::json> FakeSiteService::unfollow(const std::string&) {
   return no("unfollow");
 }

@@ -42,6 +42,9 @@ class FakeSiteService : public SiteService {
   Result<std::string> start_follow(const std::string& address, const std::string& handle,
                                    bool media) override;
   Result<std::string> start_post(const PostRequest& request) override;
+  Result<std::string> start_subscribe(const std::string& address) override;
+  Result<nlohmann::json> unsubscribe(const std::string& address) override;
+  nlohmann::json blocklists() override;
   Result<nlohmann::json> unfollow(const std::string& address_or_handle) override;
   nlohmann::json following() override;
   nlohmann::json network() override;

@@ -555,6 +555,80 @@ def test_feed_block():
         assert p.returncode == 1 and "not blocked" in p.stderr, p.stderr
 
 
+def test_feed_blocklist():
+    """A blocklist is a site with a blocklist.json (docs/microblog.md): a
+    node that subscribes to one drops its visited copy of a listed site,
+    refuses to open it (naming the list), leaves it out of the network view,
+    keeps what it follows itself (noting the listing), and takes the list's
+    new versions; a site without a blocklist.json is not taken as one."""
+    with Cluster(BIN, 3, extra_for={3: ["--mirror-interval", "1"]}) as c:
+        pub, friend, reader = c[1], c[2], c[3]
+        _, spam = new_feed(c, pub, "buy now")
+        friend.json("follow", spam)  # so the friend's following.json names it
+        friend_folder = os.path.join(c.dir, "friend-feed")
+        friend.run("new", friend_folder, "--template", "feed")
+        friend_address = friend.json("post", friend_folder, "hello")["publish"]["address"]
+        reader.json("follow", friend_address, "--as", "friend")
+
+        def suggested():
+            return [f["address"] for f in reader.json("network")["feeds"]]
+
+        assert wait_for(lambda: spam in suggested(), 60), suggested()
+        assert fetch(reader, spam, "/")[0] == 200  # visited, so held and seeded
+
+        def roles():
+            return {s["address"]: s["role"] for s in reader.json("sites")}
+
+        assert roles().get(spam) == "visited", roles()
+
+        plain = os.path.join(c.dir, "plain")
+        make_site(plain, {"index.html": b"<title>plain</title>"})
+        plain_address = pub.json("publish", plain)["address"]
+        bad = reader.run("blocklist", "subscribe", plain_address, check=False)
+        assert bad.returncode == 1 and "is not a blocklist" in bad.stderr, bad.stderr
+        assert plain_address not in roles() or roles()[plain_address] != "blocklist", roles()
+
+        pub.run("keys", "new", "list")
+        folder = os.path.join(c.dir, "list")
+
+        def write_list(entries):
+            make_site(folder, {"index.html": b"<title>my blocklist</title>",
+                               "blocklist.json": json.dumps({"hostless_blocklist": 1,
+                                                             "blocked": entries}).encode()})
+            return pub.json("publish", folder, "--key", "list")
+
+        listed = write_list([{"address": spam, "reason": "spam"},
+                             {"address": "not-an-address", "reason": "skipped"}])
+        sub = reader.json("blocklist", "subscribe", listed["address"])
+        assert sub["entries"] == 1, sub
+        assert wait_for(lambda: spam not in roles(), 30), roles()
+        assert roles()[listed["address"]] == "blocklist", roles()
+        status, body = fetch(reader, spam, "/")
+        assert status != 200 and b"blocklist" in body and listed["address"].encode() in body, \
+            (status, body[:500])
+        assert spam not in suggested(), suggested()
+        lists = reader.json("blocklist", "list")
+        assert [(x["address"], x["entries"]) for x in lists] == [(listed["address"], 1)], lists
+        print("subscribed: the listed site is dropped, refused and not suggested")
+
+        # The user's own choice wins: a listed feed can be followed, with a note.
+        reader.json("follow", spam, "--as", "spam")
+        [e] = [f for f in reader.json("following") if f["address"] == spam]
+        assert e["listed_by"] == listed["address"] and e["listed_reason"] == "spam", e
+        assert "is on the blocklist" in reader.run("following").stderr
+        assert fetch(reader, spam, "/feed.json")[0] == 200
+        reader.run("unfollow", "spam")
+
+        # The list's next version lists nothing: the site opens again.
+        write_list([])
+        assert wait_for(lambda: fetch(reader, spam, "/")[0] == 200, 60), fetch(reader, spam, "/")
+        assert reader.json("blocklist", "list")[0]["entries"] == 0
+        out = reader.run("blocklist", "unsubscribe", listed["address"]).stdout
+        assert "unsubscribed from" in out, out
+        assert reader.json("blocklist", "list") == []
+        print("the list's new version took effect; unsubscribed")
+
+
 def test_feed_network():
     """`hostless post` writes whom the node follows into the feed's
     following.json; a follower's `network` lists those feeds (the ones it

@@ -336,6 +336,35 @@ TEST_CASE("following.json is written sorted and read back strictly", "[feed]") {
   CHECK_FALSE(feed::parse_following(std::string(feed::kMaxFollowingBytes + 1, ' ')));
 }
 
+TEST_CASE("blocklist.json is written sorted and read back strictly", "[feed]") {
+  hostless::PublicKey::Bytes key{};
+  key.fill(9);
+  const std::string other = hostless::SiteAddress(hostless::PublicKey(key)).str();
+  const std::string text = feed::render_blocklist({{other, "spam"}, {kAddr, ""}});
+  auto back = feed::parse_blocklist(text);
+  REQUIRE(back);
+  REQUIRE(back->size() == 2);
+  CHECK((*back)[0].address == std::min(other, kAddr));
+  CHECK(feed::parse_blocklist(feed::render_blocklist({}))->empty());
+  // Entries without a canonical address are skipped; a reason with control
+  // characters or over the limit is dropped.
+  const std::string long_reason(feed::kMaxReasonCodePoints + 1, 'x');
+  auto lax =
+      feed::parse_blocklist(R"({"hostless_blocklist": 1, "blocked": [{"address": ")" + kAddr +
+                            R"(", "reason": "\u001b[2J"}, {"address": ")" + other +
+                            R"(", "reason": ")" + long_reason + R"("}, {"address": "nope"}, 7]})");
+  INFO((lax ? std::string() : lax.error().message));
+  REQUIRE(lax);
+  REQUIRE(lax->size() == 2);
+  CHECK(lax->front().reason.empty());
+  CHECK(lax->back().reason.empty());
+  CHECK_FALSE(feed::parse_blocklist("[]"));
+  CHECK_FALSE(feed::parse_blocklist(R"({"blocked": []})"));
+  CHECK_FALSE(feed::parse_blocklist(R"({"hostless_blocklist": 2, "blocked": []})"));
+  CHECK_FALSE(feed::parse_blocklist("not json"));
+  CHECK_FALSE(feed::parse_blocklist(std::string(feed::kMaxBlocklistBytes + 1, ' ')));
+}
+
 TEST_CASE("a feed folder saves and loads back the same", "[feed]") {
   hostless::test::Sandbox box;
   Feed f = feed_with(75);

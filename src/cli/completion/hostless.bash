@@ -14,7 +14,7 @@ _hostless() {
   local cur prev words cword
   _init_completion || return
 
-  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following network block unblock timeline dashboard status sites keys"
+  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following network block unblock blocklist timeline dashboard status sites keys"
   local home="" cmd="" sub="" i
   for ((i = 1; i < cword; i++)); do
     case "${words[i]}" in
@@ -54,6 +54,12 @@ _hostless() {
         COMPREPLY=($(compgen -W "list new export import" -- "$cur"))
         return
       fi ;;
+    blocklist)
+      if [ -z "$sub" ]; then
+        COMPREPLY=($(compgen -W "subscribe unsubscribe list" -- "$cur"))
+        return
+      fi
+      opts="--json" ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
@@ -70,6 +76,7 @@ _hostless() {
     resolve|torrent|mirror|unmirror|follow|unfollow|block|unblock)
       COMPREPLY=($(compgen -W "$(_hostless_addresses "$home")" -- "$cur")) ;;
     keys) [ "$sub" = import ] && _filedir ;;
+    blocklist) [ "$sub" != list ] && COMPREPLY=($(compgen -W "$(_hostless_addresses "$home")" -- "$cur")) ;;
   esac
 }
 complete -F _hostless hostless
