@@ -629,6 +629,71 @@ def test_feed_blocklist():
         print("the list's new version took effect; unsubscribed")
 
 
+def test_feed_five_users():
+    """Five users follow each other (20 follows, the default 300 s
+    --mirror-interval, so only pushes are fast): each one's post reaches the
+    four others' timelines within seconds; a reply is threaded (named by the
+    replier's handle for the author) everywhere; with one author offline, a
+    sixth node that follows it gets the feed from the other followers."""
+    with Cluster(BIN, 6) as c:
+        users = [c[i] for i in range(1, 6)]
+        folders, addresses = [], []
+        for i, u in enumerate(users):
+            folder = os.path.join(c.dir, "feed%d" % i)
+            u.run("new", folder, "--template", "feed")
+            folders.append(folder)
+            addresses.append(u.json("post", folder, "hello from u%d" % i)["publish"]["address"])
+        for i, u in enumerate(users):
+            for j in range(5):
+                if j != i:
+                    u.json("follow", addresses[j], "--as", "u%d" % j)
+
+        def texts(u):
+            return [p["text"] for p in u.json("timeline")["posts"]]
+
+        for u in users:
+            assert sorted(texts(u)) == sorted("hello from u%d" % i for i in range(5)), texts(u)
+        time.sleep(3)  # every follow done, and its connections kept for pushes
+
+        took = []
+        for i, u in enumerate(users):
+            text = "second post of u%d" % i
+            started = time.monotonic()
+            u.json("post", folders[i], text)
+            assert wait_for(lambda: all(text in texts(v) for v in users), 60), \
+                [texts(v) for v in users]
+            took.append(time.monotonic() - started)
+        print("each post in all 5 timelines after %s s (post and publish included)"
+              % ", ".join("%.1f" % t for t in took))
+        assert max(took) < 30, took  # a poll would take up to 300 s
+
+        # u1 replies to u0's second post.
+        [target] = [p for p in users[1].json("timeline")["posts"]
+                    if p["text"] == "second post of u0"]
+        users[1].json("post", folders[1], "an answer", "--reply-to", target["url"])
+
+        def replies(u):
+            return [p for p in u.json("timeline")["posts"] if p["text"] == "an answer"]
+
+        assert wait_for(lambda: all(replies(v) for v in users), 60), [texts(v) for v in users]
+        for v in users:
+            [r] = replies(v)
+            assert r["reply_to"] == target["url"], r
+            if v is users[0]:
+                assert r.get("reply_to_own") and r["handle"] == "u1", r
+            elif v is not users[1]:
+                assert r["reply_to_handle"] == "u0", r
+        print("the reply is threaded in every timeline")
+
+        # u2 goes offline; a newcomer follows u2 and gets the feed from the others.
+        users[2].stop()
+        newcomer = c[6]
+        started = time.monotonic()
+        newcomer.json("follow", addresses[2], "--as", "u2")
+        print("newcomer's follow of the offline u2: %.1f s" % (time.monotonic() - started))
+        assert sorted(texts(newcomer)) == ["hello from u2", "second post of u2"], texts(newcomer)
+
+
 def test_feed_network():
     """`hostless post` writes whom the node follows into the feed's
     following.json; a follower's `network` lists those feeds (the ones it
