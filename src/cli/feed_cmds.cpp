@@ -93,6 +93,11 @@ void add_post_command(CLI::App& app, const Globals& g, int& result) {
         std::cerr << "merged " << out["merged"] << (out["merged"] == 1 ? " post" : " posts")
                   << " published from another device with this key\n";
       }
+      if (out.value("merged_deletions", 0) > 0) {
+        std::cerr << "removed " << out["merged_deletions"]
+                  << (out["merged_deletions"] == 1 ? " post" : " posts")
+                  << " deleted on another device with this key\n";
+      }
       if (out.contains("merge_error")) {
         std::cerr << "warning: " << out["merge_error"].get<std::string>() << "\n";
       }

@@ -138,25 +138,30 @@ Status record_following(const fs::path& dir, const std::vector<Followed>& list) 
   return save_following(dir, list);
 }
 
-Result<std::vector<Post>> merge_folder(const fs::path& dir, const fs::path& other_dir) {
+Result<Merged> merge_folder(const fs::path& dir, const fs::path& other_dir) {
   auto other = load(other_dir);
   if (!other) return other.error();
   FolderLock lock(dir);
   auto here = load(dir);
   if (!here) return here.error();
-  auto taken = here->merge(*other);
-  if (taken.empty()) return taken;
+  auto merged = here->merge(*other);
+  if (!merged.changed()) return merged;
   std::error_code ec;
   fs::create_directories(dir / "media", ec);
-  for (const auto& p : taken) {
+  for (const auto& p : merged.taken) {
     for (const auto& a : p.attachments) {
       if (auto rel = media_file(a)) {
         fs::copy_file(other_dir / *rel, dir / *rel, fs::copy_options::skip_existing, ec);
       }
     }
   }
+  for (const auto& p : merged.dropped) {
+    for (const auto& a : p.attachments) {
+      if (auto rel = media_file(a)) fs::remove(dir / *rel, ec);
+    }
+  }
   if (auto s = save(dir, *here); !s) return s.error();
-  return taken;
+  return merged;
 }
 
 }  // namespace hostless::feed

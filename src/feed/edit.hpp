@@ -40,10 +40,10 @@ Status record_address(const std::filesystem::path& dir, const std::string& addre
 // Writes following.json (save_following) under the folder's lock.
 Status record_following(const std::filesystem::path& dir, const std::vector<Followed>& list);
 
-// Merges into the feed in `dir` the posts of the feed in `other_dir` (a
-// version another device published under this feed's key) that it lacks,
-// with their media files. Returns the posts taken, newest first.
-Result<std::vector<Post>> merge_folder(const std::filesystem::path& dir,
-                                       const std::filesystem::path& other_dir);
+// Merges into the feed in `dir` the feed in `other_dir` (a version another
+// device published under this feed's key): Feed::merge, with the media files
+// of the posts taken copied and those of the posts dropped removed.
+Result<Merged> merge_folder(const std::filesystem::path& dir,
+                            const std::filesystem::path& other_dir);
 
 }  // namespace hostless::feed

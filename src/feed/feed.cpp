@@ -188,28 +188,54 @@ void Feed::add(Post post) {
   }
 }
 
-std::vector<Post> Feed::merge(const Feed& other) {
-  std::vector<Post> taken;
+namespace {
+
+// `ids` sorted, each once, at most kMaxDeleted: the newest (ids sort by time).
+void keep_deleted(std::vector<std::string>& ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.size() > kMaxDeleted) {
+    ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(kMaxDeleted));
+  }
+}
+
+}  // namespace
+
+Merged Feed::merge(const Feed& other) {
+  Merged m;
+  std::vector<std::string> gone = deleted;
+  gone.insert(gone.end(), other.deleted.begin(), other.deleted.end());
+  keep_deleted(gone);
+  const auto is_gone = [&](const std::string& id) {
+    return std::binary_search(gone.begin(), gone.end(), id);
+  };
   const auto take_from = [&](const std::vector<Post>& posts) {
     for (const auto& p : posts) {
-      if (!contains(p.id) &&
-          std::none_of(taken.begin(), taken.end(), [&](const Post& t) { return t.id == p.id; })) {
-        taken.push_back(p);
+      if (!is_gone(p.id) && !contains(p.id) &&
+          std::none_of(m.taken.begin(), m.taken.end(),
+                       [&](const Post& t) { return t.id == p.id; })) {
+        m.taken.push_back(p);
       }
     }
   };
   take_from(other.recent);
   for (const auto& page : other.pages) take_from(page.posts);
-  if (taken.empty()) return taken;
-  std::vector<Post> all = taken;
-  all.insert(all.end(), recent.begin(), recent.end());
-  for (const auto& page : pages) all.insert(all.end(), page.posts.begin(), page.posts.end());
+  std::vector<Post> all = m.taken;
+  const auto keep_from = [&](const std::vector<Post>& posts) {
+    for (const auto& p : posts) (is_gone(p.id) ? m.dropped : all).push_back(p);
+  };
+  keep_from(recent);
+  for (const auto& page : pages) keep_from(page.posts);
+  m.new_deletions = gone != deleted;
+  deleted = std::move(gone);
+  if (m.taken.empty() && m.dropped.empty()) return m;
   std::sort(all.begin(), all.end(), newer);
   recent.clear();
   pages.clear();
   for (auto it = all.rbegin(); it != all.rend(); ++it) add(std::move(*it));
-  std::sort(taken.begin(), taken.end(), newer);
-  return taken;
+  std::sort(m.taken.begin(), m.taken.end(), newer);
+  std::sort(m.dropped.begin(), m.dropped.end(), newer);
+  return m;
 }
 
 Result<Post> Feed::remove(std::string_view id) {
@@ -218,6 +244,8 @@ Result<Post> Feed::remove(std::string_view id) {
     if (it == posts.end()) return std::nullopt;
     Post p = std::move(*it);
     posts.erase(it);
+    deleted.push_back(p.id);
+    keep_deleted(deleted);
     return p;
   };
   if (auto p = take(recent)) return *p;
@@ -258,6 +286,7 @@ std::string render_json_feed(const Feed& feed) {
   ext["version"] = kFormatVersion;
   if (!feed.address.empty()) ext["address"] = feed.address;
   ext["archive_pages"] = feed.pages.size();
+  if (!feed.deleted.empty()) ext["deleted"] = feed.deleted;
   j["_hostless"] = ext;
   j["items"] = items_json(feed.recent);
   return j.dump(2) + "\n";
@@ -449,6 +478,15 @@ Result<Feed> load(const fs::path& dir) {
   auto recent = items_from(*doc, "feed.json");
   if (!recent) return recent.error();
   feed.recent = std::move(*recent);
+  if (ext.contains("deleted") && ext["deleted"].is_array()) {
+    for (const auto& id : ext["deleted"]) {
+      if (!id.is_string() || !post_id_time(id.get<std::string>())) {
+        return make_error("feed.json: \"_hostless.deleted\" holds something that is not a post id");
+      }
+      feed.deleted.push_back(id.get<std::string>());
+    }
+    keep_deleted(feed.deleted);
+  }
 
   auto profile = read_json(dir / "profile.json");
   if (!profile) return profile.error();

@@ -30,24 +30,42 @@ struct ArchivePage {
   std::vector<Post> posts;  // newest first
 };
 
+// Ids of removed posts a feed remembers (in feed.json), so a merge with
+// another device's copy that still has them does not bring them back.
+constexpr std::size_t kMaxDeleted = 1000;
+
+// What a merge changed: the posts taken from the other copy and the posts
+// removed because the other copy deleted them, each newest first, and
+// whether it learnt of other deletions.
+struct Merged {
+  std::vector<Post> taken;
+  std::vector<Post> dropped;
+  bool new_deletions = false;
+  bool changed() const { return !taken.empty() || !dropped.empty() || new_deletions; }
+};
+
 struct Feed {
   Profile profile;
   std::string address;             // "" until `hostless post` learns it from a publish
   std::vector<Post> recent;        // newest first, at most kRecentPosts
   std::vector<ArchivePage> pages;  // oldest first
+  // Ids of removed posts, sorted, at most kMaxDeleted (the newest kept).
+  std::vector<std::string> deleted;
 
   // Adds `post` (its id must be new) and moves the oldest posts past
   // kRecentPosts to the newest unfrozen archive page, opening a new page when
   // there is none.
   void add(Post post);
-  // Removes the post with this id wherever it is; a frozen page stays frozen.
-  // Returns the removed post, or an error naming the id.
+  // Removes the post with this id wherever it is and remembers the id in
+  // `deleted`; a frozen page stays frozen. Returns the removed post, or an
+  // error naming the id.
   Result<Post> remove(std::string_view id);
   // Takes the posts of `other` (the same feed as another device published
-  // it) that this one lacks, by id. When any is new, every post is laid out
-  // again, oldest first, as if each had been added in turn (archive pages
-  // may change once). Returns the posts taken, newest first.
-  std::vector<Post> merge(const Feed& other);
+  // it) that this one lacks and has not deleted, by id, and removes the ones
+  // `other` deleted; the deleted ids of both are kept. When anything
+  // changed, every post is laid out again, oldest first, as if each had been
+  // added in turn (archive pages may change once).
+  Merged merge(const Feed& other);
   // The newest id in the feed, "" when empty.
   std::string newest_id() const;
   bool contains(std::string_view id) const;

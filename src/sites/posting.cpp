@@ -87,8 +87,8 @@ Result<json> SiteManager::post(const PostRequest& request, const Progress& progr
     if (!r) return unpublished(r.error());
   }
   // The DHT held a version this node did not publish (the other device of a
-  // shared key): its posts are merged in, in one more version, so none is
-  // lost.
+  // shared key): its posts are merged in (and its deletions applied), in one
+  // more version, so none is lost or brought back.
   if (r->contains("other_device")) {
     const json other = (*r)["other_device"];
     auto published = SiteAddress::parse((*r)["address"].get<std::string>());
@@ -100,8 +100,9 @@ Result<json> SiteManager::post(const PostRequest& request, const Progress& progr
                            ", published from another device: " + merged.error().message +
                            "; they are not in this version";
     } else {
-      out["merged"] = *merged;
-      if (*merged > 0) {
+      out["merged"] = merged->taken.size();
+      if (!merged->dropped.empty()) out["merged_deletions"] = merged->dropped.size();
+      if (merged->changed()) {
         r = publish(dir, key, progress);
         if (!r) return unpublished(r.error());
       }
@@ -111,8 +112,9 @@ Result<json> SiteManager::post(const PostRequest& request, const Progress& progr
   return out;
 }
 
-Result<std::size_t> SiteManager::merge_other_device(const SiteAddress& address, const fs::path& dir,
-                                                    const json& other, const Progress& progress) {
+Result<feed::Merged> SiteManager::merge_other_device(const SiteAddress& address,
+                                                     const fs::path& dir, const json& other,
+                                                     const Progress& progress) {
   auto ih = InfoHash::from_hex(other.value("info_hash", ""));
   if (!ih) return ih.error();
   std::random_device rd;
@@ -126,12 +128,12 @@ Result<std::size_t> SiteManager::merge_other_device(const SiteAddress& address, 
     }
   } cleanup{scratch};
   if (auto got = get(address, scratch, progress, *ih); !got) return got.error();
-  auto taken = feed::merge_folder(dir, scratch);
-  if (!taken) {
+  auto merged = feed::merge_folder(dir, scratch);
+  if (!merged) {
     return make_error("version " + std::to_string(other.value("seq", std::int64_t{0})) +
-                      " of this feed is not a feed: " + taken.error().message);
+                      " of this feed is not a feed: " + merged.error().message);
   }
-  return taken->size();
+  return merged;
 }
 
 }  // namespace hostless

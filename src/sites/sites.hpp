@@ -178,11 +178,11 @@ class SiteManager final : public SiteService {
   // and frees `held`, its version, unless another site uses it.
   Status let_go(const SiteAddress& address, const std::function<Status()>& change,
                 const std::optional<InfoHash>& held);
-  // Merges into the feed folder `dir` the posts of the version `other` (a
-  // publish's "other_device": its info_hash and seq) lacks; how many it took.
-  Result<std::size_t> merge_other_device(const SiteAddress& address,
-                                         const std::filesystem::path& dir,
-                                         const nlohmann::json& other, const Progress& progress);
+  // Merges into the feed folder `dir` the version `other` (a publish's
+  // "other_device": its info_hash and seq): feed::merge_folder.
+  Result<feed::Merged> merge_other_device(const SiteAddress& address,
+                                          const std::filesystem::path& dir,
+                                          const nlohmann::json& other, const Progress& progress);
   // Blocklists (sites/blocklists.cpp): the list that names a site, and why.
   struct Listing {
     std::string list;  // the blocklist's address
@@ -330,7 +330,9 @@ class SiteManager final : public SiteService {
   // How long publish looks the name up (while it hashes) for a newer seq
   // signed elsewhere.
   static constexpr std::chrono::seconds kPublishLookup{3};
-  static constexpr std::chrono::seconds kPublishLookupSkip{60};
+  // (10 s: posts in a row stay fast, and a post made on another device in
+  // between is missed only within those seconds, unless pushed.)
+  static constexpr std::chrono::seconds kPublishLookupSkip{10};
   static constexpr std::chrono::seconds kJoinWait{5};
   static constexpr std::chrono::seconds kLookupGrace{2};
   static constexpr std::chrono::seconds kPublishWait{5};

@@ -435,7 +435,8 @@ def test_feed_two_devices():
     """One feed posted to from two devices: each `post` first merges the
     posts of a version the other device published (fetched from whoever
     holds it: here the follower, with the other device offline), so no post
-    is lost and a follower sees them all in order."""
+    is lost and a follower sees them all in order; a deletion made on one
+    device stays deleted after the other device's next post."""
     # The reader polls every second: a version the phone publishes over one
     # it fetched only to merge reaches no follower by push (the fetch's
     # connections are closed), so the reader's poll finds it. Node 4 only
@@ -466,6 +467,15 @@ def test_feed_two_devices():
         p = laptop.run("post", folder, "five", "--key", "me")
         assert "merged" not in p.stderr, p.stderr
         assert wait_for(lambda: texts()[:2] == ["five", "four"], 60), texts()
+        # A deletion on one device is not undone by the other's next post
+        # (its copy still holds the post): the merge applies it.
+        [three] = [x["id"] for x in reader.json("timeline")["posts"] if x["text"] == "three"]
+        laptop.run("post", folder, "--delete", three, "--key", "me")
+        assert wait_for(lambda: "three" not in texts(), 60), texts()
+        laptop.stop()
+        six = phone.json("post", copy, "six", "--key", "me")
+        assert six.get("merged_deletions") == 1, six
+        assert wait_for(lambda: texts() == ["six", "five", "four", "two", "one"], 60), texts()
 
 
 def test_feed_hostile():

@@ -292,7 +292,7 @@ TEST_CASE("merging two devices' copies of a feed keeps every post once, in order
   Feed laptop = feed_with(30);
   Feed phone = feed_with(25);
   for (std::uint64_t n : {26, 27, 28, 31, 32}) phone.add(make_post(n));
-  const auto taken = laptop.merge(phone);
+  const auto taken = laptop.merge(phone).taken;
   REQUIRE(taken.size() == 2);
   CHECK(taken[0].id == make_post(32).id);
   CHECK(taken[1].id == make_post(31).id);
@@ -302,13 +302,13 @@ TEST_CASE("merging two devices' copies of a feed keeps every post once, in order
   CHECK(feed::render(laptop) == feed::render(all));
   // Nothing new: nothing moves.
   const auto before = feed::render(laptop);
-  CHECK(laptop.merge(phone).empty());
-  CHECK(laptop.merge(all).empty());
+  CHECK_FALSE(laptop.merge(phone).changed());
+  CHECK_FALSE(laptop.merge(all).changed());
   CHECK(feed::render(laptop) == before);
   // Each side's older posts fill the other's archive pages.
   Feed fresh = feed_with(0);
   fresh.add(make_post(99));
-  CHECK(fresh.merge(all).size() == 32);
+  CHECK(fresh.merge(all).taken.size() == 32);
   CHECK(fresh.recent.front().id == make_post(99).id);
   CHECK(fresh.pages.size() == 1);
   CHECK(fresh.pages[0].posts.size() == 13);
@@ -334,6 +334,39 @@ TEST_CASE("following.json is written sorted and read back strictly", "[feed]") {
   CHECK_FALSE(feed::parse_following("{}"));
   CHECK_FALSE(feed::parse_following("not json"));
   CHECK_FALSE(feed::parse_following(std::string(feed::kMaxFollowingBytes + 1, ' ')));
+}
+
+TEST_CASE("a merge applies the other device's deletions and keeps its own", "[feed]") {
+  // Both hold 1..10; the laptop deletes 3 and the phone deletes 7.
+  Feed laptop = feed_with(10);
+  Feed phone = feed_with(10);
+  REQUIRE(laptop.remove(make_post(3).id));
+  REQUIRE(phone.remove(make_post(7).id));
+  const auto m = laptop.merge(phone);
+  REQUIRE(m.dropped.size() == 1);
+  CHECK(m.dropped[0].id == make_post(7).id);
+  CHECK(m.taken.empty());  // 3 is not taken back
+  CHECK_FALSE(laptop.contains(make_post(3).id));
+  CHECK_FALSE(laptop.contains(make_post(7).id));
+  CHECK(laptop.deleted == std::vector<std::string>{make_post(3).id, make_post(7).id});
+  // The other way round gives the same feed.
+  phone.merge(laptop);
+  CHECK(feed::render(phone) == feed::render(laptop));
+  // Deletions survive a save and load; an id that is not one is refused.
+  hostless::test::Sandbox box;
+  REQUIRE(feed::initialize(box.path(), "me"));
+  REQUIRE(feed::save(box.path(), laptop));
+  auto back = feed::load(box.path());
+  REQUIRE(back);
+  CHECK(back->deleted == laptop.deleted);
+  // Only the newest kMaxDeleted ids are remembered.
+  Feed many = feed_with(0);
+  for (std::uint64_t n = 1; n <= feed::kMaxDeleted + 5; ++n) {
+    many.add(make_post(n));
+    REQUIRE(many.remove(make_post(n).id));
+  }
+  CHECK(many.deleted.size() == feed::kMaxDeleted);
+  CHECK(many.deleted.front() == make_post(6).id);
 }
 
 TEST_CASE("blocklist.json is written sorted and read back strictly", "[feed]") {
