@@ -430,9 +430,9 @@ void Gateway::install_routes() {
       }
       r.attach = attach.get<std::vector<std::string>>();
     }
-    // A session names a feed this node publishes and attaches no file: it
-    // must not read the user's files into a public site.
-    if (caller(bearer(req)) == Caller::kSession &&
+    // Only the file token names a folder, a key or files to attach: a
+    // dashboard session must not read the user's files into a public site.
+    if (caller(bearer(req)) != Caller::kToken &&
         (!r.folder.empty() || !r.key_name.empty() || !r.attach.empty())) {
       return send_error(res, 403,
                         "a dashboard session posts to a feed by its address, without "

@@ -65,6 +65,8 @@ std::optional<SiteManager::Listing> SiteManager::listed(const std::string& addre
 }
 
 void SiteManager::reload_blocklists() {
+  // One at a time, so an older read never replaces a newer one.
+  std::lock_guard reload_lock(blocklists_reload_mutex_);
   auto sites = catalog_.sites();
   if (!sites) return;
   std::map<std::string, Listing> listed;
@@ -94,7 +96,16 @@ void SiteManager::reload_blocklists() {
     std::cerr << "hostless: dropped " << s.address.str() << ": listed by the blocklist "
               << listed[s.address.str()].list << "\n";
     (void)let_go(
-        s.address, [&]() -> Status { return catalog_.remove_site(s.address); }, s.info_hash);
+        s.address,
+        [&]() -> Status {
+          // Not if followed or mirrored meanwhile: the user's choice.
+          auto now = catalog_.site(s.address);
+          if (!now || !*now || (*now)->role != SiteRole::kVisited) {
+            return make_error("no longer a visited site");
+          }
+          return catalog_.remove_site(s.address);
+        },
+        s.info_hash);
   }
 }
 

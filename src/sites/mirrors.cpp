@@ -23,8 +23,14 @@ std::string kept_as(SiteRole role) {
 // The command that ends a kept role.
 const char* undo_command(SiteRole role) {
   return role == SiteRole::kFollowed    ? "unfollow"
-         : role == SiteRole::kBlocklist ? "unsubscribe"
+         : role == SiteRole::kBlocklist ? "blocklist unsubscribe"
                                         : "unmirror";
+}
+// What the answer of ending it says: {"unfollowed": true} and so on.
+const char* undone(SiteRole role) {
+  return role == SiteRole::kFollowed    ? "unfollowed"
+         : role == SiteRole::kBlocklist ? "unsubscribed"
+                                        : "unmirrored";
 }
 // What keeping in the role is called.
 const char* keep_verb(SiteRole role) {
@@ -208,7 +214,7 @@ Result<json> SiteManager::unkeep(const SiteAddress& address, SiteRole role) {
       !s) {
     return s.error();
   }
-  return json{{"address", address.str()}, {std::string(undo_command(role)) + "d", true}};
+  return json{{"address", address.str()}, {undone(role), true}};
 }
 
 Status SiteManager::let_go(const SiteAddress& address, const std::function<Status()>& change,
@@ -290,6 +296,8 @@ Result<json> SiteManager::block(const std::string& address_text) {
       },
       held);
   if (!s) return s.error();
+  // A blocked blocklist blocks nothing any more.
+  if (*existing && (*existing)->role == SiteRole::kBlocklist) reload_blocklists();
   return json{{"address", address.str()}, {"blocked", true}};
 }
 

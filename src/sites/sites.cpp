@@ -96,24 +96,42 @@ bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t 
   return changed;
 }
 
+namespace {
+
+// True for "<address>/media/...": the torrent's one top folder, then media/.
+bool in_media(const lt::file_storage& files, lt::file_index_t i) {
+  const fs::path path(files.file_path(i));
+  auto part = path.begin();
+  return part != path.end() && ++part != path.end() && *part == "media" &&
+         std::next(part) != path.end();
+}
+
+}  // namespace
+
 std::vector<bool> kept_pieces(const lt::torrent_info& ti, bool media) {
   const auto& files = ti.files();
   std::vector<bool> kept(static_cast<std::size_t>(ti.num_pieces()), media);
   if (media) return kept;
   for (auto i : files.file_range()) {
-    if (files.pad_file_at(i) || files.file_size(i) == 0) continue;
-    // "<address>/media/...": the torrent's one top folder, then media/.
-    const fs::path path(files.file_path(i));
-    auto part = path.begin();
-    if (part != path.end() && ++part != path.end() && *part == "media" &&
-        std::next(part) != path.end()) {
-      continue;
-    }
+    if (files.pad_file_at(i) || files.file_size(i) == 0 || in_media(files, i)) continue;
     const int first = static_cast<int>(files.map_file(i, 0, 1).piece);
     const int last = static_cast<int>(files.map_file(i, files.file_size(i) - 1, 1).piece);
     for (int p = first; p <= last; ++p) kept[static_cast<std::size_t>(p)] = true;
   }
   return kept;
+}
+
+std::vector<lt::download_priority_t> kept_file_priorities(const lt::torrent_info& ti, bool media) {
+  const auto& files = ti.files();
+  std::vector<lt::download_priority_t> out(static_cast<std::size_t>(files.num_files()),
+                                           lt::default_priority);
+  for (auto i : files.file_range()) {
+    // (libtorrent holds pad files at 0 whatever it is told.)
+    if (files.pad_file_at(i) || (!media && in_media(files, i))) {
+      out[static_cast<std::size_t>(static_cast<int>(i))] = lt::dont_download;
+    }
+  }
+  return out;
 }
 
 bool want_kept_pieces(const lt::torrent_handle& h, const std::vector<bool>& kept,
@@ -126,7 +144,7 @@ bool want_kept_pieces(const lt::torrent_handle& h, const std::vector<bool>& kept
     if (kept[i] && p == lt::dont_download) {
       p = to;
       raised = changed = true;
-    } else if (!kept[i] && lower_others && p == lt::default_priority) {
+    } else if (!kept[i] && lower_others && p != lt::dont_download && p != lt::top_priority) {
       p = lt::dont_download;
       changed = true;
     }
@@ -207,10 +225,8 @@ Status SiteManager::start() {
     if (lec) continue;
     atp.save_path = version_dir(*s.info_hash).string();
     if (s.role == SiteRole::kFollowed && !s.media) {
-      // (Restored from resume data, a version keeps its piece priorities.)
-      const auto kept = kept_pieces(*atp.ti, false);
-      for (bool k : kept)
-        atp.piece_priorities.push_back(k ? lt::default_priority : lt::dont_download);
+      // (Restored from resume data, a version keeps its file priorities.)
+      atp.file_priorities = kept_file_priorities(*atp.ti, false);
     }
     (void)node_.add_torrent(std::move(atp));
   }
@@ -1015,13 +1031,28 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
       return make_error("version " + ih.hex() + " is " + std::to_string(kept_bytes >> 20) + " MiB" +
                         (media ? "" : " without its media") + ", above the " +
                         std::to_string(max_bytes >> 20) +
-                        " MiB a followed feed may take (the daemon's --follow-max-mib); "
-                        "`hostless mirror` keeps a site of any size");
+                        " MiB a followed feed or blocklist may take (the daemon's "
+                        "--follow-max-mib); `hostless mirror` keeps a site of any size");
     }
   }
   if (done) {
     // What is not kept (media/ of a feed followed without it) is not asked
     // for: lowered before the torrent leaves upload mode.
+    // As file priorities, which libtorrent keeps (in resume data too) and
+    // applies again after a check; piece priorities alone it resets then.
+    // A whole fetch gives media/ back its priority.
+    // The disk thread applies them: waited for (up to 5 s), since a check
+    // that start_version starts meanwhile gives every piece back its old
+    // priority (seen: a follow without media fetched media/ whole).
+    if (auto ti = h.torrent_file()) {
+      const auto wanted = kept_file_priorities(*ti, media);
+      if (h.get_file_priorities() != wanted) {
+        h.prioritize_files(wanted);
+        for (int i = 0; i < 500 && h.get_file_priorities() != wanted; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+    }
     if (!media) want_kept_pieces(h, kept, lt::default_priority, true);
     start_version(h, ih);
     // A visited version holds back what no one asked for (piece priority 0),
@@ -1036,8 +1067,11 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
       }
       return true;
     };
+    // (What is not kept is lowered again each round: start_version's
+    // recheck, when it links held files in, may give every piece back its
+    // default priority.)
     while (done) {
-      const bool raised = want_kept_pieces(h, kept, lt::default_priority, false);
+      const bool raised = want_kept_pieces(h, kept, lt::default_priority, !media);
       if (!raised && holds_kept()) break;
       done = wait_whole();
     }

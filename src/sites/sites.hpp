@@ -93,9 +93,12 @@ bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t 
 // "Following": a feed followed without its media). A piece shared by a
 // media file and another file is kept.
 std::vector<bool> kept_pieces(const lt::torrent_info& ti, bool media);
+// The file priorities that keep those pieces: 0 for media/'s files when not
+// `media`, else the default.
+std::vector<lt::download_priority_t> kept_file_priorities(const lt::torrent_info& ti, bool media);
 // Gives the kept pieces (`kept`) that are not wanted (priority 0) priority
-// `to`, and when `lower_others`, the others that have the default priority
-// priority 0 (one a read asked for stays). True if a kept one was raised.
+// `to`, and when `lower_others`, the others priority 0 (but one a read asked
+// for, at top priority). True if a kept one was raised.
 // Blocks on libtorrent: never call on the node thread.
 bool want_kept_pieces(const lt::torrent_handle& h, const std::vector<bool>& kept,
                       lt::download_priority_t to, bool lower_others);
@@ -350,6 +353,7 @@ class SiteManager final : public SiteService {
   KeyStore keys_;
   SitesOptions options_;
   const std::chrono::steady_clock::time_point created_;
+  std::mutex blocklists_reload_mutex_;  // held by reload_blocklists (taken first)
   std::mutex blocklists_mutex_;
   std::map<std::string, Listing> listed_;           // listed address -> the first list naming it
   nlohmann::json lists_ = nlohmann::json::array();  // blocklists(): each list's state

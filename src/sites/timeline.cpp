@@ -34,7 +34,9 @@ json SiteManager::timeline(std::size_t limit) {
     const bool own = s.role == SiteRole::kPublished;
     if (s.role != SiteRole::kFollowed && !own) continue;
     const std::string address = s.address.str();
-    if (own && (!s.info_hash || !fs::exists(version_dir(*s.info_hash) / address / "feed.json"))) {
+    std::error_code ec;
+    if (own &&
+        (!s.info_hash || !fs::exists(version_dir(*s.info_hash) / address / "feed.json", ec))) {
       continue;
     }
     json f = {{"address", address}, {"seq", s.seq}};

@@ -200,6 +200,8 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
     auto s = c->exec(
         "BEGIN;"
         "ALTER TABLE sites ADD COLUMN media INTEGER NOT NULL DEFAULT 0;"
+        // (Follows made before kept media/ too: they go on so.)
+        "UPDATE sites SET media = 1 WHERE role = 'followed';"
         "PRAGMA user_version = 4;"
         "COMMIT;");
     if (!s) return s.error();

@@ -243,12 +243,12 @@ function update(r, s) {
     // What the row's main button does, by role.
     const action = {mirrored: "unmirror", followed: "unfollow", blocked: "unblock"}[s.role] ||
                    "mirror";
-    r.mirror.hidden = s.role === "published";
+    r.mirror.hidden = s.role === "published" || s.role === "blocklist";
     r.mirror.dataset.action = action;
     r.mirror.textContent = action[0].toUpperCase() + action.slice(1);
   }
   if (!r.block.dataset.armed) {
-    r.block.hidden = s.role === "published" || s.role === "blocked";
+    r.block.hidden = s.role === "published" || s.role === "blocked" || s.role === "blocklist";
     r.block.textContent = "Block";
   }
   r.open.hidden = s.role === "blocked";
