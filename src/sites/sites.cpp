@@ -1037,13 +1037,12 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
   }
   if (done) {
     // What is not kept (media/ of a feed followed without it) is not asked
-    // for: lowered before the torrent leaves upload mode.
-    // As file priorities, which libtorrent keeps (in resume data too) and
-    // applies again after a check; piece priorities alone it resets then.
-    // A whole fetch gives media/ back its priority.
-    // The disk thread applies them: waited for (up to 5 s), since a check
-    // that start_version starts meanwhile gives every piece back its old
-    // priority (seen: a follow without media fetched media/ whole).
+    // for, from before the torrent leaves upload mode: as file priorities,
+    // which libtorrent keeps (in resume data too) and applies again after a
+    // check, and which a whole fetch gives back. Its disk thread applies
+    // them: waited for (up to 5 s), since a check that start_version starts
+    // meanwhile gave every piece back its old priority (seen: a follow
+    // without media fetched media/ whole).
     if (auto ti = h.torrent_file()) {
       const auto wanted = kept_file_priorities(*ti, media);
       if (h.get_file_priorities() != wanted) {
