@@ -1,6 +1,6 @@
 // The sites layer's posting: a post (or a deletion) written into a feed
 // folder this node publishes, then published, as `hostless post` and the
-// dashboard ask (docs/microblog.md, "Posting").
+// dashboard ask (docs/microblog.md, "Publishing").
 #include <random>
 
 #include "feed/edit.hpp"
@@ -12,7 +12,9 @@ using json = nlohmann::json;
 
 Result<std::string> SiteManager::start_post(const PostRequest& request) {
   if (request.folder.empty() == request.address.empty()) {
-    return make_error("name the feed by its folder or by its address, not both");
+    return make_error(request.folder.empty()
+                          ? "name the feed to post to: its folder or its address"
+                          : "name the feed by its folder or by its address, not both");
   }
   if (!request.folder.empty() && !fs::path(request.folder).is_absolute()) {
     return make_error("post needs an absolute folder path");

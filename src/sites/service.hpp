@@ -46,7 +46,7 @@ struct VisitState {
   bool ready() const { return version != nullptr; }
 };
 
-// A post to a feed this node publishes (docs/microblog.md, "Posting"): the
+// A post to a feed this node publishes (docs/microblog.md, "Publishing"): the
 // feed is named by its folder (the command line) or by its address (a feed
 // this node published, whose folder the catalog knows: the dashboard).
 struct PostRequest {
