@@ -93,9 +93,7 @@ void SiteManager::reload_blocklists() {
   // published, followed or mirrored site stays: the user chose it).
   for (const auto& s : *sites) {
     if (s.role != SiteRole::kVisited || !listed.count(s.address.str())) continue;
-    std::cerr << "hostless: dropped " << s.address.str() << ": listed by the blocklist "
-              << listed[s.address.str()].list << "\n";
-    (void)let_go(
+    auto dropped = let_go(
         s.address,
         [&]() -> Status {
           // Not if followed or mirrored meanwhile: the user's choice.
@@ -106,6 +104,10 @@ void SiteManager::reload_blocklists() {
           return catalog_.remove_site(s.address);
         },
         s.info_hash);
+    if (dropped) {
+      std::cerr << "hostless: dropped " << s.address.str() << ": listed by the blocklist "
+                << listed[s.address.str()].list << "\n";
+    }
   }
 }
 
