@@ -452,13 +452,15 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
     return lt::piece_index_t(static_cast<int>((base + off) / piece_len));
   };
 
-  // A file of priority 0 (in the media/ of a feed followed without it) is
-  // fetched when read: whole, into its own file (libtorrent writes a file
-  // it does not want to its part file, which is not served).
-  if (h.file_priority(index) == lt::dont_download) h.file_priority(index, lt::default_priority);
-
   const lt::piece_index_t first = piece_of(offset);
   if (!h.have_piece(first)) {
+    // A file of priority 0 (in the media/ of a feed followed without it) is
+    // fetched when read: whole, into its own file (libtorrent writes a file
+    // it does not want to its part file, which is not served). Asked only
+    // here, before any of it is fetched: a warm read costs no extra call.
+    if (h.file_priority(index) == lt::dont_download) {
+      h.file_priority(index, lt::default_priority);
+    }
     // Ask for this piece now and the next few soon after; a seek (Range)
     // moves the deadlines with it.
     const lt::piece_index_t last = piece_of(std::min(file.size, offset + kReadAhead) - 1);

@@ -1043,11 +1043,22 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     // them: waited for (up to 5 s), since a check that start_version starts
     // meanwhile gave every piece back its old priority (seen: a follow
     // without media fetched media/ whole).
+    // (Pad files aside: a torrent never given file priorities reports them
+    // at the default, and a whole fetch of it has nothing to change.)
     if (auto ti = h.torrent_file()) {
+      const auto& files = ti->files();
       const auto wanted = kept_file_priorities(*ti, media);
-      if (h.get_file_priorities() != wanted) {
+      const auto applied = [&] {
+        const auto now = h.get_file_priorities();
+        for (auto i : files.file_range()) {
+          const auto k = static_cast<std::size_t>(static_cast<int>(i));
+          if (!files.pad_file_at(i) && (k >= now.size() || now[k] != wanted[k])) return false;
+        }
+        return true;
+      };
+      if (!applied()) {
         h.prioritize_files(wanted);
-        for (int i = 0; i < 500 && h.get_file_priorities() != wanted; ++i) {
+        for (int i = 0; i < 500 && !applied(); ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
       }
@@ -1061,8 +1072,10 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     // lower and raise priorities between two looks. (On this thread: the
     // wait's check runs on the node thread, which must not block.)
     const auto holds_kept = [&] {
+      const auto st = status_of(h, lt::torrent_handle::query_pieces);  // one call, not one a piece
       for (std::size_t i = 0; i < kept.size(); ++i) {
-        if (kept[i] && !h.have_piece(lt::piece_index_t(static_cast<int>(i)))) return false;
+        const lt::piece_index_t p(static_cast<int>(i));
+        if (kept[i] && (p >= st.pieces.end_index() || !st.pieces[p])) return false;
       }
       return true;
     };
