@@ -33,6 +33,8 @@ struct DaemonArgs {
   bool lan = false;
   bool no_lsd = false;
   bool allow_embedded_sites = false;
+  bool allow_root = false;
+  bool allow_remote_gateway = false;
   int gateway_timeout_s = 30;
   int republish_interval_s = 1800;
   int dht_item_lifetime_s = 0;
@@ -108,6 +110,14 @@ void raise_file_limit() {
 }
 
 int run_daemon(const Globals& g, const DaemonArgs& a) {
+  // Every site's bytes come from strangers and every peer may talk to this
+  // process: a bug here should cost one user's files, not the machine.
+  if (::geteuid() == 0 && !a.allow_root) {
+    return fail(
+        "refusing to run as root: the daemon talks to strangers' peers and stores their "
+        "files. Run it as an ordinary user (e.g. `sudo -u alice hostless daemon`), or pass "
+        "--allow-root on a machine that has no other user (a container, a test VM)");
+  }
   raise_file_limit();
   // What the daemon creates (token, catalog, session state, logs) is its
   // user's alone, whatever umask it was started with.
@@ -118,6 +128,15 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
   auto gw = parse_endpoints(a.gateway);
   if (!gw || gw->size() != 1) {
     return fail("bad --gateway '" + a.gateway + "': expected HOST:PORT, e.g. 127.0.0.1:8420");
+  }
+  const std::string& gw_name = gw->front().first;
+  const bool gw_loopback =
+      gw_name.starts_with("127.") || gw_name == "localhost" || gw_name == "::1";
+  if (!gw_loopback && !a.allow_remote_gateway) {
+    return fail("--gateway " + a.gateway +
+                " is not a loopback address: anyone who can reach it could browse through "
+                "this node, make it fetch and seed sites, and try the API. Use 127.0.0.1:PORT, "
+                "or add --allow-remote-gateway if that is what you want");
   }
   auto listen = parse_endpoints(a.listen);
   if (!listen) return fail("bad --listen: " + listen.error().message);
@@ -235,6 +254,11 @@ void add_daemon_command(CLI::App& app, const Globals& g, int& result) {
                 "Let any page load a site (image, script, frame) or send you to one you never "
                 "opened without asking, which makes this node fetch and seed it and tells the "
                 "page which sites you hold; off by default");
+  cmd->add_flag("--allow-root", args->allow_root,
+                "Run even as root (containers and test machines); refused otherwise");
+  cmd->add_flag("--allow-remote-gateway", args->allow_remote_gateway,
+                "Let --gateway listen on an address other hosts can reach (127.0.0.1 and ::1 "
+                "need no flag); refused otherwise");
   cmd->add_option("--session-idle", args->session_idle_s,
                   "Seconds a dashboard sign-in lasts without use")
       ->check(CLI::Range(1, 30 * 86400))

@@ -18,7 +18,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from harness import Cluster, Node, free_port, make_site, wait_for  # noqa: E402
+from harness import ROOT_FLAG, Cluster, Node, free_port, make_site, wait_for  # noqa: E402
 from qbittorrent import QBittorrent  # noqa: E402
 
 BIN = None
@@ -201,7 +201,7 @@ def test_bad_input():
         # A second daemon for the same home is refused, naming the pid.
         p = subprocess.run([BIN, "--home", n.home, "daemon", "--lan", "--listen",
                             "127.0.0.1:%d" % free_port(), "--gateway",
-                            "127.0.0.1:%d" % free_port()],
+                            "127.0.0.1:%d" % free_port()] + ROOT_FLAG,
                            capture_output=True, text=True, timeout=30)
         assert p.returncode == 1 and "already running" in p.stderr and \
             str(n.proc.pid) in p.stderr, p.stderr
@@ -210,14 +210,28 @@ def test_bad_input():
         other = os.path.join(base, "other")
         p = subprocess.run([BIN, "--home", other, "daemon", "--lan", "--listen",
                             "127.0.0.1:%d" % free_port(), "--gateway",
-                            "127.0.0.1:%d" % n.gateway_port],
+                            "127.0.0.1:%d" % n.gateway_port] + ROOT_FLAG,
                            capture_output=True, text=True, timeout=30)
         assert p.returncode == 1 and "--gateway" in p.stderr, p.stderr
         p = subprocess.run([BIN, "--home", other, "daemon", "--lan", "--listen",
                             "127.0.0.1:%d" % n.peer_port, "--gateway",
-                            "127.0.0.1:%d" % free_port()],
+                            "127.0.0.1:%d" % free_port()] + ROOT_FLAG,
                            capture_output=True, text=True, timeout=30)
         assert p.returncode == 1 and "--listen" in p.stderr, p.stderr
+
+        # A gateway other hosts can reach only when asked for by name; root
+        # only when asked for by name.
+        daemon = [BIN, "--home", other, "daemon", "--lan", "--listen",
+                  "127.0.0.1:%d" % free_port(), "--gateway"]
+        p = subprocess.run(daemon + ["0.0.0.0:%d" % free_port()] + ROOT_FLAG,
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and "not a loopback address" in p.stderr and \
+            "--allow-remote-gateway" in p.stderr, p.stderr
+        if os.geteuid() == 0:
+            p = subprocess.run(daemon + ["127.0.0.1:%d" % free_port()],
+                               capture_output=True, text=True, timeout=30)
+            assert p.returncode == 1 and "refusing to run as root" in p.stderr and \
+                "--allow-root" in p.stderr, p.stderr
 
         # No daemon.
         p = subprocess.run([BIN, "--home", os.path.join(base, "nobody"), "status"],

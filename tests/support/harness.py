@@ -48,6 +48,11 @@ def _taken_on_ipv6_loopback(port):
         return e.errno == errno.EADDRINUSE
 
 
+# The daemon refuses to run as root unless told; tests run as root here (and
+# in CI) to make network namespaces.
+ROOT_FLAG = ["--allow-root"] if os.geteuid() == 0 else []
+
+
 def free_port():
     """A TCP and UDP port free on 127.0.0.1 (and TCP on [::1], where a
     loopback gateway listens too) right now."""
@@ -136,7 +141,7 @@ class Node:
         """The daemon's command line (netsim.NetNode runs it elsewhere)."""
         args = self.prefix + [self.binary, "--home", self.home, "daemon", "--lan", "--no-lsd",
                 "--listen", "127.0.0.1:%d" % self.peer_port,
-                "--gateway", "127.0.0.1:%d" % self.gateway_port] + self.extra
+                "--gateway", "127.0.0.1:%d" % self.gateway_port] + ROOT_FLAG + self.extra
         if self.bootstrap_port:
             args += ["--bootstrap", "127.0.0.1:%d" % self.bootstrap_port]
         return args

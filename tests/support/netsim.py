@@ -70,7 +70,7 @@ import threading
 import time
 
 from harness import Node as _HarnessNode
-from harness import wait_for
+from harness import ROOT_FLAG, wait_for
 
 IP = "ip"
 IPTABLES = "iptables-legacy"  # the kernel here has no nft queue; miniupnpd uses libiptc
@@ -687,7 +687,7 @@ class NetNode(_HarnessNode):
     def daemon_argv(self):
         args = [self.binary, "--home", self.home, "daemon", "--no-lsd",
                 "--listen", "%s:%d" % (self.ip, self.peer_port),
-                "--gateway", "127.0.0.1:%d" % self.gateway_port] + self.extra
+                "--gateway", "127.0.0.1:%d" % self.gateway_port] + ROOT_FLAG + self.extra
         if self.bootstrap:
             args += ["--bootstrap", self.bootstrap]
         return ns_argv(self.ns, args)
