@@ -206,6 +206,19 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
         "COMMIT;");
     if (!s) return s.error();
   }
+  if (version < 5) {
+    // Schema 5: the highest pointer of each site the node no longer keeps, so
+    // that rollback protection outlives eviction, unfollow and unmirror.
+    auto s = c->exec(
+        "BEGIN;"
+        "CREATE TABLE IF NOT EXISTS forgotten_pointers ("
+        "  address BLOB PRIMARY KEY, ptr_seq INTEGER NOT NULL, ptr_value BLOB NOT NULL,"
+        "  ptr_sig BLOB NOT NULL, forgotten INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS forgotten_by_time ON forgotten_pointers(forgotten);"
+        "PRAGMA user_version = 5;"
+        "COMMIT;");
+    if (!s) return s.error();
+  }
   return c;
 }
 
@@ -314,11 +327,50 @@ Status Catalog::touch_visit(const SiteAddress& address, std::int64_t when) {
 
 Status Catalog::remove_site(const SiteAddress& address) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "DELETE FROM sites WHERE address = ?");
+  const auto& k = address.key().bytes();
+  if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+  // The site goes; its highest seq stays (the WHERE is needed by SQLite's
+  // upsert after a SELECT).
+  Stmt keep(db_,
+            "INSERT INTO forgotten_pointers (address, ptr_seq, ptr_value, ptr_sig, forgotten) "
+            "SELECT address, ptr_seq, ptr_value, ptr_sig, ? FROM sites "
+            "WHERE address = ? AND ptr_value IS NOT NULL AND ptr_sig IS NOT NULL "
+            "ON CONFLICT(address) DO UPDATE SET ptr_seq = excluded.ptr_seq, "
+            "ptr_value = excluded.ptr_value, ptr_sig = excluded.ptr_sig, "
+            "forgotten = excluded.forgotten WHERE excluded.ptr_seq > forgotten_pointers.ptr_seq");
+  keep.bind(1, static_cast<std::int64_t>(std::time(nullptr)));
+  keep.bind_blob(2, k.data(), k.size());
+  Stmt del(db_, "DELETE FROM sites WHERE address = ?");
+  del.bind_blob(1, k.data(), k.size());
+  // Bounded: the oldest go first (about 200 bytes each).
+  Stmt trim(db_,
+            "DELETE FROM forgotten_pointers WHERE address IN (SELECT address FROM "
+            "forgotten_pointers ORDER BY forgotten DESC LIMIT -1 OFFSET ?)");
+  trim.bind(1, std::int64_t{kMaxForgotten});
+  if (!keep.ok() || keep.step() != SQLITE_DONE || !del.ok() || del.step() != SQLITE_DONE ||
+      !trim.ok() || trim.step() != SQLITE_DONE) {
+    auto e = db_error(db_, "delete site");
+    (void)exec("ROLLBACK");
+    return e;
+  }
+  return exec("COMMIT");
+}
+
+std::optional<SignedPointer> Catalog::forgotten_locked(const SiteAddress& address) {
+  Stmt s(db_, "SELECT ptr_seq, ptr_value, ptr_sig FROM forgotten_pointers WHERE address = ?");
   const auto& k = address.key().bytes();
   s.bind_blob(1, k.data(), k.size());
-  if (s.step() != SQLITE_DONE) return db_error(db_, "delete site");
-  return {};
+  if (!s.ok() || s.step() != SQLITE_ROW) return std::nullopt;
+  auto v = PointerValue::decode(s.text(1));
+  auto sig = s.text(2);
+  if (!v || sig.size() != 64) return std::nullopt;
+  SignedPointer p;
+  p.key = address.key();
+  p.seq = s.i64(0);
+  p.value = *v;
+  std::memcpy(p.signature.data(), sig.data(), 64);
+  if (!p.verify()) return std::nullopt;
+  return p;
 }
 
 Result<std::optional<SiteRecord>> Catalog::update_site(const SiteAddress& address,
@@ -355,6 +407,11 @@ Result<SignedPointer> Catalog::observe_pointer(const SignedPointer& pointer) {
       r.emplace();
       r->address = SiteAddress(pointer.key);
       r->role = SiteRole::kVisited;
+      // Held once and dropped since: never below what was seen then.
+      if (auto before = forgotten_locked(r->address); before && before->seq >= pointer.seq) {
+        r->pointer = *before;
+        return true;
+      }
     }
     r->pointer = pointer;
     return true;

@@ -84,7 +84,10 @@ class Catalog {
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
 
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
+  // Highest pointers kept of sites no longer in the catalog (rollback
+  // protection after eviction); the longest forgotten go first.
+  static constexpr int kMaxForgotten = 100000;
 
   Result<std::optional<SiteRecord>> site(const SiteAddress& address);
   Result<std::vector<SiteRecord>> sites();
@@ -92,6 +95,8 @@ class Catalog {
   Result<std::optional<SiteRecord>> site_by_folder(const std::string& folder);
   // Inserts or replaces the whole record.
   Status put_site(const SiteRecord& record);
+  // Removes the site; its highest pointer is remembered (observe_pointer
+  // still refuses anything older if the site comes back).
   Status remove_site(const SiteAddress& address);
   // Read-modify-write in one transaction that no other catalog call can
   // interleave with: `fn` gets the record (nullopt: none) and returns true to
@@ -124,6 +129,7 @@ class Catalog {
   // The same as the public calls, with mutex_ held by the caller.
   Result<std::optional<SiteRecord>> site_locked(const SiteAddress& address);
   Status put_site_locked(const SiteRecord& record);
+  std::optional<SignedPointer> forgotten_locked(const SiteAddress& address);
   sqlite3* db_;
   std::mutex mutex_;
 };

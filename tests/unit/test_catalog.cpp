@@ -72,6 +72,34 @@ TEST_CASE("observe_pointer keeps the highest seq, also after reopening", "[catal
   CHECK(c->observe_pointer(p1)->seq == 2);
 }
 
+TEST_CASE("the highest seq outlives the site's removal (eviction, unfollow)", "[catalog]") {
+  TempDir dir;
+  auto key = SecretKey::generate();
+  SiteAddress address(key.public_key());
+  auto p1 = SignedPointer::sign(key, 1, PointerValue{ih_of(1)});
+  auto p3 = SignedPointer::sign(key, 3, PointerValue{ih_of(3)});
+  auto p5 = SignedPointer::sign(key, 5, PointerValue{ih_of(5)});
+  {
+    auto c = open_catalog(dir.path / "catalog.sqlite");
+    CHECK(c->observe_pointer(p3)->seq == 3);
+    REQUIRE(c->remove_site(address));
+    auto gone = c->site(address);
+    REQUIRE(gone);
+    CHECK(!*gone);
+    // A replayed older pointer after the drop: the site comes back at seq 3.
+    CHECK(c->observe_pointer(p1)->seq == 3);
+    REQUIRE(c->remove_site(address));
+  }
+  // Also after a restart; a newer one is taken as ever.
+  auto c = open_catalog(dir.path / "catalog.sqlite");
+  CHECK(c->observe_pointer(p1)->seq == 3);
+  CHECK(c->observe_pointer(p5)->seq == 5);
+  REQUIRE(c->remove_site(address));
+  CHECK(c->observe_pointer(p3)->seq == 5);
+  // Removing a site the catalog never had is fine.
+  CHECK(c->remove_site(SiteAddress(SecretKey::generate().public_key())));
+}
+
 TEST_CASE("update_site is one transaction: concurrent increments are never lost", "[catalog]") {
   TempDir dir;
   auto c = open_catalog(dir.path / "catalog.sqlite");
