@@ -104,6 +104,9 @@ namespace {
 
 // How long a failed cold visit is shown before a new visit tries again.
 constexpr auto kRetryFailedVisit = std::chrono::seconds(5);
+// Cold visits under way at once (each holds a thread while it resolves and
+// fetches metadata); past it a visit is refused until some end.
+constexpr std::size_t kMaxColdVisits = 256;
 // A visit updates the site's last-visit time at most this often.
 constexpr std::chrono::seconds kLastVisitResolution{1};
 // How far ahead of a reader pieces get deadlines.
@@ -289,6 +292,22 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
   std::shared_ptr<Visit> v;
   {
     std::lock_guard lock(visits_mutex_);
+    if (visits_.size() >= kMaxColdVisits && visits_.count(key) == 0) {
+      // Ended visits are forgotten first (a failed one's message has been
+      // shown long enough, a ready one is served from warm_).
+      const auto now = Clock::now();
+      std::erase_if(visits_, [now](const auto& entry) {
+        auto st = entry.second->state();
+        return st.ready() ||
+               (st.stage == "failed" && now - entry.second->failed_at > kRetryFailedVisit);
+      });
+      if (visits_.size() >= kMaxColdVisits) {
+        return {"failed",
+                "too many sites are being opened at once (" + std::to_string(kMaxColdVisits) +
+                    "); try again when some have opened",
+                0, nullptr};
+      }
+    }
     auto [it, fresh] = visits_.try_emplace(key, std::make_shared<Visit>());
     v = it->second;
     if (!fresh) return v->state();

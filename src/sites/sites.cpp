@@ -154,6 +154,7 @@ bool want_kept_pieces(const lt::torrent_handle& h, const std::vector<bool>& kept
 }
 
 struct SiteManager::Job {
+  std::uint64_t number = 0;  // in start order
   std::string id;
   std::string kind;
   std::mutex mutex;
@@ -266,7 +267,12 @@ Status SiteManager::start() {
     }
   }
   node_.every(options_.republish_interval, [this] { republish_all(); });
-  node_.every(std::chrono::seconds(1), [this] { retry_failed_puts(); });
+  node_.every(std::chrono::seconds(1), [this] {
+    // A round the catalog failed is tried again a minute later, not after a
+    // whole republish interval.
+    if (const auto at = republish_again_at_.load(); at != 0 && now_unix() >= at) republish_all();
+    retry_failed_puts();
+  });
   node_.every(options_.mirror_interval, [this] { follow_mirrors(); });
   node_.every(std::chrono::seconds(5), [this] {
     collect_versions();
@@ -298,7 +304,25 @@ Status SiteManager::start() {
 
 void SiteManager::republish_all() {
   auto sites = catalog_.sites();
-  if (!sites) return;
+  {
+    std::lock_guard lock(catalog_error_mutex_);
+    if (!sites) {
+      // Said once per failure, and in `status`, since until it is fixed no
+      // name this node keeps alive is put again and each fades from the DHT.
+      if (catalog_error_ != sites.error().message) {
+        std::cerr << "hostless: cannot read the catalog to put the names it keeps alive again ("
+                  << sites.error().message << "); trying again every minute\n";
+      }
+      catalog_error_ = sites.error().message;
+      republish_again_at_ = now_unix() + kCatalogRetry.count();
+      return;
+    }
+    if (!catalog_error_.empty()) {
+      std::cerr << "hostless: the catalog reads again; putting the names it keeps alive\n";
+    }
+    catalog_error_.clear();
+    republish_again_at_ = 0;
+  }
   // Kept sites whose last poll, within this round, found their name on
   // enough nodes are not put again (BEP 44).
   std::set<std::string> well_held;
@@ -383,10 +407,26 @@ void SiteManager::retry_failed_puts() {
 std::string SiteManager::run_job(const std::string& kind,
                                  std::function<Result<json>(const Progress&)> fn) {
   auto job = std::make_shared<Job>();
-  job->id = kind + "-" + std::to_string(next_job_++);
+  job->number = next_job_++;
+  job->id = kind + "-" + std::to_string(job->number);
   job->kind = kind;
   {
     std::lock_guard lock(jobs_mutex_);
+    // Bounded: past kJobsKept, the oldest ended jobs are forgotten (a client
+    // asking for one then gets "no such job"); running ones always stay.
+    if (jobs_.size() >= kJobsKept) {
+      std::vector<std::shared_ptr<Job>> ended;
+      for (const auto& [id, j] : jobs_) {
+        std::lock_guard job_lock(j->mutex);
+        if (j->state != "running") ended.push_back(j);
+      }
+      std::sort(ended.begin(), ended.end(),
+                [](const auto& a, const auto& b) { return a->number < b->number; });
+      for (const auto& j : ended) {
+        if (jobs_.size() < kJobsKept) break;
+        jobs_.erase(j->id);
+      }
+    }
     jobs_[job->id] = job;
   }
   Progress progress{[job](const std::string& stage, std::uint64_t done, std::uint64_t total) {
@@ -1214,24 +1254,27 @@ json SiteManager::status() {
                          : "not known to be reachable: no incoming connection yet and no port "
                            "mapping; behind a NAT, others can fetch its sites only from a "
                            "reachable mirror";
-  return {{"pid", ::getpid()},
-          {"dht", s.dht_nodes == 0 ? "joining (knows no DHT node yet)" : "joined"},
-          {"reachability", reach},
-          {"dht_nodes", s.dht_nodes},
-          {"listen_port", s.listen_port},
-          {"torrents", s.torrents},
-          {"downloaded", s.total_download},
-          {"uploaded", s.total_upload},
-          {"failed_bytes", s.total_failed},
-          {"redundant_bytes", s.total_redundant},
-          {"dht_bytes_in", s.dht_bytes_in},
-          {"dht_bytes_out", s.dht_bytes_out},
-          {"polls",
-           {{"direct", polls_direct_.load()},
-            {"walked", polls_walked_.load()},
-            {"lookup", polls_lookup_.load()},
-            {"found_newer", polls_newer_.load()},
-            {"bytes", poll_bytes_.load()}}}};
+  json out = {{"pid", ::getpid()},
+              {"dht", s.dht_nodes == 0 ? "joining (knows no DHT node yet)" : "joined"},
+              {"reachability", reach},
+              {"dht_nodes", s.dht_nodes},
+              {"listen_port", s.listen_port},
+              {"torrents", s.torrents},
+              {"downloaded", s.total_download},
+              {"uploaded", s.total_upload},
+              {"failed_bytes", s.total_failed},
+              {"redundant_bytes", s.total_redundant},
+              {"dht_bytes_in", s.dht_bytes_in},
+              {"dht_bytes_out", s.dht_bytes_out},
+              {"polls",
+               {{"direct", polls_direct_.load()},
+                {"walked", polls_walked_.load()},
+                {"lookup", polls_lookup_.load()},
+                {"found_newer", polls_newer_.load()},
+                {"bytes", poll_bytes_.load()}}}};
+  std::lock_guard lock(catalog_error_mutex_);
+  if (!catalog_error_.empty()) out["catalog_error"] = catalog_error_;
+  return out;
 }
 
 json SiteManager::sites() {

@@ -396,6 +396,13 @@ class SiteManager final : public SiteService {
   std::map<PublicKey, EarlyPut> early_puts_;  // guarded by retry_mutex_
   static constexpr int kEarlyPuts = 5;
   std::atomic<std::uint64_t> next_job_{1};
+  static constexpr std::size_t kJobsKept = 1000;
+  // The last failure to read the catalog for a republish round ("" none), and
+  // when to try that round again (unix seconds, 0: not due).
+  std::mutex catalog_error_mutex_;
+  std::string catalog_error_;
+  std::atomic<std::int64_t> republish_again_at_{0};
+  static constexpr std::chrono::seconds kCatalogRetry{60};
 
   std::mutex visits_mutex_;
   std::map<std::string, std::shared_ptr<Visit>> visits_;             // by address, while cold

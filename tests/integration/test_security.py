@@ -720,6 +720,56 @@ def test_sighup_saves_state():
         assert os.listdir(os.path.join(node.home, "resume")), "no resume data saved"
 
 
+def test_catalog_failure_reported():
+    """A catalog the daemon cannot read (here: its sites table renamed away by
+    another program) is said once in the log and in `status` (the re-puts it
+    stops were skipped silently before); once readable the error goes. (The
+    daemon retries a failed round every minute; with this test's 3 s
+    interval the next round comes first.)"""
+    import sqlite3
+    with Cluster(BIN, 2, extra=["--republish-interval", "3"]) as c:
+        node = c[1]
+        site = make_site(os.path.join(c.dir, "site"), {"index.html": "<h1>hi</h1>"})
+        node.json("publish", site)
+        db = sqlite3.connect(os.path.join(node.home, "catalog.sqlite"), timeout=10)
+        db.execute("ALTER TABLE sites RENAME TO sites_away")
+        db.commit()
+        said = wait_for(lambda: "cannot read the catalog" in node.read_log(), 15)
+        assert said, node.read_log()[-2000:]
+        status = node.json("status")
+        print("catalog unreadable: status says", status.get("catalog_error"))
+        assert "sites" in status.get("catalog_error", ""), status
+        assert node.read_log().count("cannot read the catalog") == 1  # said once
+        db.execute("ALTER TABLE sites_away RENAME TO sites")
+        db.commit()
+        db.close()
+        back = wait_for(lambda: "catalog_error" not in node.json("status"), 70)
+        assert back and "the catalog reads again" in node.read_log(), node.read_log()[-2000:]
+        print("readable again: the error is gone")
+
+
+def test_cold_visits_bounded():
+    """Each cold visit holds a thread while it looks a name up: the user's own
+    tabs (or a script with the token) opening 300 unknown sites at once get
+    256 visits under way and a clear refusal for the rest, not 300 threads;
+    the daemon keeps answering, and once the visits end new ones start."""
+    with Cluster(BIN, 1, extra=["--gateway-timeout", "8"]) as c:
+        node = c[1]
+        answers = []
+        for _ in range(300):
+            status, _, body = fetch(node, random_address(), "/", headers=USER_TYPED)
+            answers.append((status, body))
+        refused = [b for s, b in answers if b"too many sites are being opened" in b]
+        print("300 cold visits at once: %d refused" % len(refused))
+        assert len(refused) == 300 - 256, len(refused)
+        assert node.json("status")["dht_nodes"] >= 0
+        # The lookups fail after 8 s; then a new site may be opened again.
+        opened = wait_for(lambda: b"too many sites" not in
+                          fetch(node, random_address(), "/", headers=USER_TYPED)[2], 60)
+        assert opened
+        print("after the lookups ended: a new visit starts")
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     test_network.BIN = BIN
