@@ -9,6 +9,7 @@ BUILD_PACKAGES=(
   meson ninja-build pkg-config g++ clang-format
   libtorrent-rasterbar-dev libsodium-dev libsqlite3-dev libboost-filesystem-dev
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev catch2
+  libicu-dev  # Unicode case folding of site file names
   libnetfilter-queue-dev  # tests/support/netsim's delayer (built with the tests)
 )
 TEST_PACKAGES=(

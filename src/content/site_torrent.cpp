@@ -26,6 +26,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include <unicode/normalizer2.h>
+#include <unicode/unistr.h>
+
 #include <libtorrent/bdecode.hpp>
 #include <libtorrent/create_torrent.hpp>
 #include <libtorrent/error_code.hpp>
@@ -435,12 +438,30 @@ std::optional<std::string> path_problem(std::string_view path) {
   return std::nullopt;
 }
 
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+// What a disk that ignores letter case and Unicode forms may take for the
+// same name: ICU's NFKC_Casefold (compatibility forms, case and ignorable
+// characters folded), a superset of what APFS, ext4's casefold and NTFS
+// fold, and of libtorrent's own ASCII-case rename. `s` is valid UTF-8.
+std::string folded_name(std::string_view s) {
+  UErrorCode err = U_ZERO_ERROR;
+  const icu::Normalizer2* fold = icu::Normalizer2::getNFKCCasefoldInstance(err);
+  icu::UnicodeString out;
+  if (U_SUCCESS(err)) {
+    out = fold->normalize(icu::UnicodeString::fromUTF8(
+                              icu::StringPiece(s.data(), static_cast<std::int32_t>(s.size()))),
+                          err);
   }
-  return out;
+  if (U_FAILURE(err)) {
+    // Never expected (ICU's data is built in); ASCII case is still folded.
+    std::string ascii(s);
+    for (char& c : ascii) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return ascii;
+  }
+  std::string utf8;
+  out.toUTF8String(utf8);
+  return utf8;
 }
 
 // The canonical file order: path component by path component, bytewise,
@@ -491,21 +512,24 @@ Status check_paths(std::vector<std::string_view> paths) {
   }
   // libtorrent renames a file on load (to "name.1.ext") when its path equals
   // another file's or directory's path ignoring ASCII case, so such a file
-  // could not be found under its own name; and on a case-insensitive disk the
-  // two would be one file.
-  std::set<std::string> lower_dirs;
-  for (const std::string_view d : dirs) lower_dirs.insert(ascii_lower(d));
-  std::unordered_map<std::string, std::string_view> lower_files;
+  // could not be found under its own name. And on a disk that folds case or
+  // Unicode forms the two would be one file: with a file hard-linked from
+  // another site (reuse), a stranger's pair of names could write into that
+  // site's file. So names equal once folded are refused.
+  std::set<std::string> folded_dirs;
+  for (const std::string_view d : dirs) folded_dirs.insert(folded_name(d));
+  std::unordered_map<std::string, std::string_view> folded_files;
   for (const std::string_view p : paths) {
-    std::string lower = ascii_lower(p);
-    if (lower_dirs.count(lower) != 0) {
+    std::string folded = folded_name(p);
+    if (folded_dirs.count(folded) != 0) {
       return make_error("file path " + shown(p) +
-                        " differs only in letter case from a directory of other files");
+                        " differs only in letter case or Unicode form from a directory of "
+                        "other files; rename one");
     }
-    const auto [it, inserted] = lower_files.emplace(std::move(lower), p);
+    const auto [it, inserted] = folded_files.emplace(std::move(folded), p);
     if (!inserted) {
       return make_error("file paths " + shown(it->second) + " and " + shown(p) +
-                        " differ only in letter case");
+                        " differ only in letter case or Unicode form; rename one");
     }
   }
   return {};

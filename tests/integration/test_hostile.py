@@ -464,7 +464,7 @@ def test_hostile_paths():
     """Torrents whose paths use "..", absolute paths, slashes or backslashes
     inside a name, NUL, invalid UTF-8, hidden (dot) names such as .git or
     .hostless, symbolic links, over-long names, or names that differ only in
-    letter case are refused with a clear error by a visit, `get` and
+    letter case or Unicode form (NFC and NFD) are refused with a clear error by a visit, `get` and
     `mirror`, logged once; nothing is written outside the visitor's store.
     Windows device names (CON, nul.txt, aux/com1.html) mean nothing on Linux:
     such a site is served and copied like any other."""
@@ -498,7 +498,10 @@ def test_hostile_paths():
              expect="differ only in letter case"),
         Case("case of a folder", *v1_info("site", [(["Img"], b"file"),
                                                    (["img", "a.png"], b"png"), index]),
-             expect="differs only in letter case from a directory"),
+             expect="differs only in letter case or Unicode form from a directory"),
+        Case("unicode forms", *v1_info("site", [(["caf\u00e9.html"], b"nfc"),
+                                                (["cafe\u0301.html"], b"nfd"), index]),
+             expect="differ only in letter case or Unicode form"),
         Case("windows names", *v1_info("site", [(["CON"], b"con"), (["nul.txt"], b"nul"),
                                                 (["aux", "com1.html"], b"aux"), index])),
     ]

@@ -409,10 +409,34 @@ TEST_CASE("build_site_torrent rejects bad input", "[site_torrent]") {
     auto dir = build_site_torrent("site", {{"A", fake_hashes(1)}, {"a/b", fake_hashes(2)}});
     REQUIRE_FALSE(dir.ok());
     CHECK_THAT(dir.error().message, Catch::Contains("letter case"));
-    // Directories differing in case, and non-ASCII case, load unchanged.
+    // Directories differing in case load unchanged (a folding disk merges
+    // them, and their files still differ).
     CHECK(build_site_torrent("site", {{"x/A/b", fake_hashes(1)}, {"x/a/c", fake_hashes(2)}}).ok());
-    CHECK(build_site_torrent("site", {{"\xc3\x89", fake_hashes(1)}, {"\xc3\xa9", fake_hashes(2)}})
-              .ok());
+  }
+  SECTION("paths one file on a disk that folds Unicode case or forms") {
+    const std::vector<std::pair<std::string, std::string>> pairs = {
+        {"\xc3\x89", "\xc3\xa9"},         // É, é
+        {"caf\xc3\xa9", "cafe\xcc\x81"},  // é precomposed (NFC), e + U+0301 (NFD)
+        {"stra\xc3\x9f"
+         "e",
+         "STRASSE"},                      // ß folds to ss
+        {"\xef\xbd\x81.html", "a.html"},  // fullwidth a (NFKC)
+        {"a\xe2\x80\x8b"
+         "b",
+         "ab"},                    // a zero-width space is ignorable
+        {"\xce\xa3", "\xcf\x83"},  // Σ, σ
+    };
+    for (const auto& [a, b] : pairs) {
+      auto r = build_site_torrent("site", {{a, fake_hashes(1)}, {b, fake_hashes(2)}});
+      REQUIRE_FALSE(r.ok());
+      CHECK_THAT(r.error().message, Catch::Contains("Unicode form"));
+    }
+    auto dir = build_site_torrent(
+        "site", {{"\xc3\x89t\xc3\xa9", fake_hashes(1)}, {"\xc3\xa9t\xc3\xa9/x", fake_hashes(2)}});
+    REQUIRE_FALSE(dir.ok());
+    CHECK_THAT(dir.error().message, Catch::Contains("directory"));
+    // Different names stay different.
+    CHECK(build_site_torrent("site", {{"\xc3\xa9", fake_hashes(1)}, {"e", fake_hashes(2)}}).ok());
   }
   SECTION("mixed piece sizes") {
     auto r = build_site_torrent(
@@ -673,7 +697,7 @@ TEST_CASE("check_site_metadata refuses hostile metadata", "[site_torrent]") {
       {"letter case", v1_meta("site", {meta_file({"Index.html"}), index}),
        "differ only in letter case"},
       {"letter case of a folder", v1_meta("site", {meta_file({"A"}), meta_file({"a", "b"})}),
-       "differs only in letter case from a directory"},
+       "differs only in letter case or Unicode form from a directory"},
       {"duplicate", v1_meta("site", {index, index}), "appears twice"},
       {"file and folder", v1_meta("site", {meta_file({"a"}), meta_file({"a", "b"})}),
        "also a directory"},
