@@ -1,6 +1,10 @@
 // The sites layer's keeping half: mirrors and followed feeds (whole copies
 // that follow updates and keep the name alive), and freeing versions nobody
 // uses any more.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
@@ -645,6 +649,46 @@ void SiteManager::collect_versions() {
   });
 }
 
+namespace {
+
+// Sets a stored file's mode without following a link (the store holds none,
+// as metadata with links is refused; a link put there is left alone).
+void set_mode(const fs::path& path, mode_t mode) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fchmod(fd, mode);
+  ::close(fd);
+}
+
+}  // namespace
+
+void SiteManager::seal_whole_versions() {
+  for (const auto& [ih, st] : node_.statuses()) {
+    if (!st.is_seeding) continue;
+    {
+      std::lock_guard lock(sealed_mutex_);
+      if (sealed_.count(ih) != 0) continue;
+    }
+    auto ti = st.handle.torrent_file();
+    if (!ti) continue;
+    const auto& files = ti->files();
+    const fs::path dir = version_dir(ih);
+    for (auto i : files.file_range()) {
+      if (!files.pad_file_at(i)) set_mode(dir / files.file_path(i), 0444);
+    }
+    std::lock_guard lock(sealed_mutex_);
+    sealed_.insert(ih);
+  }
+}
+
+void SiteManager::unseal_file(const InfoHash& ih, const std::string& path_in_version) {
+  {
+    std::lock_guard lock(sealed_mutex_);
+    sealed_.erase(ih);  // sealed again once whole
+  }
+  set_mode(version_dir(ih) / path_in_version, 0644);
+}
+
 void SiteManager::free_version(const InfoHash& ih) {
   auto sites = catalog_.sites();
   if (!sites) return;
@@ -658,6 +702,10 @@ void SiteManager::free_version(const InfoHash& ih) {
     background_.erase(ih.hex());
     complete_.erase(ih.hex());
     disk_paths_.erase(ih.hex());
+    {
+      std::lock_guard sealed_lock(sealed_mutex_);
+      sealed_.erase(ih);
+    }
     completion_checked_.erase(ih.hex());
     titles_.erase(ih.hex());
     std::erase_if(warm_, [&](const auto& w) { return w.second.record.info_hash == ih; });

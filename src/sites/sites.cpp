@@ -279,6 +279,7 @@ Status SiteManager::start() {
     if (!evicting_.exchange(true)) {
       start_thread([this] {
         enforce_visit_cache();
+        seal_whole_versions();
         retry_disk_errors();
         evicting_ = false;
       });
@@ -1097,6 +1098,14 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
         return true;
       };
       if (!applied()) {
+        const auto now = h.get_file_priorities();
+        for (auto i : files.file_range()) {
+          const auto k = static_cast<std::size_t>(static_cast<int>(i));
+          if (!files.pad_file_at(i) && k < now.size() && now[k] == lt::dont_download &&
+              wanted[k] != lt::dont_download) {
+            unseal_file(ih, files.file_path(i));
+          }
+        }
         h.prioritize_files(wanted);
         for (int i = 0; i < 500 && !applied(); ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -1194,6 +1203,8 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
     // Never over another file of the site: on a disk that folds letter case
     // or Unicode forms, two names the metadata keeps apart can be one file.
     fs::copy_file(src, dst, fs::copy_options::none, ec);
+    // The store's copy is read-only (sealed); the user's own is theirs to edit.
+    if (!ec) fs::permissions(dst, fs::perms::owner_write, fs::perm_options::add, ec);
     if (ec) return make_error("cannot write " + dst.string() + ": " + ec.message());
     bytes += files.file_size(i);
     ++count;

@@ -345,6 +345,13 @@ class SiteManager final : public SiteService {
                       std::function<Result<nlohmann::json>(const Progress&)> fn);
   std::filesystem::path store_dir() const { return options_.home / "store"; }
   std::filesystem::path version_dir(const InfoHash& ih) const;
+  // Whole versions' files are made read-only (0444) once: their bytes never
+  // change, and a file hard-linked into several versions (reuse, publish)
+  // must not be written through any of them. Runs every few seconds.
+  void seal_whole_versions();
+  // Before libtorrent gets a file's priority raised from 0 (it opens such a
+  // file for writing, even a whole one): writable again (0644).
+  void unseal_file(const InfoHash& ih, const std::string& path_in_version);
   std::filesystem::path torrent_path(const InfoHash& ih) const;
   std::string url_for(const SiteAddress& address) const;
 
@@ -414,6 +421,8 @@ class SiteManager final : public SiteService {
   // files' paths in the store by file index, and when completeness was last
   // asked; all by info-hash hex.
   std::set<std::string> complete_;
+  std::mutex sealed_mutex_;
+  std::set<InfoHash> sealed_;  // versions seal_whole_versions made read-only
   std::map<std::string, std::vector<std::string>> disk_paths_;
   std::map<std::string, std::chrono::steady_clock::time_point> completion_checked_;
   struct Warm {

@@ -620,6 +620,77 @@ def test_mirror_rejects_rollback():
         assert fetch(mirror, addr, "/")[2] == b"<h1>v2</h1>"
 
 
+def store_modes(node, info_hash):
+    """{relative path: permission bits} of a version's files in node's store."""
+    root = os.path.join(node.home, "store", info_hash)
+    modes = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            path = os.path.join(d, f)
+            if not f.startswith(".") and os.path.isfile(path):
+                modes[os.path.relpath(path, root)] = os.stat(path).st_mode & 0o777
+    return modes
+
+
+def test_sealed_store():
+    """A whole version's files are read-only in the store (a file hard-linked
+    into several versions must not be written through any of them), and
+    everything still works for a daemon that file modes bind (as root the
+    daemons run as nobody): publish, mirror, an update that reuses sealed
+    files, a restart that seeds them again, a fresh visitor, and `get` (the
+    user's copy is writable)."""
+    with Cluster(BIN, 3, unprivileged=True,
+                 extra_for={2: ["--mirror-interval", "1"]}) as c:
+        publisher, mirror, visitor = c[1], c[2], c[3]
+        site = make_site(os.path.join(c.dir, "site"), {
+            "index.html": "<h1>v1</h1>", "big.bin": os.urandom(3 << 20), "a/b.txt": "b"})
+        v1 = publisher.json("publish", site)
+        addr = v1["address"]
+
+        def sealed(node, ih):
+            modes = store_modes(node, ih)
+            return modes and all(m == 0o444 for m in modes.values()) and modes
+
+        assert wait_for(lambda: sealed(publisher, v1["info_hash"]), 15), \
+            store_modes(publisher, v1["info_hash"])
+        assert mirror.json("mirror", addr)["seq"] == 1
+        assert wait_for(lambda: sealed(mirror, v1["info_hash"]), 15), \
+            store_modes(mirror, v1["info_hash"])
+        print("publisher's and mirror's stores sealed:", sorted(store_modes(mirror,
+                                                                           v1["info_hash"])))
+
+        # An update: the mirror's new version starts from its sealed files.
+        make_site(site, {"index.html": "<h1>v2</h1>"})
+        v2 = publisher.json("publish", site)
+
+        def mirror_seq():
+            return [x for x in mirror.json("sites") if x["address"] == addr][0]["seq"]
+
+        assert wait_for(lambda: mirror_seq() == 2, 60), mirror.read_log()[-3000:]
+        assert fetch(mirror, addr, "/")[2] == b"<h1>v2</h1>"
+        assert wait_for(lambda: sealed(mirror, v2["info_hash"]), 15)
+        assert "reused" in mirror.read_log() or "already held" in mirror.read_log(), \
+            mirror.read_log()[-2000:]
+
+        # The publisher restarts; with the mirror gone, a fresh visitor fetches
+        # everything from the publisher's sealed files.
+        mirror.stop()
+        publisher.stop()
+        publisher.start()
+        status, _, body = fetch(visitor, addr, "/big.bin", timeout=120)
+        assert status == 200 and body == open(os.path.join(site, "big.bin"), "rb").read()
+        for n in (publisher, visitor):
+            assert "ermission denied" not in n.read_log(), n.read_log()[-3000:]
+
+        out = os.path.join(c.dir, "copy")
+        visitor.json("get", addr, out)
+        assert same_tree(site, out)
+        modes = {f: os.stat(os.path.join(out, f)).st_mode & 0o200 for f in os.listdir(out)
+                 if os.path.isfile(os.path.join(out, f))}
+        assert modes and all(modes.values()), modes
+        print("restart, fresh visit and get: fine; the copy is writable")
+
+
 def test_visit_cache_evicts_least_recent():
     """Visited sites share a cache cap: the least recently visited goes first,
     a mirrored site never."""

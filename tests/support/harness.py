@@ -51,6 +51,7 @@ def _taken_on_ipv6_loopback(port):
 # The daemon refuses to run as root unless told; tests run as root here (and
 # in CI) to make network namespaces.
 ROOT_FLAG = ["--allow-root"] if os.geteuid() == 0 else []
+NOBODY = 65534  # the uid and gid unprivileged test daemons run as
 
 
 def free_port():
@@ -198,19 +199,32 @@ class Node:
 class Cluster:
     """N daemons, node 1 being everyone's bootstrap."""
 
-    def __init__(self, binary, n, extra=(), extra_for=None):
-        """extra: daemon flags for every node; extra_for: {index: flags} for some."""
+    def __init__(self, binary, n, extra=(), extra_for=None, unprivileged=False):
+        """extra: daemon flags for every node; extra_for: {index: flags} for some.
+        unprivileged: when run as root, the daemons run as nobody (setpriv), so
+        file permissions bind them as they bind a user."""
         self.dir = tempfile.mkdtemp(prefix="hostless-it-")
         self.binary = binary
         self.nodes = []
         extra_for = extra_for or {}
-        first = Node(binary, os.path.join(self.dir, "n1"), 1,
-                     extra=list(extra) + extra_for.get(1, [])).start()
+        prefix = []
+        if unprivileged and os.geteuid() == 0:
+            os.chown(self.dir, NOBODY, NOBODY)
+            prefix = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
+                      "--"]
+
+        def node(i, bootstrap):
+            home = os.path.join(self.dir, "n%d" % i)
+            if prefix:
+                os.makedirs(home, mode=0o700)
+                os.chown(home, NOBODY, NOBODY)
+            return Node(binary, home, i, bootstrap_port=bootstrap, prefix=prefix,
+                        extra=list(extra) + extra_for.get(i, [])).start()
+
+        first = node(1, None)
         self.nodes.append(first)
         for i in range(2, n + 1):
-            self.nodes.append(Node(binary, os.path.join(self.dir, "n%d" % i), i,
-                                   bootstrap_port=first.peer_port,
-                                   extra=list(extra) + extra_for.get(i, [])).start())
+            self.nodes.append(node(i, first.peer_port))
 
         self.wait_dht()
 
