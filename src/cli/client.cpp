@@ -66,7 +66,10 @@ Result<std::string> ApiClient::request(const std::string& method, const std::str
   if (r->status >= 400) {
     json j = json::parse(r->body, nullptr, false);
     if (!j.is_discarded() && j.is_object() && j.contains("error")) {
-      return make_error(j["error"].get<std::string>());
+      return make_error(
+          j["error"].get<std::string>(),
+          parse_kind(j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>()
+                                                                 : std::string()));
     }
     return make_error("the daemon answered " + std::to_string(r->status));
   }
@@ -119,7 +122,8 @@ Result<json> ApiClient::wait_job(const std::string& id, bool show_progress) {
       if (tty && !last_line.empty())
         std::cerr << "\r" << std::string(last_line.size(), ' ') << "\r";
       if (state == "done") return (*j)["result"];
-      return make_error(j->value("error", "the job failed"));
+      return make_error(j->value("error", "the job failed"),
+                        parse_kind(j->value("error_kind", std::string())));
     }
     std::uint64_t done = j->value("done", std::uint64_t{0});
     std::uint64_t total = j->value("total", std::uint64_t{0});

@@ -282,6 +282,26 @@ std::string html_escape(std::string_view text) {
   return out;
 }
 
+int http_status(ErrorKind kind, int fallback) {
+  switch (kind) {
+    case ErrorKind::kInvalid:
+      return 400;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kRefused:
+      return 403;
+    case ErrorKind::kUnavailable:
+      return 504;
+    case ErrorKind::kShuttingDown:
+      return 503;
+    case ErrorKind::kIo:
+      return 500;
+    case ErrorKind::kOther:
+      break;
+  }
+  return fallback;
+}
+
 FetchOrigin fetch_origin(std::string_view site, std::string_view mode, std::string_view dest,
                          std::string_view /*user*/) {
   if (site.empty() || site == "none" || site == "same-origin") return FetchOrigin::kOwn;

@@ -54,6 +54,14 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
   send_json(res, status, json{{"error", message}});
 }
 
+// A failure from the service: its kind picks the status (`fallback` when
+// unclassified) and is named in the body for clients ("kind").
+void send_error(httplib::Response& res, const Error& error, int fallback) {
+  json body{{"error", error.message}};
+  if (*kind_name(error.kind) != '\0') body["kind"] = kind_name(error.kind);
+  send_json(res, http_status(error.kind, fallback), body);
+}
+
 bool token_matches(const std::string& given, const std::string& expected) {
   if (given.size() != expected.size() || expected.empty()) return false;
   return sodium_memcmp(given.data(), expected.data(), expected.size()) == 0;
@@ -375,7 +383,7 @@ void Gateway::install_routes() {
            auto body = parse_body(req, res, {"folder", "key"});
            if (!body) return;
            auto id = service_.start_publish(body->value("folder", ""), body->value("key", ""));
-           if (!id) return send_error(res, 400, id.error().message);
+           if (!id) return send_error(res, id.error(), 400);
            send_json(res, 202, json{{"job", *id}});
          });
   s.Post("/api/v1/get", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
@@ -383,14 +391,14 @@ void Gateway::install_routes() {
     if (!body) return;
     auto id = service_.start_get(body->value("address", ""), body->value("outdir", ""),
                                  body->value("info_hash", ""));
-    if (!id) return send_error(res, 400, id.error().message);
+    if (!id) return send_error(res, id.error(), 400);
     send_json(res, 202, json{{"job", *id}});
   });
   s.Post("/api/v1/mirror", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
     auto body = parse_body(req, res, {"address"});
     if (!body) return;
     auto id = service_.start_mirror(body->value("address", ""));
-    if (!id) return send_error(res, 400, id.error().message);
+    if (!id) return send_error(res, id.error(), 400);
     send_json(res, 202, json{{"job", *id}});
   });
   s.Post("/api/v1/unmirror",
@@ -398,7 +406,7 @@ void Gateway::install_routes() {
            auto body = parse_body(req, res, {"address"});
            if (!body) return;
            auto r = service_.unmirror(body->value("address", ""));
-           if (!r) return send_error(res, 400, r.error().message);
+           if (!r) return send_error(res, r.error(), 400);
            send_json(res, 200, *r);
          });
   s.Post("/api/v1/follow", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
@@ -409,7 +417,7 @@ void Gateway::install_routes() {
     }
     auto id = service_.start_follow(body->value("address", ""), body->value("handle", ""),
                                     body->value("media", false));
-    if (!id) return send_error(res, 400, id.error().message);
+    if (!id) return send_error(res, id.error(), 400);
     send_json(res, 202, json{{"job", *id}});
   });
   s.Post("/api/v1/post", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
@@ -439,7 +447,7 @@ void Gateway::install_routes() {
                         "attachments; use `hostless post DIR` for those");
     }
     auto id = service_.start_post(r);
-    if (!id) return send_error(res, 400, id.error().message);
+    if (!id) return send_error(res, id.error(), 400);
     send_json(res, 202, json{{"job", *id}});
   });
   s.Post("/api/v1/unfollow",
@@ -447,7 +455,7 @@ void Gateway::install_routes() {
            auto body = parse_body(req, res, {"feed"});
            if (!body) return;
            auto r = service_.unfollow(body->value("feed", ""));
-           if (!r) return send_error(res, 400, r.error().message);
+           if (!r) return send_error(res, r.error(), 400);
            send_json(res, 200, *r);
          });
   for (const bool blocking : {true, false}) {
@@ -457,7 +465,7 @@ void Gateway::install_routes() {
              if (!body) return;
              const std::string address = body->value("address", "");
              auto r = blocking ? service_.block(address) : service_.unblock(address);
-             if (!r) return send_error(res, 400, r.error().message);
+             if (!r) return send_error(res, r.error(), 400);
              send_json(res, 200, *r);
            });
   }
@@ -466,7 +474,7 @@ void Gateway::install_routes() {
            auto body = parse_body(req, res, {"address"});
            if (!body) return;
            auto id = service_.start_subscribe(body->value("address", ""));
-           if (!id) return send_error(res, 400, id.error().message);
+           if (!id) return send_error(res, id.error(), 400);
            send_json(res, 202, json{{"job", *id}});
          });
   s.Post("/api/v1/unsubscribe",
@@ -474,7 +482,7 @@ void Gateway::install_routes() {
            auto body = parse_body(req, res, {"address"});
            if (!body) return;
            auto r = service_.unsubscribe(body->value("address", ""));
-           if (!r) return send_error(res, 400, r.error().message);
+           if (!r) return send_error(res, r.error(), 400);
            send_json(res, 200, *r);
          });
   s.Get("/api/v1/blocklists", [this](const httplib::Request&, httplib::Response& res) {
@@ -509,16 +517,16 @@ void Gateway::install_routes() {
     auto timeout = options_.timeout;
     if (req.has_param("timeout_ms")) {
       auto ms = parse_timeout_ms(req.get_param_value("timeout_ms"));
-      if (!ms) return send_error(res, 400, ms.error().message);
+      if (!ms) return send_error(res, ms.error(), 400);
       timeout = std::chrono::milliseconds(*ms);
     }
     auto r = service_.resolve(req.get_param_value("address"), timeout);
-    if (!r) return send_error(res, 404, r.error().message);
+    if (!r) return send_error(res, r.error(), 404);
     send_json(res, 200, *r);
   });
   s.Get("/api/v1/address", [this](const httplib::Request& req, httplib::Response& res) {
     auto parsed = parse_address_and_path(req.get_param_value("q"));
-    if (!parsed) return send_error(res, 400, parsed.error().message);
+    if (!parsed) return send_error(res, parsed.error(), 400);
     std::string port = std::to_string(port_);
     send_json(
         res, 200,
@@ -528,7 +536,7 @@ void Gateway::install_routes() {
   });
   s.Get("/api/v1/torrent", [this](const httplib::Request& req, httplib::Response& res) {
     auto r = service_.torrent(req.get_param_value("address"));
-    if (!r) return send_error(res, 404, r.error().message);
+    if (!r) return send_error(res, r.error(), 404);
     res.set_content(*r, "application/x-bittorrent");
   });
 }

@@ -242,6 +242,18 @@ void serve_site(SiteService& service, const SiteServingOptions& options, const s
     return plain_page(res, 405, "Method not allowed", "Sites are read-only: use GET or HEAD.");
   }
 
+  // No service workers: a worker answers for its origin without asking the
+  // gateway, so it would outlive everything the node decides about the site
+  // (a newer version, a block, a blocklist, the site being dropped). A
+  // browser fetches a worker's script with `Service-Worker: script` (and
+  // Sec-Fetch-Dest: serviceworker); refusing it makes register() reject.
+  if (req.has_header("Service-Worker") ||
+      req.get_header_value("Sec-Fetch-Dest") == "serviceworker") {
+    return plain_page(res, 403, "Service workers are off",
+                      "hostless sites cannot install service workers: the node serves every "
+                      "request itself, so a site's updates and blocks always apply.");
+  }
+
   // Drive-by seeding and history sniffing: another site's page must neither
   // make this node fetch (and so seed) a site, nor learn which sites the
   // user holds. Decided before visit(), which would start a fetch.
@@ -267,7 +279,8 @@ void serve_site(SiteService& service, const SiteServingOptions& options, const s
       browser ? service.visit(address, path) : service.wait_visit(address, path, options.timeout);
   if (!visit.ready()) {
     if (visit.stage == "failed") {
-      return plain_page(res, 504, "This site could not be opened", visit.error);
+      return plain_page(res, http_status(visit.error_kind, 504), "This site could not be opened",
+                        visit.error);
     }
     if (browser) return progress_page(res, address, visit.stage, -1);
     auto secs = std::to_string(options.timeout.count() / 1000);

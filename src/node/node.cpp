@@ -136,7 +136,7 @@ Result<std::vector<std::pair<std::string, int>>> parse_endpoints(const std::stri
     if (item.empty()) continue;
     std::size_t colon = item.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == item.size()) {
-      return make_error("bad endpoint '" + item + "': expected HOST:PORT");
+      return make_error("bad endpoint '" + item + "': expected HOST:PORT", ErrorKind::kInvalid);
     }
     std::string host = item.substr(0, colon);
     if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -458,13 +458,15 @@ void Node::Impl::handle_alert(lt::alert* a) {
       } else if (found > p->seq) {
         w.set_value(make_error(
             "the DHT holds seq " + std::to_string(found) + " of this name, newer than seq " +
-            std::to_string(p->seq) +
-            " signed here, and nodes keep the highest seq (was it published from another "
-            "device with the same key?)"));
+                std::to_string(p->seq) +
+                " signed here, and nodes keep the highest seq (was it published from another "
+                "device with the same key?)",
+            ErrorKind::kRefused));
       } else {
         w.set_value(
             make_error("no DHT node accepted the pointer (is the node connected to "
-                       "the DHT? check `hostless status`)"));
+                       "the DHT? check `hostless status`)",
+                       ErrorKind::kUnavailable));
       }
     }
     puts.erase(it);
@@ -622,7 +624,7 @@ void Node::Impl::finish_get(std::map<PublicKey, GetLookup>::iterator it) {
     } else {
       why += " over " + std::to_string(dht_nodes) + " known DHT nodes)";
     }
-    w.set_value(make_error(why));
+    w.set_value(make_error(why, dht_nodes == 0 ? ErrorKind::kUnavailable : ErrorKind::kNotFound));
   }
   gets.erase(it);
 }
@@ -654,7 +656,7 @@ void Node::Impl::check_deadlines() {
       continue;
     }
     for (auto& w : it->second.waiters) {
-      w.set_value(make_error("storing the pointer in the DHT timed out"));
+      w.set_value(make_error("storing the pointer in the DHT timed out", ErrorKind::kUnavailable));
     }
     it = puts.erase(it);
   }
@@ -683,7 +685,7 @@ void Node::Impl::check_deadlines() {
       r = make_error("the torrent was removed");  // between is_valid() and status()
     }
     w->checked = now;
-    if (!r && now >= w->deadline) r = make_error("timed out");
+    if (!r && now >= w->deadline) r = make_error("timed out", ErrorKind::kUnavailable);
     if (r) {
       w->promise.set_value(*r);
       w.reset();
@@ -693,7 +695,7 @@ void Node::Impl::check_deadlines() {
   for (auto& w : look) {
     if (!w) continue;
     if (cancelled) {
-      w->promise.set_value(make_error(kShuttingDown));
+      w->promise.set_value(make_error(kShuttingDown, ErrorKind::kShuttingDown));
     } else {
       torrent_waits.push_back(std::move(w));
     }
@@ -966,7 +968,7 @@ std::future<Result<SignedPointer>> Node::get_pointer(const PublicKey& key,
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->cancelled) {
-      promise.set_value(make_error(kShuttingDown));
+      promise.set_value(make_error(kShuttingDown, ErrorKind::kShuttingDown));
       return future;
     }
     auto [it, inserted] = impl_->gets.try_emplace(key);
@@ -1008,7 +1010,7 @@ std::future<Result<int>> Node::put_pointer(const SignedPointer& pointer,
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->cancelled) {
-      promise.set_value(make_error(kShuttingDown));
+      promise.set_value(make_error(kShuttingDown, ErrorKind::kShuttingDown));
       return future;
     }
     auto& req = impl_->puts[{pointer.key, pointer.seq}];
@@ -1111,7 +1113,7 @@ std::future<Status> Node::wait_torrent(const lt::torrent_handle& handle, Torrent
   auto future = w->promise.get_future();
   std::lock_guard lock(impl_->mutex);
   if (impl_->cancelled) {
-    w->promise.set_value(make_error(kShuttingDown));
+    w->promise.set_value(make_error(kShuttingDown, ErrorKind::kShuttingDown));
   } else {
     impl_->torrent_waits.push_back(std::move(w));
   }
@@ -1123,15 +1125,15 @@ void Node::cancel_waits() {
   std::lock_guard lock(impl_->mutex);
   impl_->cancelled = true;
   for (auto& [k, g] : impl_->gets) {
-    for (auto& w : g.waiters) w.set_value(make_error(kShuttingDown));
+    for (auto& w : g.waiters) w.set_value(make_error(kShuttingDown, ErrorKind::kShuttingDown));
   }
   impl_->gets.clear();
   for (auto& [k, p] : impl_->puts) {
-    for (auto& w : p.waiters) w.set_value(make_error(kShuttingDown));
+    for (auto& w : p.waiters) w.set_value(make_error(kShuttingDown, ErrorKind::kShuttingDown));
   }
   impl_->puts.clear();
   for (auto& w : impl_->torrent_waits) {
-    if (w) w->promise.set_value(make_error(kShuttingDown));
+    if (w) w->promise.set_value(make_error(kShuttingDown, ErrorKind::kShuttingDown));
   }
   impl_->torrent_waits.clear();
 }

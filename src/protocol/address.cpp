@@ -25,7 +25,7 @@ constexpr std::string_view kBtpkPrefix = "urn:btpk:";
 
 // Every parse error names what was wrong, then lists what would have worked.
 Error parse_error(const std::string& problem) {
-  return make_error(problem + "\n" + kAcceptedAddressForms);
+  return make_error(problem + "\n" + kAcceptedAddressForms, ErrorKind::kInvalid);
 }
 
 char ascii_lower(char c) {

@@ -98,7 +98,8 @@ Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const 
                         "; it already seeds it and keeps its name alive");
     }
     if (current == SiteRole::kBlocked) {
-      return make_error("you blocked " + address.str() + "; `hostless unblock` it first");
+      return make_error("you blocked " + address.str() + "; `hostless unblock` it first",
+                        ErrorKind::kRefused);
     }
     if (current != role && is_kept(current)) {
       return make_error(address.str() + " is " + kept_as(current) + " by this node; `hostless " +
@@ -199,8 +200,9 @@ Result<json> SiteManager::unfollow(const std::string& address_or_handle) {
   auto addr = SiteAddress::parse(address_or_handle);
   if (!addr) {
     return make_error("\"" + address_or_handle +
-                      "\" is neither a followed feed's handle nor a site address (see "
-                      "`hostless following`)");
+                          "\" is neither a followed feed's handle nor a site address (see "
+                          "`hostless following`)",
+                      ErrorKind::kNotFound);
   }
   return unkeep(*addr, SiteRole::kFollowed);
 }

@@ -43,6 +43,7 @@ struct VisitState {
   std::string error;  // when failed: why, in words for the visitor
   int peers = 0;
   std::shared_ptr<const SiteVersion> version;  // set once ready
+  ErrorKind error_kind = ErrorKind::kOther;    // when failed: what kind of failure
   bool ready() const { return version != nullptr; }
 };
 

@@ -68,13 +68,14 @@ struct SiteManager::Visit {
   std::condition_variable changed;
   std::string stage = "finding the name";
   std::string error;
+  ErrorKind error_kind = ErrorKind::kOther;
   int peers = 0;
   std::shared_ptr<const SiteVersion> version;
   Clock::time_point failed_at;
 
   VisitState state() {
     std::lock_guard lock(mutex);
-    return {stage, error, peers, version};
+    return {stage, error, peers, version, error_kind};
   }
   void set(std::string new_stage, int new_peers) {
     {
@@ -84,7 +85,7 @@ struct SiteManager::Visit {
     }
     changed.notify_all();
   }
-  void finish(std::shared_ptr<const SiteVersion> v, std::string why) {
+  void finish(std::shared_ptr<const SiteVersion> v, Error why) {
     {
       std::lock_guard lock(mutex);
       version = std::move(v);
@@ -92,7 +93,8 @@ struct SiteManager::Visit {
         stage = "ready";
       } else {
         stage = "failed";
-        error = std::move(why);
+        error = std::move(why.message);
+        error_kind = why.kind;
         failed_at = Clock::now();
       }
     }
@@ -195,7 +197,7 @@ bool SiteManager::knows(const std::string& address_text) {
 
 VisitState SiteManager::visit(const std::string& address_text, const std::string& first_path) {
   auto address = SiteAddress::parse(address_text);
-  if (!address) return {"failed", address.error().message, 0, nullptr};
+  if (!address) return {"failed", address.error().message, 0, nullptr, ErrorKind::kInvalid};
   const std::string key = address->str();
   // A recent failed visit is the answer unless the site got served since (a
   // mirror's fetch that went on once the disk had room, say).
@@ -228,7 +230,7 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
                   (l->reason.empty() ? "" : " (\"" + l->reason + "\")") +
                   "; to open it anyway follow or mirror it, or `hostless blocklist unsubscribe " +
                   l->list + "`",
-              0, nullptr};
+              0, nullptr, ErrorKind::kRefused};
     }
   }
 
@@ -245,7 +247,7 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
     auto record = catalog_.site(*address);
     if (record && *record && (*record)->role == SiteRole::kBlocked) {
       return {"failed", "you blocked this site; `hostless unblock " + key + "` to open it again", 0,
-              nullptr};
+              nullptr, ErrorKind::kRefused};
     }
     if (record && *record && (*record)->info_hash) {
       const SiteRecord& r = **record;
@@ -305,7 +307,7 @@ VisitState SiteManager::visit(const std::string& address_text, const std::string
         return {"failed",
                 "too many sites are being opened at once (" + std::to_string(kMaxColdVisits) +
                     "); try again when some have opened",
-                0, nullptr};
+                0, nullptr, ErrorKind::kUnavailable};
       }
     }
     auto [it, fresh] = visits_.try_emplace(key, std::make_shared<Visit>());
@@ -336,7 +338,7 @@ VisitState SiteManager::wait_visit(const std::string& address, const std::string
     // worth a short wait rather than a vaguer "still finding the name".
     v->changed.wait_for(lock, kLookupGrace, ended);
   }
-  return {v->stage, v->error, v->peers, v->version};
+  return {v->stage, v->error, v->peers, v->version, v->error_kind};
 }
 
 void SiteManager::run_visit(const SiteAddress& address, const std::string& first_path,
@@ -344,30 +346,34 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
   // A visitor is waiting: the first valid answer and what follows it within
   // 150 ms. (A newer version found later arrives with the next refresh.)
   auto ptr = resolve_pointer(address, options_.resolve_timeout, std::chrono::milliseconds(150));
-  if (!ptr) return visit->finish(nullptr, ptr.error().message);
+  if (!ptr) return visit->finish(nullptr, ptr.error());
   const InfoHash ih = ptr->value.ih;
   visit->set("finding peers", 0);
 
   auto added = add_version(address, ih);
-  if (!added) return visit->finish(nullptr, added.error().message);
+  if (!added) return visit->finish(nullptr, added.error());
   lt::torrent_handle h = *added;
   auto got = accept_metadata(
       address, h, ih, await_metadata(h, [visit](const lt::torrent_status& st) {
         visit->set(st.num_peers == 0 ? "finding peers" : "fetching metadata", st.num_peers);
       }));
-  if (!got && refused(ih)) return visit->finish(nullptr, got.error().message);
+  if (!got && refused(ih)) return visit->finish(nullptr, got.error());
   if (!got) {
     retire_version(ih);  // freed later unless some site uses it
     // A torrent that stopped with an error got metadata it cannot use.
     const bool failed = static_cast<bool>(status_of(h).errc);
+    if (failed) return visit->finish(nullptr, got.error());
     return visit->finish(nullptr,
-                         (failed ? "" : "no peer sent the site's files: ") + got.error().message);
+                         make_error("no peer sent the site's files: " + got.error().message,
+                                    ErrorKind::kUnavailable));
   }
   if (const auto st = status_of(h); st.errc) {
     // Stopped, by a full disk say (a mirror's fetch of the same version): no
     // piece comes until that is fixed, so the visitor hears why now.
     int retries = 0;
-    if (!recover_hybrid_error(st, retries)) return visit->finish(nullptr, torrent_error_text(st));
+    if (!recover_hybrid_error(st, retries)) {
+      return visit->finish(nullptr, make_error(torrent_error_text(st), ErrorKind::kIo));
+    }
   }
   auto view = version_view(address, ptr->seq, ih, h);
   want_first(address, ih, h, view ? view->find(first_path) : nullptr);
@@ -378,7 +384,7 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
     std::lock_guard lock(visits_mutex_);
     refreshed_[address.str()] = Clock::now();
   }
-  visit->finish(view, "");
+  visit->finish(view, Error{});
 }
 
 void SiteManager::want_first(const SiteAddress& address, const InfoHash& ih,
@@ -460,7 +466,9 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
   auto ih = InfoHash::from_hex(version.info_hash);
   if (!ih) return ih.error();
   auto h = node_.find_torrent(*ih);
-  if (!h.is_valid()) return make_error("this version of the site is no longer held");
+  if (!h.is_valid()) {
+    return make_error("this version of the site is no longer held", ErrorKind::kNotFound);
+  }
   auto ti = h.torrent_file();
   if (!ti) return make_error("the site's metadata is missing");
   const auto& files = ti->files();
@@ -520,7 +528,8 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
                   << static_cast<int>(st.state) << ", download " << st.download_payload_rate
                   << " B/s\n";
         return make_error("no peer sent this part of the file within " +
-                          std::to_string(timeout.count() / 1000) + " s");
+                              std::to_string(timeout.count() / 1000) + " s",
+                          stopping_ ? ErrorKind::kShuttingDown : ErrorKind::kUnavailable);
       }
       node_.wait_piece_event(seen, std::min(left, std::chrono::milliseconds(250)));
     }
@@ -542,7 +551,10 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
 Result<std::string> SiteManager::read_stored(const fs::path& path, std::uint64_t from,
                                              std::uint64_t to) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error("cannot open the stored file: " + std::string(strerror(errno)));
+  if (fd < 0) {
+    return make_error("cannot open the stored file: " + std::string(strerror(errno)),
+                      ErrorKind::kIo);
+  }
   std::string out(to - from, '\0');
   std::size_t got = 0;
   while (got < out.size()) {
@@ -551,7 +563,9 @@ Result<std::string> SiteManager::read_stored(const fs::path& path, std::uint64_t
     got += static_cast<std::size_t>(n);
   }
   ::close(fd);
-  if (got != out.size()) return make_error("the stored file is shorter than its metadata says");
+  if (got != out.size()) {
+    return make_error("the stored file is shorter than its metadata says", ErrorKind::kIo);
+  }
   return out;
 }
 

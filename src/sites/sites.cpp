@@ -164,6 +164,7 @@ struct SiteManager::Job {
   std::uint64_t total = 0;
   json result;
   std::string error;
+  ErrorKind error_kind = ErrorKind::kOther;
 };
 
 SiteManager::SiteManager(Node& node, Catalog& catalog, SitesOptions options)
@@ -450,6 +451,7 @@ std::string SiteManager::run_job(const std::string& kind,
     } else {
       job->state = "failed";
       job->error = r.error().message;
+      job->error_kind = r.error().kind;
     }
   });
   return job->id;
@@ -467,14 +469,19 @@ std::optional<json> SiteManager::job(const std::string& id) {
   json j = {{"id", job->id},       {"kind", job->kind}, {"state", job->state},
             {"stage", job->stage}, {"done", job->done}, {"total", job->total}};
   if (job->state == "done") j["result"] = job->result;
-  if (job->state == "failed") j["error"] = job->error;
+  if (job->state == "failed") {
+    j["error"] = job->error;
+    if (*kind_name(job->error_kind) != '\0') j["error_kind"] = kind_name(job->error_kind);
+  }
   return j;
 }
 
 Result<std::string> SiteManager::start_publish(const std::string& folder,
                                                const std::string& key_name) {
   fs::path p(folder);
-  if (!p.is_absolute()) return make_error("publish needs an absolute folder path");
+  if (!p.is_absolute()) {
+    return make_error("publish needs an absolute folder path", ErrorKind::kInvalid);
+  }
   const std::string waiting_key = p.lexically_normal().string() + "\n" + key_name;
   std::lock_guard waiting_lock(waiting_publishes_mutex_);
   if (auto it = waiting_publishes_.find(waiting_key); it != waiting_publishes_.end()) {
@@ -501,11 +508,13 @@ Result<std::string> SiteManager::start_get(const std::string& address, const std
   auto addr = SiteAddress::parse(address);
   if (!addr) return addr.error();
   fs::path out(outdir);
-  if (!out.is_absolute()) return make_error("get needs an absolute output path");
+  if (!out.is_absolute()) {
+    return make_error("get needs an absolute output path", ErrorKind::kInvalid);
+  }
   std::optional<InfoHash> version;
   if (!info_hash.empty()) {
     auto ih = InfoHash::from_hex(info_hash);
-    if (!ih) return make_error("info_hash: " + ih.error().message);
+    if (!ih) return make_error("info_hash: " + ih.error().message, ErrorKind::kInvalid);
     version = *ih;
   }
   SiteAddress a = *addr;
@@ -627,7 +636,7 @@ Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::s
     fs::rename(staging, vdir, ec);
     if (ec) {
       fs::remove_all(staging, ec);
-      return make_error("cannot move the snapshot into the store: " + ec.message());
+      return make_error("cannot move the snapshot into the store: " + ec.message(), ErrorKind::kIo);
     }
   }
   std::string torrent_bytes(snap->torrent.begin(), snap->torrent.end());
@@ -848,7 +857,8 @@ Result<SignedPointer> SiteManager::resolve_pointer(const SiteAddress& address,
   auto known = catalog_.site(address);
   if (known && *known && (*known)->pointer) return *(*known)->pointer;
   return make_error(address.str() + ": " + found.error().message +
-                    ". The site is unknown, or no node holding its name is reachable");
+                        ". The site is unknown, or no node holding its name is reachable",
+                    found.error().kind);
 }
 
 Result<json> SiteManager::resolve(const std::string& address, std::chrono::milliseconds timeout) {
@@ -928,7 +938,9 @@ Status SiteManager::await_metadata(const lt::torrent_handle& h,
             // Metadata in hand is what was awaited, also if the torrent
             // stopped after it came (a full disk): callers look at that.
             if (st.has_metadata) return Status();
-            if (st.errc) return Status(make_error(metadata_error_text(st.errc)));
+            if (st.errc) {
+              return Status(make_error(metadata_error_text(st.errc), ErrorKind::kRefused));
+            }
             if (st.total_download > kMetadataTrafficCap) {
               st.handle.pause();  // (fire and forget: stops the traffic now)
               return Status(
@@ -994,7 +1006,7 @@ Status SiteManager::accept_metadata(const SiteAddress& address, const lt::torren
     if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     fs::remove_all(version_dir(ih), ec);
   }
-  return make_error(why);
+  return make_error(why, ErrorKind::kRefused);
 }
 
 bool SiteManager::refused(const InfoHash& ih) {
@@ -1070,10 +1082,11 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
         over_cap_.insert(ih);
       }
       return make_error("version " + ih.hex() + " is " + std::to_string(kept_bytes >> 20) + " MiB" +
-                        (media ? "" : " without its media") + ", above the " +
-                        std::to_string(max_bytes >> 20) +
-                        " MiB a followed feed or blocklist may take (the daemon's "
-                        "--follow-max-mib); `hostless mirror` keeps a site of any size");
+                            (media ? "" : " without its media") + ", above the " +
+                            std::to_string(max_bytes >> 20) +
+                            " MiB a followed feed or blocklist may take (the daemon's "
+                            "--follow-max-mib); `hostless mirror` keeps a site of any size",
+                        ErrorKind::kRefused);
     }
   }
   if (done) {
@@ -1169,7 +1182,8 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
                               const Progress& progress, const std::optional<InfoHash>& version) {
   std::error_code ec;
   if (fs::exists(outdir, ec) && !fs::is_empty(outdir, ec)) {
-    return make_error(outdir.string() + " is not empty; give a new or empty folder");
+    return make_error(outdir.string() + " is not empty; give a new or empty folder",
+                      ErrorKind::kInvalid);
   }
   Result<SignedPointer> ptr = make_error("no pointer: a version asked for by its info-hash");
   if (!version) {
@@ -1185,7 +1199,9 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
   if (!ti) return make_error("the torrent has no metadata");
   const auto& files = ti->files();
   fs::create_directories(outdir, ec);
-  if (ec) return make_error("cannot create " + outdir.string() + ": " + ec.message());
+  if (ec) {
+    return make_error("cannot create " + outdir.string() + ": " + ec.message(), ErrorKind::kIo);
+  }
   std::uint64_t bytes = 0;
   int count = 0;
   fs::path vdir = version_dir(ih);
@@ -1205,7 +1221,7 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
     fs::copy_file(src, dst, fs::copy_options::none, ec);
     // The store's copy is read-only (sealed); the user's own is theirs to edit.
     if (!ec) fs::permissions(dst, fs::perms::owner_write, fs::perm_options::add, ec);
-    if (ec) return make_error("cannot write " + dst.string() + ": " + ec.message());
+    if (ec) return make_error("cannot write " + dst.string() + ": " + ec.message(), ErrorKind::kIo);
     bytes += files.file_size(i);
     ++count;
   }

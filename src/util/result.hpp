@@ -9,12 +9,51 @@
 
 namespace hostless {
 
-struct Error {
-  std::string message;
+// What kind of failure an error is, so that each edge answers it one way
+// (the gateway's HTTP status: gateway/http_rules.hpp http_status; the CLI's
+// exit code: cli/context.hpp exit_code), as leveldb's Status does. kOther: not
+// classified; the caller's own default applies.
+enum class ErrorKind : unsigned char {
+  kOther,
+  kInvalid,       // the input is wrong: fix it and ask again
+  kNotFound,      // no such site, name, job or file
+  kUnavailable,   // not reachable now (a timeout, no peers, a busy node): try again later
+  kRefused,       // hostile or forbidden: blocked, a stranger's bad metadata, a rollback
+  kIo,            // the disk or the catalog failed
+  kShuttingDown,  // the daemon is stopping
 };
 
-inline Error make_error(std::string message) {
-  return Error{std::move(message)};
+inline constexpr std::pair<ErrorKind, const char*> kErrorKindNames[] = {
+    {ErrorKind::kInvalid, "invalid"},
+    {ErrorKind::kNotFound, "not_found"},
+    {ErrorKind::kUnavailable, "unavailable"},
+    {ErrorKind::kRefused, "refused"},
+    {ErrorKind::kIo, "io"},
+    {ErrorKind::kShuttingDown, "shutting_down"},
+};
+
+// The kind's name in the API's JSON ("not_found", ...); "" for kOther.
+inline const char* kind_name(ErrorKind kind) {
+  for (const auto& [k, name] : kErrorKindNames) {
+    if (k == kind) return name;
+  }
+  return "";
+}
+// The inverse; kOther for anything else.
+inline ErrorKind parse_kind(const std::string& name) {
+  for (const auto& [k, n] : kErrorKindNames) {
+    if (name == n) return k;
+  }
+  return ErrorKind::kOther;
+}
+
+struct Error {
+  std::string message;
+  ErrorKind kind = ErrorKind::kOther;
+};
+
+inline Error make_error(std::string message, ErrorKind kind = ErrorKind::kOther) {
+  return Error{std::move(message), kind};
 }
 
 template <class T>

@@ -9,6 +9,7 @@
 
 using hostless::ByteRange;
 using hostless::check_head;
+using hostless::ErrorKind;
 using hostless::etag_matches;
 using hostless::fetch_origin;
 using hostless::FetchOrigin;
@@ -16,10 +17,13 @@ using hostless::HeadCheck;
 using hostless::HeadLimits;
 using hostless::HeadResult;
 using hostless::html_escape;
+using hostless::http_status;
+using hostless::kind_name;
 using hostless::kMaxPathBytes;
 using hostless::kMaxPathSegments;
 using hostless::mime_type;
 using hostless::normalise_path;
+using hostless::parse_kind;
 using hostless::parse_range;
 using hostless::RangeKind;
 
@@ -525,4 +529,22 @@ TEST_CASE("parse_timeout_ms takes 0 to 2 minutes of milliseconds, nothing else",
       CHECK(*got == c.want);
     }
   }
+}
+
+TEST_CASE("http_status: one status per kind of failure, the route's own when unclassified",
+          "[http_rules]") {
+  CHECK(http_status(ErrorKind::kInvalid, 500) == 400);
+  CHECK(http_status(ErrorKind::kNotFound, 500) == 404);
+  CHECK(http_status(ErrorKind::kRefused, 500) == 403);
+  CHECK(http_status(ErrorKind::kUnavailable, 500) == 504);
+  CHECK(http_status(ErrorKind::kShuttingDown, 500) == 503);
+  CHECK(http_status(ErrorKind::kIo, 400) == 500);
+  CHECK(http_status(ErrorKind::kOther, 418) == 418);
+  // Kinds travel through the API by name.
+  for (auto kind : {ErrorKind::kInvalid, ErrorKind::kNotFound, ErrorKind::kRefused,
+                    ErrorKind::kUnavailable, ErrorKind::kShuttingDown, ErrorKind::kIo}) {
+    CHECK(parse_kind(kind_name(kind)) == kind);
+  }
+  CHECK(std::string(kind_name(ErrorKind::kOther)).empty());
+  CHECK(parse_kind("no such kind") == ErrorKind::kOther);
 }
