@@ -256,8 +256,7 @@ struct Node::Impl {
   std::atomic<std::int64_t> dht_in{0}, dht_out{0};
   bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
   std::atomic<int> listen_port{0};
-  Reachability reach;                                 // guarded by mutex
-  std::map<std::string, std::string> torrent_errors;  // by info-hash hex
+  Reachability reach;  // guarded by mutex
   // DHT items refused by get lookups, by key, seq and signature: each is
   // logged once, not once per lookup. Node thread only.
   std::set<std::string> refused_items;
@@ -573,18 +572,6 @@ void Node::Impl::handle_alert(lt::alert* a) {
     std::lock_guard lock(mutex);
     --outstanding_resume;
     resume_done.notify_all();
-    return;
-  }
-  if (auto* e = lt::alert_cast<lt::torrent_error_alert>(a)) {
-    std::lock_guard lock(mutex);
-    torrent_errors[ih_key(e->handle.info_hashes())] =
-        e->error.message() + " (" + e->filename() + ")";
-    return;
-  }
-  if (auto* e = lt::alert_cast<lt::file_error_alert>(a)) {
-    std::lock_guard lock(mutex);
-    torrent_errors[ih_key(e->handle.info_hashes())] =
-        e->error.message() + " (" + e->filename() + ")";
     return;
   }
   if (auto* u = lt::alert_cast<lt::state_update_alert>(a)) {

@@ -20,12 +20,14 @@ namespace {
 
 constexpr std::string_view kKeyFileMagic = "hostless-key-v1";
 
-void ensure_sodium() {
-  // sodium_init is idempotent and thread-safe; it returns 1 when already done.
-  if (sodium_init() < 0) std::abort();
-}
-
 }  // namespace
+
+void ensure_sodium() {
+  // sodium_init is idempotent and thread-safe; it returns 1 when already
+  // done. Without it there is no random source for keys: nothing can go on.
+  static const int init_result = sodium_init();
+  if (init_result < 0) std::abort();
+}
 
 SecretKey SecretKey::generate() {
   ensure_sodium();

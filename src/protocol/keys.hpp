@@ -12,6 +12,10 @@
 
 namespace hostless {
 
+// Initialises libsodium once (thread-safe); aborts if it cannot, since keys
+// need its random source. Every libsodium user calls it first.
+void ensure_sodium();
+
 // An ed25519 secret key in libsodium's form (32-byte seed || public key).
 // Move-only; wipes its memory (sodium_memzero) when destroyed.
 class SecretKey {

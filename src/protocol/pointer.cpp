@@ -16,13 +16,6 @@ namespace hostless {
 
 namespace {
 
-// sodium_init() is idempotent and thread-safe; signing works without it, but
-// it picks the fastest implementations.
-void ensure_sodium() {
-  static const int init_result = sodium_init();
-  (void)init_result;
-}
-
 const unsigned char* bytes_of(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }

@@ -277,11 +277,6 @@ Result<std::optional<SiteRecord>> Catalog::site_by_folder(const std::string& fol
   return db_error(db_, "query");
 }
 
-Status Catalog::put_site(const SiteRecord& r) {
-  std::lock_guard lock(mutex_);
-  return put_site_locked(r);
-}
-
 Status Catalog::put_site_locked(const SiteRecord& r) {
   Stmt s(db_,
          "INSERT OR REPLACE INTO sites (address, role, key_name, folder, seq, info_hash, "

@@ -93,8 +93,6 @@ class Catalog {
   Result<std::vector<SiteRecord>> sites();
   // The published site whose source is `folder`, if any.
   Result<std::optional<SiteRecord>> site_by_folder(const std::string& folder);
-  // Inserts or replaces the whole record.
-  Status put_site(const SiteRecord& record);
   // Removes the site; its highest pointer is remembered (observe_pointer
   // still refuses anything older if the site comes back).
   Status remove_site(const SiteAddress& address);

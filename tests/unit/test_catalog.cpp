@@ -179,7 +179,10 @@ TEST_CASE("a followed site keeps its role, handle and media choice", "[catalog]"
   r.role = SiteRole::kFollowed;
   r.handle = "alice";
   r.media = true;
-  REQUIRE(c->put_site(r));
+  REQUIRE(c->update_site(r.address, [&](std::optional<SiteRecord>& stored) {
+    stored = r;
+    return true;
+  }));
   auto back = c->site(r.address);
   REQUIRE(back);
   REQUIRE(*back);
