@@ -1,4 +1,5 @@
 #include "node/node.hpp"
+#include "util/log.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -6,7 +7,6 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -320,7 +320,7 @@ void Node::Impl::run() {
       try {
         handle_alert(a);
       } catch (const std::exception& e) {
-        std::cerr << "hostless: error handling " << a->what() << ": " << e.what() << "\n";
+        LogLine(LogLevel::kError) << "error handling " << a->what() << ": " << e.what();
       }
     }
     check_deadlines();
@@ -331,7 +331,7 @@ void Node::Impl::run() {
         try {
           p.fn();
         } catch (const std::exception& e) {
-          std::cerr << "hostless: periodic task failed: " << e.what() << "\n";
+          LogLine(LogLevel::kError) << "periodic task failed: " << e.what();
         }
       }
     }
@@ -370,8 +370,8 @@ void Node::Impl::refuse_item(const PublicKey& key, const lt::dht_mutable_item_al
   id.append(m.signature.data(), m.signature.size());
   if (refused_items.size() >= 10000) refused_items.clear();
   if (!refused_items.insert(std::move(id)).second) return;
-  std::cerr << "hostless: refusing a DHT item for " << SiteAddress(key).str() << " (seq " << m.seq
-            << "): " << why << "\n";
+  LogLine(LogLevel::kWarning) << "refusing a DHT item for " << SiteAddress(key).str() << " (seq "
+                              << m.seq << "): " << why;
 }
 
 void Node::Impl::handle_alert(lt::alert* a) {
@@ -379,11 +379,11 @@ void Node::Impl::handle_alert(lt::alert* a) {
   if (debug_log && (lt::alert_cast<lt::peer_disconnected_alert>(a) ||
                     lt::alert_cast<lt::peer_connect_alert>(a) ||
                     lt::alert_cast<lt::metadata_received_alert>(a))) {
-    std::cerr << "[peer] " << a->message() << "\n";
+    LogLine(LogLevel::kDebug) << "[peer] " << a->message();
   }
   if (debug_log && (a->category() & (lt::alert_category::dht_log | lt::alert_category::dht)) &&
       !lt::alert_cast<lt::dht_pkt_alert>(a)) {
-    std::cerr << "[dht] " << a->message() << "\n";
+    LogLine(LogLevel::kDebug) << "[dht] " << a->message();
   }
   // A torrent that got its metadata or all it wanted, or changed state, is
   // one a torrent wait may be waiting on: its status is asked for now, not at
@@ -475,8 +475,9 @@ void Node::Impl::handle_alert(lt::alert* a) {
   // piece and bans a peer that was its only source (or that keeps failing).
   // Said once per event, so a corrupt or malicious swarm shows in the log.
   if (auto* f = lt::alert_cast<lt::hash_failed_alert>(a)) {
-    std::cerr << "hostless: " << f->torrent_name() << ": piece " << static_cast<int>(f->piece_index)
-              << " failed its hash check; it is downloaded again\n";
+    LogLine(LogLevel::kWarning) << f->torrent_name() << ": piece "
+                                << static_cast<int>(f->piece_index)
+                                << " failed its hash check; it is downloaded again";
     return;
   }
   if (auto* r = lt::alert_cast<lt::dht_get_peers_reply_alert>(a)) {
@@ -489,8 +490,8 @@ void Node::Impl::handle_alert(lt::alert* a) {
     return;
   }
   if (auto* b = lt::alert_cast<lt::peer_ban_alert>(a)) {
-    std::cerr << "hostless: " << b->torrent_name() << ": banned peer " << b->endpoint
-              << " (it sent data that failed the hash check)\n";
+    LogLine(LogLevel::kWarning) << b->torrent_name() << ": banned peer " << b->endpoint
+                                << " (it sent data that failed the hash check)";
     return;
   }
   if (lt::alert_cast<lt::piece_finished_alert>(a)) {
@@ -891,8 +892,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
       lt::error_code lec;
       lt::add_torrent_params atp = lt::read_resume_data(*buf, lec);
       if (lec) {
-        std::cerr << "hostless: ignoring damaged resume file " << e.path() << ": " << lec.message()
-                  << "\n";
+        LogLine(LogLevel::kWarning)
+            << "ignoring damaged resume file " << e.path() << ": " << lec.message();
         continue;
       }
       keep_active(atp);
@@ -901,7 +902,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
       atp.flags &= ~lt::torrent_flags::upload_mode;
       impl->session->add_torrent(std::move(atp), lec);
       if (lec) {
-        std::cerr << "hostless: cannot restore " << e.path() << ": " << lec.message() << "\n";
+        LogLine(LogLevel::kError) << "cannot restore " << e.path() << ": " << lec.message();
       }
     }
   }

@@ -2,11 +2,11 @@
 // whose blocklist.json names sites to block, kept like a mirror; what they
 // list is neither visited, seeded nor suggested here, unless this node
 // follows or mirrors it (the user's own choice wins).
-#include <iostream>
 
 #include "feed/feed.hpp"
 #include "sites/sites.hpp"
 #include "util/files.hpp"
+#include "util/log.hpp"
 
 namespace hostless {
 namespace fs = std::filesystem;
@@ -105,8 +105,8 @@ void SiteManager::reload_blocklists() {
         },
         s.info_hash);
     if (dropped) {
-      std::cerr << "hostless: dropped " << s.address.str() << ": listed by the blocklist "
-                << listed[s.address.str()].list << "\n";
+      LogLine(LogLevel::kWarning) << "dropped " << s.address.str() << ": listed by the blocklist "
+                                  << listed[s.address.str()].list;
     }
   }
 }

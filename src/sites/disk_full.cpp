@@ -2,10 +2,10 @@
 // stops with an error that says how much space is missing, everything else
 // keeps being served, and the download goes on by itself once there is room.
 #include <cerrno>
-#include <iostream>
 #include <set>
 
 #include "sites/sites.hpp"
+#include "util/log.hpp"
 
 namespace hostless {
 namespace fs = std::filesystem;
@@ -81,8 +81,8 @@ void SiteManager::retry_disk_errors() {
     const std::uint64_t missing = missing_bytes(st);
     if (space.available < promised + missing + kSlack) continue;
     promised += missing + kSlack;
-    std::cerr << "hostless: " << mib(space.available) << " free in the store again: going on with "
-              << ih.hex() << " (" << st.errc.message() << ")\n";
+    LogLine(LogLevel::kInfo) << mib(space.available) << " free in the store again: going on with "
+                             << ih.hex() << " (" << st.errc.message() << ")";
     // libtorrent paused it with the error (a failed write it does not take
     // for a full disk, such as the mmap backend's EFAULT): both go.
     h.clear_error();

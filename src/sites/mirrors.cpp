@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
-#include <iostream>
 #include <thread>
 
 #include "sites/sites.hpp"
+#include "util/log.hpp"
 
 namespace hostless {
 namespace fs = std::filesystem;
@@ -337,8 +337,9 @@ void SiteManager::keep_followed_version(const SiteAddress& address, const InfoHa
 
 void SiteManager::accept_push(const PushedPointer& pushed) {
   if (std::getenv("HOSTLESS_DEBUG_PUSH")) {
-    std::cerr << "[push] " << std::time(nullptr) << " got seq " << pushed.pointer.seq << " from "
-              << pushed.from_host << ":" << pushed.from_port << "\n";
+    LogLine(LogLevel::kDebug) << "[push] " << std::time(nullptr) << " got seq "
+                              << pushed.pointer.seq << " from " << pushed.from_host << ":"
+                              << pushed.from_port;
   }
   if (stopping_) return;
   const SignedPointer& ptr = pushed.pointer;
@@ -407,10 +408,10 @@ bool SiteManager::follow_rate_allows(const SiteAddress& address) {
     auto& logged = rate_logged_[address.str()];
     if (now - logged >= std::chrono::minutes(1)) {
       logged = now;
-      std::cerr << "hostless: " << address.str() << " published more than "
-                << kFollowVersionsPerMinute
-                << " versions within a minute; a followed feed takes no more, and the newest "
-                   "at its next poll after the minute\n";
+      LogLine(LogLevel::kWarning)
+          << address.str() << " published more than " << kFollowVersionsPerMinute
+          << " versions within a minute; a followed feed takes no more, and the newest "
+             "at its next poll after the minute";
     }
     return false;
   }
@@ -473,8 +474,8 @@ void SiteManager::resume_mirrors() {
       std::lock_guard lock(mirrors_mutex_);
       if (!polling_.insert(s.address.str()).second) continue;
     }
-    std::cerr << "hostless: resuming the mirror of " << s.address.str() << " (version "
-              << s.pointer->seq << ")\n";
+    LogLine(LogLevel::kInfo) << "resuming the mirror of " << s.address.str() << " (version "
+                             << s.pointer->seq << ")";
     SiteAddress a = s.address;
     SignedPointer ptr = *s.pointer;
     start_thread([this, a, ptr] {
@@ -562,9 +563,10 @@ bool SiteManager::adopt_version(const SiteAddress& address, const SignedPointer&
                          is_capped ? options_.follow_max_bytes : 0, media);
   if (!h) {
     if (is_capped) {
-      std::cerr << "hostless: not taking version " << ptr.seq << " of the "
-                << ((*record)->role == SiteRole::kBlocklist ? "blocklist " : "followed feed ")
-                << address.str() << ": " << h.error().message << "\n";
+      LogLine(LogLevel::kWarning) << "not taking version " << ptr.seq << " of the "
+                                  << ((*record)->role == SiteRole::kBlocklist ? "blocklist "
+                                                                              : "followed feed ")
+                                  << address.str() << ": " << h.error().message;
     }
     return false;
   }
@@ -752,8 +754,8 @@ void SiteManager::enforce_visit_cache() {
     if (!catalog_.remove_site(v.record.address)) continue;
     free_version(*v.record.info_hash);
     total -= v.bytes;
-    std::cerr << "hostless: visit cache full: evicted " << v.record.address.str() << " (" << v.bytes
-              << " bytes)\n";
+    LogLine(LogLevel::kWarning) << "visit cache full: evicted " << v.record.address.str() << " ("
+                                << v.bytes << " bytes)";
   }
 }
 

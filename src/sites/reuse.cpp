@@ -4,11 +4,11 @@
 #include <libtorrent/torrent_info.hpp>
 
 #include <atomic>
-#include <iostream>
 #include <map>
 #include <thread>
 
 #include "sites/sites.hpp"
+#include "util/log.hpp"
 
 namespace hostless {
 namespace fs = std::filesystem;
@@ -180,8 +180,8 @@ std::uint64_t SiteManager::start_version(const lt::torrent_handle& h, const Info
   }
   h.unset_flags(lt::torrent_flags::upload_mode);
   if (reused > 0) {
-    std::cerr << "hostless: version " << ih.hex() << " starts from " << reused
-              << " bytes this node already held\n";
+    LogLine(LogLevel::kInfo) << "version " << ih.hex() << " starts from " << reused
+                             << " bytes this node already held";
   }
   return reused;
 }

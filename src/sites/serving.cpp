@@ -7,12 +7,12 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
-#include <iostream>
 
 #include <libtorrent/torrent_info.hpp>
 
 #include "sites/sites.hpp"
 #include "util/encoding.hpp"
+#include "util/log.hpp"
 
 namespace hostless {
 namespace fs = std::filesystem;
@@ -142,8 +142,8 @@ void SiteManager::start_thread(std::function<void()> fn) {
                         try {
                           fn();
                         } catch (const std::exception& e) {
-                          std::cerr << "hostless: internal error in a background job: " << e.what()
-                                    << "\n";
+                          LogLine(LogLevel::kError)
+                              << "internal error in a background job: " << e.what();
                         }
                         *done = true;
                       }),
@@ -521,12 +521,12 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0 || stopping_) {
         auto st = h.status({});
-        std::cerr << "hostless: read of " << version.address << " piece " << static_cast<int>(first)
-                  << " timed out: priority "
-                  << static_cast<int>(static_cast<std::uint8_t>(h.piece_priority(first)))
-                  << ", peers " << st.num_peers << ", seeds " << st.num_seeds << ", state "
-                  << static_cast<int>(st.state) << ", download " << st.download_payload_rate
-                  << " B/s\n";
+        LogLine(LogLevel::kWarning)
+            << "read of " << version.address << " piece " << static_cast<int>(first)
+            << " timed out: priority "
+            << static_cast<int>(static_cast<std::uint8_t>(h.piece_priority(first))) << ", peers "
+            << st.num_peers << ", seeds " << st.num_seeds << ", state "
+            << static_cast<int>(st.state) << ", download " << st.download_payload_rate << " B/s";
         return make_error("no peer sent this part of the file within " +
                               std::to_string(timeout.count() / 1000) + " s",
                           stopping_ ? ErrorKind::kShuttingDown : ErrorKind::kUnavailable);

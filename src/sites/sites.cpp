@@ -1,11 +1,11 @@
 #include "sites/sites.hpp"
+#include "util/log.hpp"
 
 #include <unistd.h>
 
 #include <cstring>
 #include <ctime>
 #include <fstream>
-#include <iostream>
 #include <random>
 #include <thread>
 
@@ -312,15 +312,16 @@ void SiteManager::republish_all() {
       // Said once per failure, and in `status`, since until it is fixed no
       // name this node keeps alive is put again and each fades from the DHT.
       if (catalog_error_ != sites.error().message) {
-        std::cerr << "hostless: cannot read the catalog to put the names it keeps alive again ("
-                  << sites.error().message << "); trying again every minute\n";
+        LogLine(LogLevel::kError)
+            << "cannot read the catalog to put the names it keeps alive again ("
+            << sites.error().message << "); trying again every minute";
       }
       catalog_error_ = sites.error().message;
       republish_again_at_ = now_unix() + kCatalogRetry.count();
       return;
     }
     if (!catalog_error_.empty()) {
-      std::cerr << "hostless: the catalog reads again; putting the names it keeps alive\n";
+      LogLine(LogLevel::kInfo) << "the catalog reads again; putting the names it keeps alive";
     }
     catalog_error_.clear();
     republish_again_at_ = 0;
@@ -847,9 +848,10 @@ Result<SignedPointer> SiteManager::resolve_pointer(const SiteAddress& address,
         first = refused_pointers_.emplace(found->key, found->seq).second;
       }
       if (first) {
-        std::cerr << "hostless: refusing seq " << found->seq << " of " << address.str()
-                  << ": this node has seen seq " << kept->seq
-                  << " (an older pointer, stale or replayed, never moves a site back)\n";
+        LogLine(LogLevel::kWarning)
+            << "refusing seq " << found->seq << " of " << address.str()
+            << ": this node has seen seq " << kept->seq
+            << " (an older pointer, stale or replayed, never moves a site back)";
       }
     }
     return kept;
@@ -872,8 +874,8 @@ Result<json> SiteManager::resolve(const std::string& address, std::chrono::milli
 bool recover_hybrid_error(const lt::torrent_status& st, int& retries) {
   if (st.errc != lt::errors::torrent_inconsistent_hashes || retries >= 5) return false;
   ++retries;
-  std::cerr << "hostless: " << st.name << ": libtorrent reported inconsistent v1/v2 hashes; "
-            << "clearing the error and downloading on (" << retries << "/5)\n";
+  LogLine(LogLevel::kWarning) << st.name << ": libtorrent reported inconsistent v1/v2 hashes; "
+                              << "clearing the error and downloading on (" << retries << "/5)";
   // libtorrent pauses a torrent with the error it sets; site torrents are
   // never paused otherwise (not auto-managed), so both go.
   lt::torrent_handle h = st.handle;
@@ -987,7 +989,7 @@ Status SiteManager::accept_metadata(const SiteAddress& address, const lt::torren
   }
   const std::string why =
       "refusing version " + ih.hex() + " of " + address.str() + " (unsafe metadata): " + problem;
-  if (first) std::cerr << "hostless: " << why << "\n";
+  if (first) LogLine(LogLevel::kWarning) << why;
   // Nothing of it was downloaded (it is still in upload mode), but libtorrent
   // created its empty files and links when the metadata arrived, inside its
   // folder in the store: they go with it. Not through libtorrent's
