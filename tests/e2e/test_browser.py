@@ -540,6 +540,216 @@ def test_browser_security():
             browser.close()
 
 
+# The attacker's script, run both from a website on another origin and from a
+# hostless site's page. GW: the gateway's port; HELD: a site the user opened;
+# UNKNOWN: one never opened here. It leaves its findings in window.result.
+ATTACK_SCRIPT = """
+async function attack(GW, HELD, UNKNOWN, trials) {
+  const site = a => 'http://' + a + '.localhost:' + GW;
+  const api = 'http://localhost:' + GW + '/api/v1/';
+  const r = {probes: {}, times: {}, sent: []};
+  const timed = async (kind, f) => {
+    const t = performance.now();
+    const outcome = await f();
+    return [outcome, performance.now() - t];
+  };
+  const load = (make, url) => new Promise(done => {
+    const e = make();
+    e.onload = () => done('load');
+    e.onerror = () => done('error');
+    setTimeout(() => done('timeout'), 5000);
+    e.src = e.href = url + '?' + Math.random();
+    if (e.tagName !== 'IMG') document.head.appendChild(e);
+  });
+  const probes = {
+    img: a => load(() => new Image(), site(a) + '/dot.png'),
+    script: a => load(() => document.createElement('script'), site(a) + '/run.js'),
+    style: a => load(() => Object.assign(document.createElement('link'), {rel: 'stylesheet'}),
+                     site(a) + '/style.css'),
+    fetch: a => fetch(site(a) + '/index.html?' + Math.random(), {mode: 'no-cors'})
+                  .then(() => 'resolved', () => 'rejected'),
+    cors: a => fetch(site(a) + '/index.html?' + Math.random())
+                  .then(x => 'read ' + x.status, () => 'rejected'),
+  };
+  // Interleaved, so drift in the machine's speed hits both alike.
+  for (let i = 0; i < trials; i++) {
+    for (const [name, probe] of Object.entries(probes)) {
+      for (const [label, a] of [['held', HELD], ['unknown', UNKNOWN]]) {
+        const [outcome, ms] = await timed(name, () => probe(a));
+        ((r.probes[name] ??= {})[label] ??= []).push(outcome);
+        ((r.times[name] ??= {})[label] ??= []).push(ms);
+      }
+    }
+  }
+  // Make the node fetch (and so seed) the unknown site: a frame, a forged
+  // "Open it" POST, an image.
+  const frame = document.createElement('iframe');
+  frame.name = 'sink';
+  frame.src = site(UNKNOWN) + '/';
+  document.body.appendChild(frame);
+  await new Promise(done => { frame.onload = done; setTimeout(done, 3000); });
+  const post = (url, fields, enctype) => {
+    const f = document.createElement('form');
+    f.method = 'POST'; f.action = url; f.target = 'sink';
+    if (enctype) f.enctype = enctype;
+    for (const [k, v] of Object.entries(fields)) {
+      f.appendChild(Object.assign(document.createElement('input'), {name: k, value: v}));
+    }
+    document.body.appendChild(f);
+    f.submit();
+    r.sent.push(url);
+  };
+  post(site(UNKNOWN) + '/.hostless/open?nonce=' + '0'.repeat(32) + '&path=/', {});
+  post(site(UNKNOWN) + '/.hostless/open', {nonce: 'forged', path: '/'});
+  // The API and the dashboard: no-cors requests need no CORS grant to be
+  // sent, and a text/plain form can carry a JSON-looking body.
+  const body = JSON.stringify({address: UNKNOWN, folder: '/', code: 'x'});
+  for (const path of ['mirror', 'follow', 'publish', 'session', 'login-codes']) {
+    try {
+      await fetch(api + path, {method: 'POST', mode: 'no-cors', body,
+                               headers: {'Content-Type': 'text/plain'}});
+    } catch (e) {}
+    post(api + path, {[body.slice(0, -1) + ', "x": "']: '"}'}, 'text/plain');
+  }
+  await new Promise(done => setTimeout(done, 1500));
+  r.api_read = await fetch(api + 'status', {credentials: 'include'})
+                   .then(x => 'read ' + x.status, () => 'rejected');
+  r.dashboard_read = await fetch('http://localhost:' + GW + '/', {credentials: 'include'})
+                         .then(x => 'read ' + x.status, () => 'rejected');
+  return r;
+}
+"""
+
+EVIL_PAGE = """<!doctype html><title>evil</title><body><script>%s
+attack(%d, %s, %s, %d).then(r => { window.result = r; },
+                              e => { window.result = {error: String(e)}; });
+</script>"""
+
+HOSTILE_SITE_PAGE = """<!doctype html><title>hostile</title><body><script src=attack.js></script>
+<script>
+(async () => {
+  const r = await attack(GW, HELD, UNKNOWN, 6);
+  try {
+    await navigator.serviceWorker.register('/sw.js');
+    r.service_worker = 'registered';
+  } catch (e) { r.service_worker = 'refused: ' + e.name; }
+  window.result = r;
+})();
+</script>"""
+
+
+def serve_attacker(pages):
+    """A website on another origin (served on 127.0.0.1, reached as
+    http://evil.test:PORT/): {path: html}. Returns (server, port)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path.split("?")[0], "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def check_attack(r, where):
+    """Every attempt of ATTACK_SCRIPT failed: the same answers for the held
+    and the unknown site, timings that do not tell them apart, nothing read."""
+    assert "error" not in r, (where, r)
+    for name, by in r["probes"].items():
+        assert by["held"] == by["unknown"], (where, name, by)
+        assert not any(o.startswith("read") for o in by["held"]), (where, name, by)
+    # Timing: each answer is one 403 decided before any lookup, so a
+    # threshold between the two medians must guess no better than a coin
+    # flip could by luck (at most 80 % right), or the medians must be
+    # within 15 ms of each other (a whole DHT lookup takes 100s of ms).
+    for name, t in r["times"].items():
+        held, unknown = sorted(t["held"]), sorted(t["unknown"])
+        mh, mu = held[len(held) // 2], unknown[len(unknown) // 2]
+        cut = (mh + mu) / 2
+        right = sum(1 for x in held if (x < cut) == (mh < mu)) + \
+            sum(1 for x in unknown if (x >= cut) == (mh < mu))
+        accuracy = right / (len(held) + len(unknown))
+        print("%s %-6s held median %6.1f ms, unknown %6.1f ms, threshold right %3.0f %%" %
+              (where, name, mh, mu, 100 * accuracy))
+        assert abs(mh - mu) < 15 or accuracy <= 0.8, (where, name, held, unknown)
+    assert r["api_read"] == "rejected" and r["dashboard_read"] == "rejected", (where, r)
+    print(where, "outcomes:", {name: sorted(set(by["held"])) for name, by in r["probes"].items()},
+          "; forms sent:", len(r["sent"]))
+
+
+def test_redteam():
+    """The red-team suite (issue 20): a website on another origin, and a
+    hostile hostless site the user opened, each try in real Chromium to tell
+    a site the user holds from one never opened (image, script, stylesheet,
+    no-cors and CORS fetch; outcomes and timing over interleaved trials), to
+    make the node fetch and seed the unknown site (a frame, forged "Open it"
+    POSTs), and to reach the API and the dashboard (no-cors POSTs and
+    text/plain forms shaped as JSON to mirror, follow, publish, session,
+    login-codes; credentialed reads). The hostile site also tries to install
+    a service worker. Every attempt fails: the node fetched nothing, holds
+    nothing new, started no lookup of the unknown site, and no worker
+    controls the hostile site after a reload."""
+    with Cluster(BIN, 2, extra_for={2: os.environ.get("HOSTLESS_REDTEAM_EXTRA", "").split()}) \
+            as c:
+        publisher, victim = c[1], c[2]
+        assets = {"dot.png": png(3, 3, (200, 0, 0)), "run.js": "window.ran = true;",
+                  "style.css": "body { color: red; }"}
+        held = publisher.json("publish", make_site(os.path.join(c.dir, "held"), dict(
+            assets, **{"index.html": "<!doctype html><title>held</title><h1>held</h1>"})))
+        unknown = publisher.json("publish", make_site(os.path.join(c.dir, "unknown"), dict(
+            assets, **{"index.html": "<!doctype html><title>unknown</title>"})))
+        gw = victim.gateway_port
+        hostile_dir = make_site(os.path.join(c.dir, "hostile"), {
+            "index.html": HOSTILE_SITE_PAGE,
+            "attack.js": ATTACK_SCRIPT + "const GW = %d, HELD = %s, UNKNOWN = %s;" % (
+                gw, json.dumps(held["address"]), json.dumps(unknown["address"])),
+            "sw.js": "self.addEventListener('fetch', e => e.respondWith(new Response('owned')));"})
+        hostile = publisher.json("publish", hostile_dir)
+        evil = EVIL_PAGE % (ATTACK_SCRIPT, gw, json.dumps(held["address"]),
+                            json.dumps(unknown["address"]), 12)
+        server, port = serve_attacker({"/": evil})
+
+        def held_here():
+            return {s["address"] for s in victim.json("sites")}
+
+        try:
+            with Chromium(["--host-resolver-rules=MAP evil.test 127.0.0.1"]) as tab:
+                # The user opens the held site and the hostile one, typing
+                # their addresses.
+                for site, title in ((held, "held"), (hostile, "hostile")):
+                    tab.navigate("http://%s.localhost:%d/" % (site["address"], gw))
+                    tab.wait("document.title === %s" % json.dumps(title), 90)
+                r = tab.wait("window.result", 120)  # the hostile site's own attack
+                check_attack(r, "hostile site:")
+                assert r["service_worker"].startswith("refused"), r["service_worker"]
+                tab.navigate("http://%s.localhost:%d/" % (hostile["address"], gw))
+                tab.wait("document.title === 'hostile'", 30)
+                assert tab.eval("navigator.serviceWorker.controller === null")
+                assert tab.eval("navigator.serviceWorker.getRegistrations()"
+                                ".then(r => r.length)") == 0
+                print("hostile site: service worker refused, none controls the site")
+
+                tab.navigate("http://evil.test:%d/" % port)
+                check_attack(tab.wait("window.result", 180), "website:    ")
+            assert held_here() == {held["address"], hostile["address"]}, held_here()
+            log = victim.read_log()
+            assert unknown["address"] not in log, log[-3000:]
+            assert victim.json("status")["torrents"] == 2
+            print("the node holds only what the user opened; nothing looked up the unknown site")
+        finally:
+            server.shutdown()
+
+
 if __name__ == "__main__":
     BIN = os.path.abspath(sys.argv[1])
     BUILD = os.path.abspath(sys.argv[2])

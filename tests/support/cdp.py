@@ -15,14 +15,15 @@ from harness import free_port, wait_for
 
 
 class Chromium:
-    def __init__(self):
+    def __init__(self, extra=()):
+        """extra: more command-line flags (e.g. --host-resolver-rules=...)."""
         self.profile = tempfile.mkdtemp(prefix="hostless-cdp-")
         self.port = free_port()
         self.proc = subprocess.Popen(
             ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
              "--disable-background-networking", "--no-first-run", "--window-size=1280,800",
              "--user-data-dir=" + self.profile, "--remote-debugging-address=127.0.0.1",
-             "--remote-debugging-port=%d" % self.port, "about:blank"],
+             "--remote-debugging-port=%d" % self.port] + list(extra) + ["about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         target = None
 
