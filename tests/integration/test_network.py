@@ -25,11 +25,16 @@ BIN = None
 
 
 def same_tree(a, b):
+    """Whether folders a and b hold the same files with the same bytes (what
+    differs is printed)."""
     cmp = filecmp.dircmp(a, b)
     if cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files:
+        print("%s vs %s: only left %s, only right %s, differ %s, funny %s" % (
+            a, b, cmp.left_only, cmp.right_only, cmp.diff_files, cmp.funny_files))
         return False
     for f in cmp.common_files:
         if not filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False):
+            print("%s differs" % os.path.join(b, f))
             return False
     return all(same_tree(os.path.join(a, d), os.path.join(b, d)) for d in cmp.common_dirs)
 
