@@ -249,7 +249,9 @@ void GuardedServer::refuse(Connection& c, int status, const std::string& reason)
   std::string response = "HTTP/1.1 " + std::to_string(status) + " " + phrase +
                          "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
                          std::to_string(body.size()) +
-                         "\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n" + body;
+                         "\r\nX-Content-Type-Options: nosniff\r\nContent-Security-Policy: "
+                         "default-src 'none'; frame-ancestors 'none'\r\nConnection: close\r\n\r\n" +
+                         body;
   // Best effort, without blocking the reader: the socket buffer takes it.
   [[maybe_unused]] auto n =
       ::send(c.fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);

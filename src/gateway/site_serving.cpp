@@ -32,6 +32,10 @@ void plain_page(httplib::Response& res, int status, const std::string& title,
   common_headers(res);
   res.status = status;
   res.set_header("Cache-Control", "no-store");
+  // Made by the gateway on a site's origin: it loads nothing, not even the
+  // favicon, which the browser would ask this origin for as "same-origin".
+  res.set_header("Content-Security-Policy",
+                 "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
   res.set_content("<!doctype html><meta charset=utf-8><title>" + html_escape(title) +
                       "</title><h1>" + html_escape(title) + "</h1><p>" + html_escape(text) +
                       "</p>\n",
@@ -263,14 +267,26 @@ void serve_site(SiteService& service, const SiteServingOptions& options, const s
   if (origin == FetchOrigin::kEmbedded && !options.allow_embedded_sites) {
     return refuse_embedded(res);
   }
+  // A site not opened here has no page of its own in the browser yet, so a
+  // same-origin load of it that is not a navigation (the favicon of one of
+  // the gateway's own pages, say) does not open it either.
+  const bool unopened = !options.allow_embedded_sites && origin != FetchOrigin::kEmbedded &&
+                        (origin == FetchOrigin::kNavigation ||
+                         (req.get_header_value("Sec-Fetch-Site") == "same-origin" &&
+                          req.get_header_value("Sec-Fetch-Mode") != "navigate")) &&
+                        !service.knows(address);
+  if (unopened && origin != FetchOrigin::kNavigation) return refuse_embedded(res);
   auto site_path = normalise_path(req.target);
-  if (!site_path) return plain_page(res, 400, "Bad request", site_path.error().message);
-  if (origin == FetchOrigin::kNavigation && !options.allow_embedded_sites &&
-      !service.knows(address)) {
-    return open_page(
-        res, options, address,
-        "/" + site_path->path + (site_path->trailing_slash && !site_path->path.empty() ? "/" : ""));
+  if (unopened) {
+    // Before the path is judged: any answer here is a page on the site's
+    // origin, and only this one is made to be shown to a stranger's visitor.
+    return open_page(res, options, address,
+                     site_path
+                         ? "/" + site_path->path +
+                               (site_path->trailing_slash && !site_path->path.empty() ? "/" : "")
+                         : "/");
   }
+  if (!site_path) return plain_page(res, 400, "Bad request", site_path.error().message);
 
   std::string path = site_path->path;
   if (site_path->trailing_slash) path = path.empty() ? "index.html" : path + "/index.html";
