@@ -267,19 +267,19 @@ void serve_site(SiteService& service, const SiteServingOptions& options, const s
   if (origin == FetchOrigin::kEmbedded && !options.allow_embedded_sites) {
     return refuse_embedded(res);
   }
-  // A site not opened here has no page of its own in the browser yet, so a
-  // same-origin load of it that is not a navigation (the favicon of one of
-  // the gateway's own pages, say) does not open it either.
-  const bool unopened = !options.allow_embedded_sites && origin != FetchOrigin::kEmbedded &&
-                        (origin == FetchOrigin::kNavigation ||
-                         (req.get_header_value("Sec-Fetch-Site") == "same-origin" &&
-                          req.get_header_value("Sec-Fetch-Mode") != "navigate")) &&
-                        !service.knows(address);
-  if (unopened && origin != FetchOrigin::kNavigation) return refuse_embedded(res);
+  // A site not opened here: another site's page sending the visitor to it
+  // gets "Open this site?", before its path is judged (any other answer is
+  // a page on the site's origin). And since such a site has no page of its
+  // own in the browser yet, a same-origin load of it that is not a
+  // navigation (the favicon of one of the gateway's own pages, say) does
+  // not open it either.
+  const bool navigation = origin == FetchOrigin::kNavigation;
+  const bool same_origin_load = req.get_header_value("Sec-Fetch-Site") == "same-origin" &&
+                                req.get_header_value("Sec-Fetch-Mode") != "navigate";
   auto site_path = normalise_path(req.target);
-  if (unopened) {
-    // Before the path is judged: any answer here is a page on the site's
-    // origin, and only this one is made to be shown to a stranger's visitor.
+  if (!options.allow_embedded_sites && (navigation || same_origin_load) &&
+      !service.knows(address)) {
+    if (!navigation) return refuse_embedded(res);
     return open_page(res, options, address,
                      site_path
                          ? "/" + site_path->path +
