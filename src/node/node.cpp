@@ -1,6 +1,10 @@
 #include "node/node.hpp"
 #include "util/log.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -54,6 +58,47 @@ lt::sha1_hash key_hash(const lt::info_hash_t& ih) {
 
 std::string ih_key(const lt::info_hash_t& ih) {
   return ih_hex(key_hash(ih));
+}
+
+// True if one of this machine's interfaces has a public IPv4 address: not
+// loopback, private (RFC 1918), shared (RFC 6598, carrier-grade NAT) or
+// link-local. A machine without one is behind a NAT for IPv4.
+bool has_public_ipv4() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return true;  // (not known: assume the best)
+  bool found = false;
+  for (ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    const std::uint32_t a =
+        ntohl(reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr);
+    const auto in = [a](std::uint32_t net, int bits) {
+      return (a >> (32 - bits)) == (net >> (32 - bits));
+    };
+    found = !(a == 0 || in(0x7f000000, 8) || in(0x0a000000, 8) || in(0xac100000, 12) ||
+              in(0xc0a80000, 16) || in(0x64400000, 10) || in(0xa9fe0000, 16));
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+// True if `a` is an address of one of this machine's interfaces (so no NAT
+// stands between this node and the DHT nodes that saw it).
+bool is_own_address(const lt::address& a) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return false;
+  bool own = false;
+  for (ifaddrs* i = list; i != nullptr && !own; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    if (i->ifa_addr->sa_family == AF_INET && a.is_v4()) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      own = ntohl(in->sin_addr.s_addr) == a.to_v4().to_uint();
+    } else if (i->ifa_addr->sa_family == AF_INET6 && a.is_v6()) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      own = std::memcmp(in6->sin6_addr.s6_addr, a.to_v6().to_bytes().data(), 16) == 0;
+    }
+  }
+  freeifaddrs(list);
+  return own;
 }
 
 // With close_redundant_connections, libtorrent drops a connection neither end
@@ -257,6 +302,23 @@ struct Node::Impl {
   bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
   std::atomic<int> listen_port{0};
   Reachability reach;  // guarded by mutex
+  // Sets libtorrent's dht_read_only (BEP 43) to match `reach` (held under
+  // mutex): on, unless on a LAN, while the node has not been reached and is
+  // behind a NAT: the DHT sees it at an address that is not its own, or,
+  // before the DHT has said, it has no public IPv4 address (assume_nat).
+  // Why: a node behind a NAT that maps no port is otherwise kept in other
+  // nodes' routing tables under its router's address, and lookups meet it
+  // there; its router drops the queries of nodes it has not written to
+  // lately (and without hairpin NAT its own), so each lookup, put and
+  // announce that reached it waited out libtorrent's 15 s query timeout
+  // (seen on the simulated internet, 12 nodes: a name put 25 s after
+  // publish, a visitor's announce 15 s late). A read-only node still looks
+  // up, puts and announces; it answers no query, so it must be read-only from
+  // its start (entries others made before would stay traps) and a network
+  // of read-only nodes would never answer one another: a read-only node
+  // that nobody has answered within 5 s turns full (a LAN run without --lan).
+  void dht_mode();
+  bool assume_nat = false;  // guarded by mutex
   // DHT items refused by get lookups, by key, seq and signature: each is
   // logged once, not once per lookup. Node thread only.
   std::set<std::string> refused_items;
@@ -341,6 +403,11 @@ void Node::Impl::run() {
       next_rebootstrap = now + std::chrono::seconds(5);
       if (dht_nodes == 0) {
         for (const auto& ep : options.bootstrap) session->add_dht_node(ep);
+        std::lock_guard lock(mutex);
+        if (assume_nat && !reach.behind_nat) {
+          assume_nat = false;
+          dht_mode();
+        }
       }
     }
     if (now >= next_save) {
@@ -372,6 +439,19 @@ void Node::Impl::refuse_item(const PublicKey& key, const lt::dht_mutable_item_al
   if (!refused_items.insert(std::move(id)).second) return;
   LogLine(LogLevel::kWarning) << "refusing a DHT item for " << SiteAddress(key).str() << " (seq "
                               << m.seq << "): " << why;
+}
+
+void Node::Impl::dht_mode() {
+  const bool nat = reach.behind_nat ? *reach.behind_nat : assume_nat;
+  const bool read_only = !options.lan && !reach.reachable() && nat;
+  if (read_only == reach.dht_read_only) return;
+  reach.dht_read_only = read_only;
+  lt::settings_pack s;
+  s.set_bool(lt::settings_pack::dht_read_only, read_only);
+  session->apply_settings(std::move(s));
+  LogLine(LogLevel::kInfo) << (read_only ? "DHT: read-only (BEP 43): this node may be behind a "
+                                           "NAT that maps no port"
+                                         : "DHT: a full node");
 }
 
 void Node::Impl::handle_alert(lt::alert* a) {
@@ -481,7 +561,8 @@ void Node::Impl::handle_alert(lt::alert* a) {
     return;
   }
   if (auto* r = lt::alert_cast<lt::dht_get_peers_reply_alert>(a)) {
-    // Only find_peers_again() asks: each peer found is a tracker's word.
+    // Only find_peers_again() and announce_now() ask: each peer found is a
+    // tracker's word.
     // (find_torrent waits for libtorrent's thread: safe here, outside the
     // node mutex its alert notification takes.)
     lt::torrent_handle h = session->find_torrent(r->info_hash);
@@ -531,6 +612,7 @@ void Node::Impl::handle_alert(lt::alert* a) {
     reach.last_incoming = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
+    dht_mode();
     return;
   }
   if (auto* m = lt::alert_cast<lt::portmap_alert>(a)) {
@@ -540,6 +622,7 @@ void Node::Impl::handle_alert(lt::alert* a) {
         ": external port " + std::to_string(m->external_port) +
         (m->map_protocol == lt::portmap_protocol::tcp ? "/TCP" : "/UDP");
     reach.mapping_error.clear();
+    dht_mode();
     return;
   }
   if (auto* m = lt::alert_cast<lt::portmap_error_alert>(a)) {
@@ -552,6 +635,8 @@ void Node::Impl::handle_alert(lt::alert* a) {
   if (auto* e = lt::alert_cast<lt::external_ip_alert>(a)) {
     std::lock_guard lock(mutex);
     reach.external_address = e->external_address.to_string();
+    reach.behind_nat = !is_own_address(e->external_address);
+    dht_mode();
     return;
   }
   if (auto* l = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
@@ -736,6 +821,11 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
   s.set_bool(lt::settings_pack::enable_lsd, o.local_discovery);
   s.set_bool(lt::settings_pack::enable_upnp, !o.lan);
   s.set_bool(lt::settings_pack::enable_natpmp, !o.lan);
+  // Read-only from the start on a machine with no public IPv4 address (see
+  // Impl::dht_mode).
+  impl->assume_nat = !o.lan && !has_public_ipv4();
+  impl->reach.dht_read_only = impl->assume_nat;
+  s.set_bool(lt::settings_pack::dht_read_only, impl->assume_nat);
   s.set_int(lt::settings_pack::alert_mask,
             lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
                 lt::alert_category::dht | lt::alert_category::dht_operation |
@@ -1038,7 +1128,7 @@ Result<lt::torrent_handle> Node::add_torrent(lt::add_torrent_params params) {
   if (ec) return make_error("cannot add torrent: " + ec.message());
   // Tell the DHT at once rather than at the next announce round, so a new
   // version or visitor is findable right away.
-  h.force_dht_announce();
+  announce_now(h, false);
   // Save resume data right away so a crash after adding still restores it.
   impl_->post([this, h] {
     if (h.is_valid() && h.status({}).has_metadata) {
@@ -1064,6 +1154,15 @@ void Node::remove_torrent(const lt::torrent_handle& handle, bool delete_files) {
 void Node::find_peers_again(const lt::torrent_handle& handle) {
   if (!handle.is_valid()) return;
   impl_->session->dht_get_peers(key_hash(handle.info_hashes()));
+}
+
+void Node::announce_now(const lt::torrent_handle& handle, bool seed) {
+  if (!handle.is_valid()) return;
+  // Port 0 and implied_port, as libtorrent's own announces: the DHT node
+  // records the port the query came from.
+  lt::dht::announce_flags_t flags = lt::dht::announce::implied_port;
+  if (seed) flags |= lt::dht::announce::seed;
+  impl_->session->dht_announce(key_hash(handle.info_hashes()), 0, flags);
 }
 
 void Node::push_pointer(const InfoHash& ih, const SignedPointer& pointer) {

@@ -52,6 +52,12 @@ struct Reachability {
   std::string port_mapping;        // e.g. "UPnP: external port 6881/TCP"; "" = none
   std::string mapping_error;       // the last port-mapping failure, if any
   std::string external_address;    // as the DHT sees it; "" = not known yet
+  // The address the DHT sees is not one of this machine's (a NAT between);
+  // unknown until the DHT has said.
+  std::optional<bool> behind_nat;
+  // BEP 43: this node asks DHT nodes not to keep it in their routing tables,
+  // while it may be behind a NAT that maps no port (see Node::Impl::dht_mode).
+  bool dht_read_only = false;
   bool reachable() const { return incoming_connections > 0 || !port_mapping.empty(); }
 };
 
@@ -132,6 +138,14 @@ class Node {
   // once it is back (a publisher's laptop that was closed), and the peers its
   // own DHT announces find do not count.
   void find_peers_again(const lt::torrent_handle& handle);
+  // Announces `handle` in the DHT now, and gives each peer the lookup finds
+  // to libtorrent as a tracker's word (fire-and-forget). Not
+  // force_dht_announce(): libtorrent runs those one every 4 s at most, from
+  // one queue that keeps duplicates, so a torrent waiting for a peer, asking
+  // every 3 s, kept a new torrent's first announce waiting 15 s behind its
+  // own (seen on the simulated internet). `seed`: this node holds the whole
+  // version (its lookup then skips other seeds).
+  void announce_now(const lt::torrent_handle& handle, bool seed);
 
   // Resolves when `check(status)` returns a value (checked on every status
   // update of `handle`, about 4 times a second), or with a timeout error.

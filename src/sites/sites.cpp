@@ -275,6 +275,14 @@ Status SiteManager::start() {
     retry_failed_puts();
   });
   node_.every(options_.mirror_interval, [this] { follow_mirrors(); });
+  node_.every(kSeekFastEvery, [this] {
+    if (!seeking_.exchange(true)) {
+      start_thread([this] {
+        seek_peers_from_behind_nat();
+        seeking_ = false;
+      });
+    }
+  });
   node_.every(std::chrono::seconds(5), [this] {
     collect_versions();
     if (!evicting_.exchange(true)) {
@@ -744,8 +752,11 @@ Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::s
         "this node has not been reached from outside yet (no incoming connection, no UPnP or "
         "NAT-PMP port mapping" +
         (reach.mapping_error.empty() ? std::string() : ": " + reach.mapping_error) +
-        "): if it is behind a NAT, visitors can fetch the site only while a reachable mirror "
-        "holds it";
+        "): if it is behind a NAT, visitors get the site only once it connects out to them "
+        "(it looks for them every " +
+        std::to_string(kSeekEvery.count()) +
+        " s), or from a reachable mirror; a port forwarded on the router (or UPnP) makes it "
+        "reachable";
   }
   return result;
 }
@@ -895,18 +906,10 @@ lt::torrent_status status_of(const lt::torrent_handle& h, lt::status_flags_t fla
 
 void announce_if_alone(Node& node, const lt::torrent_status& st, PeerSearch& search) {
   const auto now = std::chrono::steady_clock::now();
-  if (st.num_peers > 0) {
-    search.last_peer = now;
-    return;
-  }
+  if (st.num_peers > 0) return;
   if (now - search.last_announce <= std::chrono::seconds(3)) return;
   search.last_announce = now;
-  lt::torrent_handle h = st.handle;
-  if (now - search.last_peer > std::chrono::seconds(10)) {
-    search.last_peer = now;
-    node.find_peers_again(h);
-  }
-  h.force_dht_announce();
+  node.announce_now(st.handle, st.is_seeding);
 }
 
 Result<lt::torrent_handle> SiteManager::add_version(const SiteAddress& address,
@@ -1277,12 +1280,18 @@ json SiteManager::status() {
   if (!r.port_mapping.empty()) reach["port_mapping"] = r.port_mapping;
   if (!r.mapping_error.empty()) reach["mapping_error"] = r.mapping_error;
   if (!r.external_address.empty()) reach["external_address"] = r.external_address;
-  reach["summary"] = r.reachable()
-                         ? (r.port_mapping.empty() ? "reachable (peers have connected to it)"
-                                                   : "reachable (" + r.port_mapping + ")")
-                         : "not known to be reachable: no incoming connection yet and no port "
-                           "mapping; behind a NAT, others can fetch its sites only from a "
-                           "reachable mirror";
+  if (r.behind_nat) reach["behind_nat"] = *r.behind_nat;
+  reach["dht_read_only"] = r.dht_read_only;
+  reach["summary"] =
+      r.reachable()
+          ? (r.port_mapping.empty() ? "reachable (peers have connected to it)"
+                                    : "reachable (" + r.port_mapping + ")")
+          : std::string(r.behind_nat == true ? "behind a NAT that maps no port"
+                                             : "not known to be reachable") +
+                ": no incoming connection yet and no port mapping; it connects out to the "
+                "peers of its sites instead (it announces them every " +
+                std::to_string(kSeekEvery.count()) +
+                " s), so they are fetched from it, but more slowly than from a reachable node";
   json out = {{"pid", ::getpid()},
               {"dht", s.dht_nodes == 0 ? "joining (knows no DHT node yet)" : "joined"},
               {"reachability", reach},

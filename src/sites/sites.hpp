@@ -2,6 +2,7 @@
 // node (DHT + swarms) and the catalog. Implements SiteService for the gateway.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -62,19 +63,18 @@ std::chrono::milliseconds poll_interval(std::chrono::milliseconds since_change,
 // What announce_if_alone keeps between two looks at one torrent.
 struct PeerSearch {
   std::chrono::steady_clock::time_point last_announce = std::chrono::steady_clock::now();
-  // The last time the torrent had a peer, or asked for its peers again.
-  std::chrono::steady_clock::time_point last_peer = std::chrono::steady_clock::now();
 };
 
-// For torrent-wait checks and reads: with no peer, asks the DHT again (every
-// 3 s at most) rather than waiting for the next announce round; alone for
-// 10 s, also has the node find its peers again, so that one libtorrent gave
-// up on after 3 failed connections is tried once more (node.hpp). Not by
-// forgetting the peers (clear_peers): that unbans a corrupt peer, loses what
-// libtorrent learned of each (that it takes TCP but not uTP), and leaves the
-// piece picker pointing at the freed entries (libtorrent 2.0 does not tell it),
-// so a later hash failure can blame the wrong peer: seen, an honest publisher
-// that finished a corrupt peer's piece banned as the piece's only source.
+// For torrent-wait checks and reads: with no peer, announces the torrent in
+// the DHT again (every 3 s at most, Node::announce_now) rather than waiting
+// for the next announce round, and has libtorrent try each peer found as a
+// tracker's word, so that one it gave up on after 3 failed connections is
+// tried once more (node.hpp). Not by forgetting the peers (clear_peers): that
+// unbans a corrupt peer, loses what libtorrent learned of each (that it takes
+// TCP but not uTP), and leaves the piece picker pointing at the freed entries
+// (libtorrent 2.0 does not tell it), so a later hash failure can blame the
+// wrong peer: seen, an honest publisher that finished a corrupt peer's piece
+// banned as the piece's only source.
 // Does not block.
 void announce_if_alone(Node& node, const lt::torrent_status& st, PeerSearch& search);
 
@@ -465,6 +465,24 @@ class SiteManager final : public SiteService {
   // When each feed last logged that it went over the rate (once a minute).
   std::map<std::string, std::chrono::steady_clock::time_point> rate_logged_;
   std::atomic<bool> evicting_{false};
+  // Behind a NAT that maps no port, no peer can open a connection to this
+  // node: a visitor's connection to a publisher there fails, and so does a
+  // mirror's. So an unreachable node connects out instead (sites/reach.cpp):
+  // every kSeekEvery it announces kSeeksPerRound of the versions it serves
+  // again, its published sites first and the rest in turn, and libtorrent
+  // connects to the peers that announced since (a visitor, a new mirror, a
+  // follower fetching a new version); a site published within kSeekFastFor,
+  // every kSeekFastEvery. Runs every kSeekFastEvery, not on the node thread.
+  void seek_peers_from_behind_nat();
+  static constexpr std::chrono::seconds kSeekEvery{15};
+  static constexpr std::chrono::seconds kSeekFastEvery{5};
+  static constexpr std::chrono::minutes kSeekFastFor{2};
+  static constexpr std::size_t kSeeksPerRound = 2;
+  std::atomic<bool> seeking_{false};
+  // Ticks so far, and where the next round goes on in the published and the
+  // other sites (one round runs at a time).
+  std::uint64_t seek_ticks_ = 0;
+  std::array<std::size_t, 2> seek_cursors_{};
   std::map<InfoHash, std::chrono::steady_clock::time_point> retired_;  // freed at that time
   // What this node refuses, each logged once: versions whose metadata is
   // unsafe (why, by info-hash), and pointers older than one already seen.

@@ -2,7 +2,8 @@
 """hostless with its default settings on a small simulated internet
 (tests/support/netsim.py): every node in its own namespace with its own
 address, 50 ms round trips, 1 % loss, home-line caps, the publisher behind a
-home router running miniupnpd. No --lan anywhere: the daemons get only a
+home router running miniupnpd, another behind a plain NAT (no port mapping:
+no peer can connect to it, so it must connect out). No --lan anywhere: the daemons get only a
 bootstrap node, since the public DHT routers are not reachable.
 
 usage: test_internet.py HOSTLESS_BINARY NETSIM_DELAYER TEST_NAME   (as root)
@@ -28,7 +29,7 @@ def status_line(node):
 
 
 def test_internet_small():
-    small_internet()
+    small_internet(nat={2: "upnp", 3: "plain"})
 
 
 def small_internet(nat=None, loss=0.01, rtt=50):
@@ -107,6 +108,8 @@ def small_internet(nat=None, loss=0.01, rtt=50):
         mark("visit on node 11 (running since the start): status %s after %.2f s" %
              (s, time.monotonic() - t))
         assert s == 200 and b == files["index.html"].encode(), (s, b[:200])
+        if nat.get(3) == "plain":
+            plain_nat_publisher(nodes[2], fresh, net, mark)
         # The publisher behind the UPnP home router is reachable with no
         # set-up (its router mapped its port), and its name is in the DHT.
         if nat.get(2) == "upnp":
@@ -122,6 +125,44 @@ def small_internet(nat=None, loss=0.01, rtt=50):
         print("status node 12 (visitor): %s" % status_line(fresh))
         print("delayer: %s" % net.delayer_stats())
     print("timings: " + ", ".join("%s %.2f" % (w.split(" (")[0], t) for w, t in marks))
+
+
+def plain_nat_publisher(pub, visitor, net, mark):
+    """A publisher behind a NAT that maps no port: nobody can connect to it,
+    so the visitor gets the site only if the publisher connects out to it
+    (sites/reach.cpp: an unreachable node announces its sites again every
+    15 s and libtorrent connects to the peers that announced)."""
+    files = {"index.html": "<h1>from behind a plain NAT</h1>", "data.bin": os.urandom(64 * 1024)}
+    site = make_site(os.path.join(net.dir, "site-nat"), files)
+    p = pub.run("publish", site, "--json", check=False, timeout=120)
+    assert p.returncode == 0, "publish behind the plain NAT failed: " + p.stderr
+    out = json.loads(p.stdout)
+    assert "reachability" in out, "publish on an unreachable node did not warn: %s" % out
+    mark("publish on node %d (plain NAT) returned; warning: %s" % (pub.index, out["reachability"]))
+    t = time.monotonic()
+    got = None
+    while time.monotonic() - t < 60:
+        try:
+            s, _, b = visitor.get(out["address"], "/data.bin", timeout=35)
+        except OSError:
+            s, b = None, b""
+        if s == 200:
+            got = b
+            break
+        mark("plain-NAT site: status %s %s" % (s, b[:160]))
+        time.sleep(1)
+    took = time.monotonic() - t
+    mark("visit of the plain-NAT publisher's site: %s after %.2f s" %
+         ("200" if got is not None else "nothing", took))
+    if got is None:
+        print("status node %d: %s" % (pub.index, status_line(pub)))
+        net.dump_logs(tail=4000)
+    assert got == files["data.bin"], "the plain-NAT publisher's site was not fetched in 60 s"
+    reach = pub.json("status")["reachability"]
+    assert not reach["reachable"], "a node behind a plain NAT says it is reachable: %s" % reach
+    # It knows it is behind a NAT, and keeps out of other nodes' routing
+    # tables (BEP 43), where its own lookups would meet it.
+    assert reach.get("behind_nat") is True and reach["dht_read_only"], reach
 
 
 def main():

@@ -271,7 +271,7 @@ async function refresh() {
   $("h-state").textContent = "";
   $("h-dht").textContent = status.dht_nodes;
   // Whether peers can reach this node: behind a NAT without a port mapping,
-  // its sites can be fetched only from a reachable mirror.
+  // it connects out to its sites' peers instead (slower).
   const reach = status.reachability || {};
   $("h-reach").textContent = reach.reachable ? "reachable" : "not known to be reachable";
   $("h-reach").title = reach.summary || "";
