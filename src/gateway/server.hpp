@@ -45,6 +45,11 @@ struct HostRoute {
 };
 HostRoute route_host(const std::string& host_header);
 
+// Thread-safety: start(), stop() and the destructor are called from one
+// thread (the daemon's). Requests are served on the gateway's own threads (an
+// epoll reader and a pool of workers, connections.hpp), which call the SiteService
+// concurrently; stop() returns once they have all ended, so the service may
+// be destroyed after it.
 class Gateway {
  public:
   Gateway(SiteService& service, GatewayOptions options);

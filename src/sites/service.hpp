@@ -60,6 +60,10 @@ struct PostRequest {
   std::vector<std::string> attach;  // absolute paths of files to attach
 };
 
+// Thread-safety: implementations are called by the gateway from many worker
+// threads at once, and must allow it. wait_visit and read may block their
+// caller up to the timeout they are given; every other member returns in
+// about the time a catalog read takes (long work runs as a job).
 class SiteService {
  public:
   virtual ~SiteService() = default;

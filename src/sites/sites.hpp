@@ -103,7 +103,21 @@ std::vector<lt::download_priority_t> kept_file_priorities(const lt::torrent_info
 bool want_kept_pieces(const lt::torrent_handle& h, const std::vector<bool>& kept,
                       lt::download_priority_t to, bool lower_others);
 
-// Thread-safe.
+// Thread-safety: every public member may be called from any thread, also
+// at once (the gateway's workers, the control API's jobs, the node thread's
+// periodic tasks). A blocking member (publish, get, mirror, follow, resolve,
+// torrent, wait_visit, read) blocks only its caller, at most for its timeout;
+// shutdown() makes every one return soon with "shutting down". What it
+// starts runs on threads of its own (start_thread), joined by the destructor,
+// which must not run before the gateway has stopped.
+// Inside, each mutex guards its own maps and is held briefly. The pairs ever
+// held together are taken in this order: publish_mutex_, then
+// waiting_publishes_mutex_, then jobs_mutex_, then a Job's mutex;
+// blocklists_reload_mutex_, then blocklists_mutex_; visits_mutex_, then
+// sealed_mutex_. Catalog and Node calls take their own mutex last (neither
+// calls back into this class while holding it). Closures handed to the node
+// (wait_torrent checks, every()) run on the node thread: they never block and
+// make only fire-and-forget libtorrent calls.
 class SiteManager final : public SiteService {
  public:
   SiteManager(Node& node, Catalog& catalog, SitesOptions options);

@@ -1116,6 +1116,35 @@ def internet_visits(trials):
             "joined_med": p([t["joined_s"] for t in trials], 50),
             "statuses": sorted(set(str(t["status"]) for t in trials))}
 
+
+def bench_follows():
+    """What following many feeds costs while nothing changes
+    (tests/bench/follows.py): the follower's resident memory, CPU and DHT
+    bytes over one --mirror-interval, on the simulated internet at default
+    settings. Needs root."""
+    import follows
+    delayer = netsim_delayer("follows")
+    o = follows.run_follows(BIN, delayer, QUICK, log=lambda s: print(s, flush=True))
+    f = o["followed"]
+    day = 86400.0 / o["window_s"] if o.get("window_s") else None
+    rows = [
+        row("follower resident memory, %d follows" % f, o["rss_kib"] / 1024, 50.0, 1.0, "MiB",
+            higher_is_better=False, note="target: under 50 MiB for 500 follows"),
+        row("follower CPU, %d follows" % f, 100.0 * o["cpu_s"] / o["window_s"], 1.0, 1.0,
+            "% of a core", higher_is_better=False, note="target: under 1 % for 500 follows"),
+        row("follower DHT bytes a day, %d follows" % f,
+            o["dht_bytes"] * day / (1 << 20) if day else None, None, None, "MiB",
+            higher_is_better=False),
+    ]
+    notes = ["%d nodes, %d feeds from %d authors (%d published in %s s, %d follows failed), "
+             "following them took %s s (8 at a time; each: median %s s, p90 %s s); one "
+             "interval (%d s) to settle, then %.0f s measured; polls in it: %s" % (
+                 o["n"], o["feeds"], o["authors"], o["published"], o["publish_s"],
+                 o["follow_failed"], o["follow_s"]["all"], o["follow_s"]["median"],
+                 o["follow_s"]["p90"], o["interval_s"], o["window_s"], o["polls"])]
+    return {"rows": rows, "notes": notes, "raw": o}
+
+
 BENCHES = {
     "gateway": bench_gateway,
     "publish": bench_publish,
@@ -1127,9 +1156,10 @@ BENCHES = {
     "internet": bench_internet,
     "feed": bench_feed,
     "polling": bench_polling,
+    "follows": bench_follows,
 }
 NOT_YET = {}
-EXPLICIT_ONLY = {"internet", "feed", "polling"}
+EXPLICIT_ONLY = {"internet", "feed", "polling", "follows"}
 
 
 # ---------------------------------------------------------------------------
