@@ -60,27 +60,6 @@ std::string ih_key(const lt::info_hash_t& ih) {
   return ih_hex(key_hash(ih));
 }
 
-// True if one of this machine's interfaces has a public IPv4 address: not
-// loopback, private (RFC 1918), shared (RFC 6598, carrier-grade NAT) or
-// link-local. A machine without one is behind a NAT for IPv4.
-bool has_public_ipv4() {
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return true;  // (not known: assume the best)
-  bool found = false;
-  for (ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
-    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
-    const std::uint32_t a =
-        ntohl(reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr);
-    const auto in = [a](std::uint32_t net, int bits) {
-      return (a >> (32 - bits)) == (net >> (32 - bits));
-    };
-    found = !(a == 0 || in(0x7f000000, 8) || in(0x0a000000, 8) || in(0xac100000, 12) ||
-              in(0xc0a80000, 16) || in(0x64400000, 10) || in(0xa9fe0000, 16));
-  }
-  freeifaddrs(list);
-  return found;
-}
-
 // True if `a` is an address of one of this machine's interfaces (so no NAT
 // stands between this node and the DHT nodes that saw it).
 bool is_own_address(const lt::address& a) {
@@ -302,23 +281,6 @@ struct Node::Impl {
   bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
   std::atomic<int> listen_port{0};
   Reachability reach;  // guarded by mutex
-  // Sets libtorrent's dht_read_only (BEP 43) to match `reach` (held under
-  // mutex): on, unless on a LAN, while the node has not been reached and is
-  // behind a NAT: the DHT sees it at an address that is not its own, or,
-  // before the DHT has said, it has no public IPv4 address (assume_nat).
-  // Why: a node behind a NAT that maps no port is otherwise kept in other
-  // nodes' routing tables under its router's address, and lookups meet it
-  // there; its router drops the queries of nodes it has not written to
-  // lately (and without hairpin NAT its own), so each lookup, put and
-  // announce that reached it waited out libtorrent's 15 s query timeout
-  // (seen on the simulated internet, 12 nodes: a name put 25 s after
-  // publish, a visitor's announce 15 s late). A read-only node still looks
-  // up, puts and announces; it answers no query, so it must be read-only from
-  // its start (entries others made before would stay traps) and a network
-  // of read-only nodes would never answer one another: a read-only node
-  // that nobody has answered within 5 s turns full (a LAN run without --lan).
-  void dht_mode();
-  bool assume_nat = false;  // guarded by mutex
   // DHT items refused by get lookups, by key, seq and signature: each is
   // logged once, not once per lookup. Node thread only.
   std::set<std::string> refused_items;
@@ -403,11 +365,6 @@ void Node::Impl::run() {
       next_rebootstrap = now + std::chrono::seconds(5);
       if (dht_nodes == 0) {
         for (const auto& ep : options.bootstrap) session->add_dht_node(ep);
-        std::lock_guard lock(mutex);
-        if (assume_nat && !reach.behind_nat) {
-          assume_nat = false;
-          dht_mode();
-        }
       }
     }
     if (now >= next_save) {
@@ -439,19 +396,6 @@ void Node::Impl::refuse_item(const PublicKey& key, const lt::dht_mutable_item_al
   if (!refused_items.insert(std::move(id)).second) return;
   LogLine(LogLevel::kWarning) << "refusing a DHT item for " << SiteAddress(key).str() << " (seq "
                               << m.seq << "): " << why;
-}
-
-void Node::Impl::dht_mode() {
-  const bool nat = reach.behind_nat ? *reach.behind_nat : assume_nat;
-  const bool read_only = !options.lan && !reach.reachable() && nat;
-  if (read_only == reach.dht_read_only) return;
-  reach.dht_read_only = read_only;
-  lt::settings_pack s;
-  s.set_bool(lt::settings_pack::dht_read_only, read_only);
-  session->apply_settings(std::move(s));
-  LogLine(LogLevel::kInfo) << (read_only ? "DHT: read-only (BEP 43): this node may be behind a "
-                                           "NAT that maps no port"
-                                         : "DHT: a full node");
 }
 
 void Node::Impl::handle_alert(lt::alert* a) {
@@ -612,7 +556,6 @@ void Node::Impl::handle_alert(lt::alert* a) {
     reach.last_incoming = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-    dht_mode();
     return;
   }
   if (auto* m = lt::alert_cast<lt::portmap_alert>(a)) {
@@ -622,7 +565,6 @@ void Node::Impl::handle_alert(lt::alert* a) {
         ": external port " + std::to_string(m->external_port) +
         (m->map_protocol == lt::portmap_protocol::tcp ? "/TCP" : "/UDP");
     reach.mapping_error.clear();
-    dht_mode();
     return;
   }
   if (auto* m = lt::alert_cast<lt::portmap_error_alert>(a)) {
@@ -636,7 +578,6 @@ void Node::Impl::handle_alert(lt::alert* a) {
     std::lock_guard lock(mutex);
     reach.external_address = e->external_address.to_string();
     reach.behind_nat = !is_own_address(e->external_address);
-    dht_mode();
     return;
   }
   if (auto* l = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
@@ -821,11 +762,6 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
   s.set_bool(lt::settings_pack::enable_lsd, o.local_discovery);
   s.set_bool(lt::settings_pack::enable_upnp, !o.lan);
   s.set_bool(lt::settings_pack::enable_natpmp, !o.lan);
-  // Read-only from the start on a machine with no public IPv4 address (see
-  // Impl::dht_mode).
-  impl->assume_nat = !o.lan && !has_public_ipv4();
-  impl->reach.dht_read_only = impl->assume_nat;
-  s.set_bool(lt::settings_pack::dht_read_only, impl->assume_nat);
   s.set_int(lt::settings_pack::alert_mask,
             lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
                 lt::alert_category::dht | lt::alert_category::dht_operation |

@@ -55,9 +55,6 @@ struct Reachability {
   // The address the DHT sees is not one of this machine's (a NAT between);
   // unknown until the DHT has said.
   std::optional<bool> behind_nat;
-  // BEP 43: this node asks DHT nodes not to keep it in their routing tables,
-  // while it may be behind a NAT that maps no port (see Node::Impl::dht_mode).
-  bool dht_read_only = false;
   bool reachable() const { return incoming_connections > 0 || !port_mapping.empty(); }
 };
 

@@ -1281,7 +1281,6 @@ json SiteManager::status() {
   if (!r.mapping_error.empty()) reach["mapping_error"] = r.mapping_error;
   if (!r.external_address.empty()) reach["external_address"] = r.external_address;
   if (r.behind_nat) reach["behind_nat"] = *r.behind_nat;
-  reach["dht_read_only"] = r.dht_read_only;
   reach["summary"] =
       r.reachable()
           ? (r.port_mapping.empty() ? "reachable (peers have connected to it)"
