@@ -42,6 +42,9 @@
 namespace hostless {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+// Node::announce_now's budget.
+constexpr double kAnnounceBurst = 8;
+constexpr double kAnnouncesPerSecond = 1;
 
 namespace {
 
@@ -281,6 +284,10 @@ struct Node::Impl {
   bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
   std::atomic<int> listen_port{0};
   Reachability reach;  // guarded by mutex
+  // Node::announce_now's budget (guarded by announce_mutex).
+  std::mutex announce_mutex;
+  double announce_tokens = kAnnounceBurst;
+  Clock::time_point announce_refilled = Clock::now();
   // DHT items refused by get lookups, by key, seq and signature: each is
   // logged once, not once per lookup. Node thread only.
   std::set<std::string> refused_items;
@@ -1094,6 +1101,24 @@ void Node::find_peers_again(const lt::torrent_handle& handle) {
 
 void Node::announce_now(const lt::torrent_handle& handle, bool seed) {
   if (!handle.is_valid()) return;
+  {
+    // A budget of kAnnounceBurst at once, then kAnnouncesPerSecond: each is
+    // a lookup of some 20-40 queries, libtorrent drops the DHT traffic over
+    // its upload cap (8 KB/s by default), and each DHT node blocks one that
+    // sends it more than 5 queries a second for 5 minutes, which on a small
+    // network is every node (seen: a node following 8 feeds at a time, each
+    // announced every 3 s, lost its whole routing table). Over budget the
+    // announce is dropped: callers ask again (every 3 s while alone, every
+    // seek), and libtorrent announces each new torrent once by itself.
+    std::lock_guard lock(impl_->announce_mutex);
+    const auto now = Clock::now();
+    const double refill = std::chrono::duration<double>(now - impl_->announce_refilled).count();
+    impl_->announce_refilled = now;
+    impl_->announce_tokens =
+        std::min(kAnnounceBurst, impl_->announce_tokens + refill * kAnnouncesPerSecond);
+    if (impl_->announce_tokens < 1) return;
+    impl_->announce_tokens -= 1;
+  }
   // Port 0 and implied_port, as libtorrent's own announces: the DHT node
   // records the port the query came from.
   lt::dht::announce_flags_t flags = lt::dht::announce::implied_port;

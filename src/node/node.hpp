@@ -140,8 +140,9 @@ class Node {
   // force_dht_announce(): libtorrent runs those one every 4 s at most, from
   // one queue that keeps duplicates, so a torrent waiting for a peer, asking
   // every 3 s, kept a new torrent's first announce waiting 15 s behind its
-  // own (seen on the simulated internet). `seed`: this node holds the whole
-  // version (its lookup then skips other seeds).
+  // own (seen on the simulated internet). At most 8 at once and one a second
+  // after that (node.cpp): over it, dropped. `seed`: this node holds the
+  // whole version (its lookup then skips other seeds).
   void announce_now(const lt::torrent_handle& handle, bool seed);
 
   // Resolves when `check(status)` returns a value (checked on every status

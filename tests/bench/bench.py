@@ -8,8 +8,8 @@ usage: bench.py HOSTLESS_BINARY BUILD_DIR [--quick] [--docs] [NAME...]
   --docs   regenerate docs/benchmarks.md (and its plots) from build/bench/*.json;
            with NAMEs, only their sections (the rest of the file is kept as it is)
   --docs-only  the same from the JSON already in build/bench/, running nothing
-`internet`, `feed` and `polling` (root, the network simulator) run only when
-named.
+`internet`, `feed`, `polling` and `follows` (root, the network simulator) run
+only when named.
 """
 import datetime
 import http.client
