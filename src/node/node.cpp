@@ -512,8 +512,7 @@ void Node::Impl::handle_alert(lt::alert* a) {
     return;
   }
   if (auto* r = lt::alert_cast<lt::dht_get_peers_reply_alert>(a)) {
-    // Only find_peers_again() and announce_now() ask: each peer found is a
-    // tracker's word.
+    // Only announce_now() asks: each peer found is a tracker's word.
     // (find_torrent waits for libtorrent's thread: safe here, outside the
     // node mutex its alert notification takes.)
     lt::torrent_handle h = session->find_torrent(r->info_hash);
@@ -1092,11 +1091,6 @@ void Node::remove_torrent(const lt::torrent_handle& handle, bool delete_files) {
   fs::remove(impl_->resume_dir() / (key + ".resume"), ec);
   impl_->session->remove_torrent(handle,
                                  delete_files ? lt::session::delete_files : lt::remove_flags_t{});
-}
-
-void Node::find_peers_again(const lt::torrent_handle& handle) {
-  if (!handle.is_valid()) return;
-  impl_->session->dht_get_peers(key_hash(handle.info_hashes()));
 }
 
 void Node::announce_now(const lt::torrent_handle& handle, bool seed) {

@@ -129,14 +129,11 @@ class Node {
   // `fn` runs on the node thread (it must not block) with each valid pointer
   // a peer pushed whose seq is above any this node pushed or was pushed.
   void on_pushed_pointer(std::function<void(const PushedPointer&)> fn);
-  // Asks the DHT for the peers of `handle` and gives each to libtorrent as a
-  // tracker's word (fire-and-forget). Only that lowers libtorrent's count of a
-  // peer's failed connections: after 3 it never tries the peer again, also
-  // once it is back (a publisher's laptop that was closed), and the peers its
-  // own DHT announces find do not count.
-  void find_peers_again(const lt::torrent_handle& handle);
   // Announces `handle` in the DHT now, and gives each peer the lookup finds
-  // to libtorrent as a tracker's word (fire-and-forget). Not
+  // to libtorrent as a tracker's word (fire-and-forget). Only that lowers
+  // libtorrent's count of a peer's failed connections: after 3 it never tries
+  // the peer again, also once it is back (a publisher's laptop that was
+  // closed), and the peers its own DHT announces find do not count. Not
   // force_dht_announce(): libtorrent runs those one every 4 s at most, from
   // one queue that keeps duplicates, so a torrent waiting for a peer, asking
   // every 3 s, kept a new torrent's first announce waiting 15 s behind its
