@@ -26,9 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import netsim  # noqa: E402
 from harness import Api, make_site, wait_for  # noqa: E402
-from polling import dht_bytes, proc_usage  # noqa: E402
+from polling import dht_bytes, proc_usage, start_network  # noqa: E402
 
-BOOT, FOLLOWER = 1, 2
+FOLLOWER = 2  # slot 1 bootstraps the DHT (polling.start_network)
 INTERVAL = 300  # the default --mirror-interval
 
 
@@ -43,11 +43,7 @@ def run_follows(binary, delayer, quick, log=print):
 
     out = {"n": n, "feeds": feeds, "authors": authors, "interval_s": INTERVAL}
     with netsim.Net(n, loss=0.01, delayer=delayer) as net:
-        boot_ep = "%s:6881" % net[BOOT].public_ip
-        nodes = {i: net.node(i, binary, bootstrap=None if i == BOOT else boot_ep)
-                 for i in range(1, n + 1)}
-        with ThreadPoolExecutor(4) as ex:
-            list(ex.map(lambda i: nodes[i].start(), range(1, n + 1)))
+        nodes = start_network(net, binary, n)
         follower = Api(nodes[FOLLOWER])
         wait_for(lambda: follower.call("GET", "status", timeout=30)[1]["dht_nodes"] >= 8, 90, 0.5)
         say("%d daemons up" % n)

@@ -50,6 +50,20 @@ def proc_usage(pid):
     return rss, (int(fields[11]) + int(fields[12])) / ticks
 
 
+def start_network(net, binary, n, extra=None):
+    """Starts daemons in slots 1..n of `net` (4 at a time), each bootstrapping
+    from slot 1 (BOOT) alone; `extra`: daemon flags by slot. Returns the nodes
+    by slot."""
+    boot_ep = "%s:6881" % net[BOOT].public_ip
+    extra = extra or {}
+    nodes = {i: net.node(i, binary, bootstrap=None if i == BOOT else boot_ep,
+                         extra=extra.get(i, ()))
+             for i in range(1, n + 1)}
+    with ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda i: nodes[i].start(), range(1, n + 1)))
+    return nodes
+
+
 def run_polling(binary, delayer, quick, log=print):
     n = int(os.environ.get("HOSTLESS_POLL_N", 14 if quick else 60))
     feeds = int(os.environ.get("HOSTLESS_POLL_FEEDS", 8 if quick else 24))
@@ -61,13 +75,7 @@ def run_polling(binary, delayer, quick, log=print):
 
     out = {"n": n, "feeds": feeds, "rounds": rounds, "interval_s": INTERVAL}
     with netsim.Net(n, loss=0.01, delayer=delayer) as net:
-        boot_ep = "%s:6881" % net[BOOT].public_ip
-        extra = {FOLLOWER: ["--mirror-interval", str(INTERVAL)]}
-        nodes = {i: net.node(i, binary, bootstrap=None if i == BOOT else boot_ep,
-                             extra=extra.get(i, ()))
-                 for i in range(1, n + 1)}
-        with ThreadPoolExecutor(4) as ex:
-            list(ex.map(lambda i: nodes[i].start(), range(1, n + 1)))
+        nodes = start_network(net, binary, n, {FOLLOWER: ["--mirror-interval", str(INTERVAL)]})
         api = {i: Api(nodes[i]) for i in (AUTHOR, FOLLOWER, LOOKER)}
         wait_for(lambda: all(api[i].call("GET", "status", timeout=30)[1]["dht_nodes"] >= 8
                              for i in api), 90, 0.5)
