@@ -34,6 +34,7 @@ std::optional<ApiClient> connect(const Globals& g);
 void add_keys_commands(CLI::App& app, const Globals& g, int& result);
 void add_daemon_command(CLI::App& app, const Globals& g, int& result);
 void add_site_commands(CLI::App& app, const Globals& g, int& result);
+void add_name_commands(CLI::App& app, const Globals& g, int& result);
 void add_new_command(CLI::App& app, int& result);
 void add_post_command(CLI::App& app, const Globals& g, int& result);
 

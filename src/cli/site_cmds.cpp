@@ -42,16 +42,24 @@ struct SiteTarget {
 
 // For commands that name a site: validates the address locally first, so a
 // typo gets the parser's message without needing a daemon, then finds the
-// daemon. Prints the error and returns nullopt on failure.
+// daemon, which turns a name into its address. Prints the error and returns nullopt on failure.
 std::optional<SiteTarget> connect_for(const Globals& g, const std::string& text) {
   auto a = SiteAddress::parse(text);
-  if (!a) {
-    fail(a.error().message);
+  auto name = parse_site_name(text);
+  if (!a && !name) {
+    fail(a.error().message + "; or a name: `hostless name list`");
     return std::nullopt;
   }
   auto api = connect(g);
   if (!api) return std::nullopt;
-  return SiteTarget{a->str(), std::move(*api)};
+  if (a) return SiteTarget{a->str(), std::move(*api)};
+  // A petname, a followed feed's handle or a DNS name: the daemon knows.
+  auto named = api->post("/api/v1/names/lookup", {{"name", *name}}, std::chrono::seconds(15));
+  if (!named) {
+    fail(named.error().message);
+    return std::nullopt;
+  }
+  return SiteTarget{(*named)["address"].get<std::string>(), std::move(*api)};
 }
 
 // "3 min ago"; "never" for 0.

@@ -152,7 +152,7 @@ bool dashboard_call(const std::string& method, const std::string& path) {
   if (method == "GET") {
     return path == "/api/v1/status" || path == "/api/v1/sites" || path == "/api/v1/address" ||
            path == "/api/v1/following" || path == "/api/v1/timeline" || path == "/api/v1/network" ||
-           path.rfind("/api/v1/jobs/", 0) == 0;
+           path == "/api/v1/names" || path.rfind("/api/v1/jobs/", 0) == 0;
   }
   return method == "POST" &&
          (path == "/api/v1/mirror" || path == "/api/v1/unmirror" || path == "/api/v1/follow" ||
@@ -183,6 +183,21 @@ detail::ConnectionLimits connection_limits(int workers) {
 
 }  // namespace
 
+std::string Gateway::browser_port(const httplib::Request& req) const {
+  std::string host = req.get_header_value("Host");
+  if (auto colon = host.rfind(':'); colon != std::string::npos && host.back() != ']') {
+    // The port the browser used (behind a port forward it is not ours), if
+    // it is one: "localhost:@evil.example" must not redirect elsewhere.
+    std::string given_port = host.substr(colon + 1);
+    if (!given_port.empty() && given_port.size() <= 5 &&
+        std::all_of(given_port.begin(), given_port.end(),
+                    [](unsigned char c) { return std::isdigit(c); })) {
+      return given_port;
+    }
+  }
+  return std::to_string(port_);
+}
+
 HostRoute route_host(const std::string& host_header) {
   std::string host = lower(strip_port(host_header));
   if (!host.empty() && host.back() == '.') host.pop_back();
@@ -194,6 +209,11 @@ HostRoute route_host(const std::string& host_header) {
       host.compare(SiteAddress::kLength, suffix.size(), suffix) == 0) {
     auto addr = SiteAddress::parse(host.substr(0, SiteAddress::kLength));
     if (addr) return {HostKind::kSite, addr->str()};
+  }
+  if (host.size() > suffix.size() &&
+      host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    std::string label = host.substr(0, host.size() - suffix.size());
+    if (auto name = parse_site_name(label); name && *name == label) return {HostKind::kName, *name};
   }
   return {HostKind::kForeign, ""};
 }
@@ -278,6 +298,11 @@ void Gateway::install_routes() {
                  route.address, req, res);
       return httplib::Server::HandlerResponse::Handled;
     }
+    if (route.kind == HostKind::kName) {
+      serve_name(service_, SiteServingOptions{options_.timeout, options_.allow_embedded_sites},
+                 route.address, browser_port(req), req, res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     // Several ranges of one dashboard file would be answered as a multipart
     // body by cpp-httplib, as large as the ranges asked for (a 6 KB
     // "bytes=0-,0-,..." made 17 MB): the whole file instead.
@@ -334,18 +359,7 @@ void Gateway::install_routes() {
       res.set_content(address.error().message + "\n", "text/plain; charset=utf-8");
       return;
     }
-    std::string host = req.get_header_value("Host");
-    std::string port = std::to_string(port_);
-    if (auto colon = host.rfind(':'); colon != std::string::npos && host.back() != ']') {
-      // The port the browser used (behind a port forward it is not ours), if
-      // it is one: "localhost:@evil.example" must not redirect elsewhere.
-      std::string given_port = host.substr(colon + 1);
-      if (!given_port.empty() && given_port.size() <= 5 &&
-          std::all_of(given_port.begin(), given_port.end(),
-                      [](unsigned char c) { return std::isdigit(c); })) {
-        port = given_port;
-      }
-    }
+    const std::string port = browser_port(req);
     // The rest of the raw target (still percent-encoded, query included).
     std::string rest = req.target.substr(std::min(req.target.size(), 3 + given.size()));
     if (rest.empty() || rest.front() != '/') rest = "/" + rest;
@@ -450,6 +464,41 @@ void Gateway::install_routes() {
     if (!id) return send_error(res, id.error(), 400);
     send_json(res, 202, json{{"job", *id}});
   });
+  s.Get("/api/v1/names", [this](const httplib::Request&, httplib::Response& res) {
+    auto r = service_.names();
+    if (!r) return send_error(res, r.error(), 500);
+    send_json(res, 200, *r);
+  });
+  s.Post("/api/v1/names/set",
+         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+           auto body = parse_body(req, res, {"name", "address"});
+           if (!body) return;
+           if (body->contains("force") && !(*body)["force"].is_boolean()) {
+             return send_error(res, 400, "\"force\" must be true or false");
+           }
+           auto r = service_.set_name(body->value("name", ""), body->value("address", ""),
+                                      body->value("force", false));
+           if (!r) return send_error(res, r.error(), 400);
+           send_json(res, 200, *r);
+         });
+  s.Post("/api/v1/names/lookup",
+         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+           auto body = parse_body(req, res, {"name"});
+           if (!body) return;
+           auto name = parse_site_name(body->value("name", ""));
+           if (!name) return send_error(res, 400, "not a name: " + body->value("name", ""));
+           auto r = service_.name_address(*name);
+           if (!r) return send_error(res, r.error(), 404);
+           send_json(res, 200, json{{"name", *name}, {"address", *r}});
+         });
+  s.Post("/api/v1/names/remove",
+         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+           auto body = parse_body(req, res, {"name"});
+           if (!body) return;
+           auto r = service_.remove_name(body->value("name", ""));
+           if (!r) return send_error(res, r.error(), 400);
+           send_json(res, 200, *r);
+         });
   s.Post("/api/v1/unfollow",
          [this, parse_body](const httplib::Request& req, httplib::Response& res) {
            auto body = parse_body(req, res, {"feed"});

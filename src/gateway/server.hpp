@@ -16,6 +16,10 @@
 #include "sites/service.hpp"
 #include "util/result.hpp"
 
+namespace httplib {
+struct Request;
+}  // namespace httplib
+
 namespace hostless {
 namespace detail {
 class GuardedServer;
@@ -38,10 +42,11 @@ struct GatewayOptions {
 };
 
 // What kind of request a Host header names.
-enum class HostKind { kControl, kSite, kForeign };
+// kName: <name>.localhost, a name of a site (sites/names.hpp), not an address.
+enum class HostKind { kControl, kSite, kName, kForeign };
 struct HostRoute {
   HostKind kind = HostKind::kForeign;
-  std::string address;  // for kSite: the 52-character address
+  std::string address;  // for kSite: the 52-character address; kName: the name
 };
 HostRoute route_host(const std::string& host_header);
 
@@ -66,6 +71,9 @@ class Gateway {
 
  private:
   void install_routes();
+  // The port the browser used to reach the gateway (its Host header's, when
+  // that is a port number), for redirects.
+  std::string browser_port(const httplib::Request& req) const;
   void install_dashboard();
   enum class Caller { kNobody, kToken, kSession };
   // Who holds `bearer`: the API token, a live dashboard session key (its

@@ -9,6 +9,7 @@
 #include "util/encoding.hpp"
 
 #include "gateway/http_rules.hpp"
+#include "protocol/address.hpp"
 
 namespace hostless {
 namespace {
@@ -359,6 +360,57 @@ bool OpenNonces::redeem(const std::string& address, const std::string& nonce) {
   bool ok = it->second.address == address && it->second.expires >= std::chrono::steady_clock::now();
   nonces_.erase(it);
   return ok;
+}
+
+namespace {
+
+// A request target as a path on the same host: "/" for anything else
+// ("//evil.example/" would be another host's URL), escaped for a Location.
+std::string same_site_target(const std::string& target) {
+  std::size_t start = target.find_first_not_of('/');
+  if (target.empty() || target.front() != '/') return "/";
+  return "/" + encode_raw_target(start == std::string::npos ? "" : target.substr(start));
+}
+
+}  // namespace
+
+void serve_name(SiteService& service, const SiteServingOptions& options, const std::string& name,
+                const std::string& port, const httplib::Request& req, httplib::Response& res) {
+  if (req.method != "GET" && req.method != "HEAD") {
+    res.set_header("Allow", "GET, HEAD");
+    return plain_page(res, 405, "Method not allowed", "Sites are read-only: use GET or HEAD.");
+  }
+  // Another site's page loading a name would make the node look it up (a DNS
+  // query anyone on the path sees): refused as it is for addresses.
+  FetchOrigin origin =
+      fetch_origin(req.get_header_value("Sec-Fetch-Site"), req.get_header_value("Sec-Fetch-Mode"),
+                   req.get_header_value("Sec-Fetch-Dest"), req.get_header_value("Sec-Fetch-User"));
+  if (origin == FetchOrigin::kEmbedded && !options.allow_embedded_sites) {
+    return refuse_embedded(res);
+  }
+  // Nor may it send the visitor there unasked: one click on the name's own
+  // origin (a same-origin navigation) looks it up.
+  if (origin == FetchOrigin::kNavigation && is_dns_name(name) && !options.allow_embedded_sites) {
+    common_headers(res);
+    never_framed(res);
+    res.status = 403;
+    res.set_content(
+        "<!doctype html><meta charset=utf-8><title>Open this name?</title><h1>Open " +
+            html_escape(name) +
+            "?</h1><p>Another page is sending you to this DNS name. Opening it asks DNS "
+            "which hostless site it names.</p><p><a href=\"" +
+            html_escape(same_site_target(req.target)) + "\">Open it</a></p>\n",
+        "text/html; charset=utf-8");
+    return;
+  }
+  auto address = service.name_address(name);
+  if (!address) {
+    return plain_page(res, http_status(address.error().kind, 502), "This name opens no site",
+                      address.error().message);
+  }
+  // A name may move to another site: the browser asks again every time.
+  res.set_header("Cache-Control", "no-store");
+  res.set_redirect("http://" + *address + ".localhost:" + port + same_site_target(req.target), 307);
 }
 
 }  // namespace hostless

@@ -61,6 +61,15 @@ inline constexpr std::string_view kOpenPath = "/.hostless/open";
 void serve_site(SiteService& service, const SiteServingOptions& options, const std::string& address,
                 const httplib::Request& req, httplib::Response& res);
 
+// <name>.localhost (`name` a petname, a followed feed's handle or a DNS
+// name: sites/names.hpp): a redirect to the site's own origin,
+// http://<address>.localhost:<port>, same path. The name is never an origin
+// of its own: one site keeps one origin (its storage, its permissions)
+// whatever its names, and a name given to another site later gets nothing of
+// the first. `port` is the one the browser used.
+void serve_name(SiteService& service, const SiteServingOptions& options, const std::string& name,
+                const std::string& port, const httplib::Request& req, httplib::Response& res);
+
 // "/a b/c" -> "/a%20b/c": percent-encodes all but unreserved characters and '/'.
 std::string encode_url_path(const std::string& path);
 

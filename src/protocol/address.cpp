@@ -328,4 +328,31 @@ Result<std::string> parse_handle(std::string_view text) {
   return h;
 }
 
+bool is_dns_name(std::string_view name) {
+  if (name.empty() || name.size() > 253 || name.find('.') == std::string_view::npos) return false;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    std::size_t end = name.find('.', start);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view label = name.substr(start, end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+std::optional<std::string> parse_site_name(std::string_view text) {
+  std::string name = ascii_lower(text);
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  if (is_dns_name(name)) return name;
+  auto handle = parse_handle(name);
+  if (handle && !handle->empty()) return *handle;
+  return std::nullopt;
+}
+
 }  // namespace hostless

@@ -4,6 +4,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -77,5 +78,14 @@ extern const char* const kAcceptedAddressForms;
 // "" (no handle).
 constexpr std::size_t kMaxHandle = 32;
 Result<std::string> parse_handle(std::string_view text);
+
+// A DNS name that may name a site (sites/names.hpp): two or more labels of
+// lower-case ASCII letters, digits and inner '-', at most 253 characters.
+bool is_dns_name(std::string_view name);
+
+// A site's name as typed (a petname or handle, "@alice" too, or a DNS name;
+// any case, a DNS name's trailing dot allowed) in the form names are kept
+// and looked up; nullopt when `text` can be neither.
+std::optional<std::string> parse_site_name(std::string_view text);
 
 }  // namespace hostless

@@ -76,16 +76,30 @@ Result<std::string> SiteManager::start_follow(const std::string& address, const 
 Result<json> SiteManager::follow(const SiteAddress& address, const std::string& handle, bool media,
                                  const Progress& progress) {
   if (!handle.empty()) {
-    auto sites = catalog_.sites();
-    if (!sites) return sites.error();
-    for (const auto& s : *sites) {
-      if (s.handle == handle && s.address != address) {
-        return make_error("the handle \"" + handle + "\" already names " + s.address.str() +
-                          "; choose another with --as, or unfollow that one first");
-      }
+    if (auto free = site_names_.check_free(handle, address); !free) {
+      return make_error(free.error().message + "; choose another with --as", ErrorKind::kInvalid);
     }
   }
   return keep(address, SiteRole::kFollowed, handle, media, progress);
+}
+
+Result<std::string> SiteManager::name_address(const std::string& label) {
+  auto address = site_names_.lookup(label);
+  if (!address) return address.error();
+  return address->str();
+}
+
+Result<json> SiteManager::names() {
+  return site_names_.list();
+}
+
+Result<json> SiteManager::set_name(const std::string& name, const std::string& address,
+                                   bool replace) {
+  return site_names_.set(name, address, replace);
+}
+
+Result<json> SiteManager::remove_name(const std::string& name) {
+  return site_names_.remove(name);
 }
 
 Result<json> SiteManager::keep(const SiteAddress& address, SiteRole role, const std::string& handle,

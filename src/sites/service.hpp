@@ -161,6 +161,24 @@ class SiteService {
                                    std::chrono::milliseconds timeout) = 0;
   // How many bytes of `file` are verified and on disk.
   virtual std::uint64_t bytes_have(const SiteVersion& version, const ServedFile& file) = 0;
+
+  // Names (sites/names.hpp): the address `label` (a petname, a followed
+  // feed's handle or a DNS name) names; may wait for DNS (a few seconds).
+  // A service that keeps no names knows none.
+  virtual Result<std::string> name_address(const std::string& label) {
+    return make_error("no site is named \"" + label + "\"", ErrorKind::kNotFound);
+  }
+  // [{"name","address","kind":"petname"|"handle","added"?}]
+  virtual Result<nlohmann::json> names() { return nlohmann::json::array(); }
+  // {"name","address","replaced"?}: `replace` moves a petname of another site.
+  virtual Result<nlohmann::json> set_name(const std::string& /*name*/,
+                                          const std::string& /*address*/, bool /*replace*/) {
+    return make_error("this node keeps no names", ErrorKind::kInvalid);
+  }
+  // {"name","address"}
+  virtual Result<nlohmann::json> remove_name(const std::string& /*name*/) {
+    return make_error("this node keeps no names", ErrorKind::kInvalid);
+  }
 };
 
 }  // namespace hostless

@@ -171,6 +171,7 @@ SiteManager::SiteManager(Node& node, Catalog& catalog, SitesOptions options)
     : node_(node),
       catalog_(catalog),
       keys_(options.home / "keys"),
+      site_names_(catalog),
       options_(std::move(options)),
       created_(std::chrono::steady_clock::now()) {}
 
@@ -1330,12 +1331,17 @@ json SiteManager::sites() {
     names = names_;
     for (const auto& [key, p] : unannounced_) pending.insert(key);
   }
+  std::map<SiteAddress, json> petnames;
+  if (auto all = catalog_.names()) {
+    for (const auto& n : *all) petnames[n.address].push_back(n.name);
+  }
   for (const auto& s : *sites) {
     json j = {{"address", s.address.str()},
               {"role", role_name(s.role)},
               {"seq", s.seq},
               {"last_visit", s.last_visit},
               {"url", url_for(s.address)}};
+    if (auto p = petnames.find(s.address); p != petnames.end()) j["petnames"] = p->second;
     if (s.info_hash) j["info_hash"] = s.info_hash->hex();
     if (s.role != SiteRole::kVisited) {
       // Whether the DHT holds this site's name, as far as this daemon's puts

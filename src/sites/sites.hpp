@@ -16,6 +16,7 @@
 #include "feed/feed.hpp"
 #include "node/node.hpp"
 #include "protocol/keys.hpp"
+#include "sites/names.hpp"
 #include "sites/service.hpp"
 #include "store/catalog.hpp"
 
@@ -160,6 +161,11 @@ class SiteManager final : public SiteService {
   Result<std::string> read(const SiteVersion& version, const ServedFile& file, std::uint64_t offset,
                            std::size_t max_bytes, std::chrono::milliseconds timeout) override;
   std::uint64_t bytes_have(const SiteVersion& version, const ServedFile& file) override;
+  Result<std::string> name_address(const std::string& label) override;
+  Result<nlohmann::json> names() override;
+  Result<nlohmann::json> set_name(const std::string& name, const std::string& address,
+                                  bool replace) override;
+  Result<nlohmann::json> remove_name(const std::string& name) override;
 
   // The blocking operations behind the jobs, usable directly.
   struct Progress {
@@ -372,6 +378,7 @@ class SiteManager final : public SiteService {
   Node& node_;
   Catalog& catalog_;
   KeyStore keys_;
+  SiteNames site_names_;
   SitesOptions options_;
   const std::chrono::steady_clock::time_point created_;
   std::mutex blocklists_reload_mutex_;  // held by reload_blocklists (taken first)

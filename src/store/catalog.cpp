@@ -219,6 +219,17 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
         "COMMIT;");
     if (!s) return s.error();
   }
+  if (version < 6) {
+    // Schema 6: petnames (`hostless name set`), the user's own names for
+    // sites, opened at <name>.localhost.
+    auto s = c->exec(
+        "BEGIN;"
+        "CREATE TABLE IF NOT EXISTS names ("
+        "  name TEXT PRIMARY KEY, address BLOB NOT NULL, added INTEGER NOT NULL);"
+        "PRAGMA user_version = 6;"
+        "COMMIT;");
+    if (!s) return s.error();
+  }
   return c;
 }
 
@@ -519,6 +530,44 @@ Status Catalog::replace_hash_cache(const std::string& folder,
     return db_error(db_, "commit");
   }
   return {};
+}
+
+Result<std::vector<NameRecord>> Catalog::names() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT name, address, added FROM names ORDER BY name");
+  if (!s.ok()) return db_error(db_, "query");
+  std::vector<NameRecord> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    auto key = s.text(1);
+    PublicKey::Bytes kb{};
+    if (key.size() != kb.size()) continue;
+    std::memcpy(kb.data(), key.data(), kb.size());
+    out.push_back({s.text(0), SiteAddress(PublicKey(kb)), s.i64(2)});
+  }
+  if (rc != SQLITE_DONE) return db_error(db_, "query");
+  return out;
+}
+
+Status Catalog::set_name(const std::string& name, const SiteAddress& address) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "INSERT OR REPLACE INTO names (name, address, added) VALUES (?,?,?)");
+  if (!s.ok()) return db_error(db_, "prepare");
+  const auto& k = address.key().bytes();
+  s.bind(1, name);
+  s.bind_blob(2, k.data(), k.size());
+  s.bind(3, static_cast<std::int64_t>(std::time(nullptr)));
+  if (s.step() != SQLITE_DONE) return db_error(db_, "write name");
+  return {};
+}
+
+Result<bool> Catalog::remove_name(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "DELETE FROM names WHERE name = ?");
+  if (!s.ok()) return db_error(db_, "prepare");
+  s.bind(1, name);
+  if (s.step() != SQLITE_DONE) return db_error(db_, "remove name");
+  return sqlite3_changes(db_) > 0;
 }
 
 }  // namespace hostless

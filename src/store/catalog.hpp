@@ -77,6 +77,13 @@ struct HashCacheEntry {
   std::string store_path;  // where the snapshot copy lives
 };
 
+// A petname: the user's own name for a site (`hostless name set`).
+struct NameRecord {
+  std::string name;  // a handle (protocol/address.hpp: parse_handle)
+  SiteAddress address;
+  std::int64_t added = 0;  // unix seconds
+};
+
 class Catalog {
  public:
   static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
@@ -84,7 +91,7 @@ class Catalog {
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
 
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
   // Highest pointers kept of sites no longer in the catalog (rollback
   // protection after eviction); the longest forgotten go first.
   static constexpr int kMaxForgotten = 100000;
@@ -116,6 +123,13 @@ class Catalog {
   Status retire_version(const InfoHash& ih, std::int64_t at);
   Status remove_version(const InfoHash& ih);
   Result<std::vector<VersionRecord>> versions();
+
+  // Petnames, by name.
+  Result<std::vector<NameRecord>> names();
+  // Adds or replaces the name.
+  Status set_name(const std::string& name, const SiteAddress& address);
+  // False when there was no such name.
+  Result<bool> remove_name(const std::string& name);
 
   Result<std::vector<HashCacheEntry>> hash_cache(const std::string& folder);
   // Replaces the folder's whole cache.

@@ -42,7 +42,7 @@ def same_tree(a, b):
 def fetch(node, address, path, method="GET", headers=None, timeout=60):
     """One request to node's gateway with Host <address>.localhost (or the bare
     host when address is None); returns (status, headers dict, body bytes)."""
-    c = http.client.HTTPConnection("127.0.0.1", node.gateway_port, timeout=timeout)
+    c = node.http_connection(timeout=timeout)
     host = ("%s.localhost" % address if address else "localhost") + ":%d" % node.gateway_port
     h = {"Host": host}
     h.update(headers or {})

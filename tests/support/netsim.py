@@ -62,7 +62,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -100,6 +99,14 @@ def sh(argv, check=True, timeout=60, input=None):
         raise RuntimeError("%s failed (%d): %s%s" % (" ".join(argv), p.returncode, p.stdout,
                                                       p.stderr))
     return p
+
+
+def new_prefix():
+    """A fresh `hl<pid>x<k>-` namespace prefix: cleanup_stale removes what
+    is left under it once this process is gone."""
+    with _counter_lock:
+        _counter[0] += 1
+        return "hl%dx%d-" % (os.getpid(), _counter[0])
 
 
 def ns_argv(ns, argv):
@@ -327,10 +334,7 @@ class Net:
         self.delayer = delayer or os.environ.get("NETSIM_DELAYER")
         self.keep = keep
         self.queue_num = 0  # per router namespace: each has its own netfilter
-        with _counter_lock:
-            _counter[0] += 1
-            k = _counter[0]
-        self.prefix = "hl%dx%d-" % (os.getpid(), k)
+        self.prefix = new_prefix()
         self.router_ns = self.prefix + "r"
         self.dir = workdir or tempfile.mkdtemp(prefix="hostless-netsim-")
         os.makedirs(self.dir, exist_ok=True)

@@ -36,11 +36,19 @@ TEST_CASE("route_host sends each Host to its kind", "[gateway]") {
       {"localhost.evil.example", HostKind::kForeign},
       {"127.0.0.2", HostKind::kForeign},
       {"192.168.1.10:8420", HostKind::kForeign},
-      {"x." + kAddr + ".localhost", HostKind::kForeign},
       {kAddr.substr(1) + ".localhost", HostKind::kForeign},
       {kAddr + ".localhost.evil.example", HostKind::kForeign},
       {kAddr + "x.localhost", HostKind::kForeign},
-      {"abc.localhost", HostKind::kForeign},
+      {"-abc.localhost", HostKind::kForeign},
+      {"a_b.example.localhost", HostKind::kForeign},
+      {"@abc.localhost", HostKind::kForeign},
+      {"a b.localhost", HostKind::kForeign},
+      {".localhost", HostKind::kForeign},
+      // Names (sites/names.hpp): petnames, handles and DNS names.
+      {"abc.localhost", HostKind::kName},
+      {"My_Blog.localhost:8420", HostKind::kName},
+      {"Example.ORG.localhost", HostKind::kName},
+      {"x." + kAddr + ".localhost", HostKind::kName},
       {"[::2]:8420", HostKind::kForeign},
   };
   for (const auto& c : cases) {

@@ -14,7 +14,7 @@ _hostless() {
   local cur prev words cword
   _init_completion || return
 
-  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following network block unblock blocklist timeline dashboard status sites keys"
+  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following network block unblock blocklist timeline dashboard status sites keys name"
   local home="" cmd="" sub="" i
   for ((i = 1; i < cword; i++)); do
     case "${words[i]}" in
@@ -60,6 +60,13 @@ _hostless() {
         return
       fi
       opts="--json" ;;
+    name)
+      if [ -z "$sub" ]; then
+        COMPREPLY=($(compgen -W "set list rm" -- "$cur"))
+        return
+      fi
+      opts="--json"
+      [ "$sub" = set ] && opts="--force --json" ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
@@ -77,6 +84,12 @@ _hostless() {
       COMPREPLY=($(compgen -W "$(_hostless_addresses "$home")" -- "$cur")) ;;
     keys) [ "$sub" = import ] && _filedir ;;
     blocklist) [ "$sub" != list ] && COMPREPLY=($(compgen -W "$(_hostless_addresses "$home")" -- "$cur")) ;;
+    name)
+      if [ "$sub" = rm ]; then
+        COMPREPLY=($(compgen -W "$(hostless ${home:+--home "$home"} name list 2>/dev/null | awk 'NR > 1 {print $1}')" -- "$cur"))
+      elif [ "$sub" = set ] && [ "${words[cword - 1]}" != set ]; then
+        COMPREPLY=($(compgen -W "$(_hostless_addresses "$home")" -- "$cur"))
+      fi ;;
   esac
 }
 complete -F _hostless hostless

@@ -202,6 +202,11 @@ function makeRow(address) {
 
 function update(r, s) {
   r.title.textContent = s.title || "(untitled)";
+  // Petnames and a followed feed's handle: the names it opens at.
+  const names = (s.petnames || []).concat(s.handle ? [s.handle] : []);
+  if (names.length) {
+    r.title.append(el("span", "sub", " " + names.map((n) => n + ".localhost").join(", ")));
+  }
   r.role.textContent = s.role;
   r.role.className = "role role-" + s.role;
   r.version.textContent = "";
