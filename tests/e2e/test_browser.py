@@ -165,59 +165,80 @@ def new_site(node, directory, template):
     return node.json("publish", directory)["address"]
 
 
+def dashboard_sites(c):
+    """Node 1 publishes a blog and a docs site from the templates; node 2, the
+    user's, visits both through the swarm and mirrors the docs. Returns
+    (the user's node, blog's address, docs' address)."""
+    publisher, me = c[1], c[2]
+    blog = new_site(publisher, os.path.join(c.dir, "blog"), "blog")
+    docs = new_site(publisher, os.path.join(c.dir, "docs"), "docs")
+    gw = me.gateway_port
+    for addr in (blog, docs):
+        assert wait_for(lambda: request(gw, addr + ".localhost", "/")[0] == 200, 60)
+    me.json("mirror", docs)
+    return me, blog, docs
+
+
+def dashboard_sign_in_and_mirror(browser, me, blog, docs, shot):
+    """In `browser` (cdp.Chromium or bidi.Firefox), on the dashboard of `me`
+    set up by dashboard_sites: no data before the sign-in link; the link
+    signs in (the code leaves the address bar and works once); both sites
+    are listed with role and title; a click on "Mirror" mirrors the blog
+    (checked through the CLI). Saves a screenshot to `shot`."""
+    gw = me.gateway_port
+    browser.navigate("http://localhost:%d/" % gw)  # no sign-in link: no data
+    browser.wait("document.getElementById('login').hidden === false")
+    assert browser.eval("document.querySelectorAll('#sites tbody tr').length") == 0
+
+    link = me.run("dashboard").stdout.strip()
+    assert link.startswith("http://localhost:%d/#login=" % gw), link
+    browser.navigate(link)
+    row = "document.querySelector('tr[data-address=\"%s\"]')"
+    browser.wait("%s && %s.querySelector('.role').textContent === 'visited' && "
+                 "%s.querySelector('.title').textContent === 'My Blog'"
+                 % ((row % blog,) * 3))
+    browser.wait("%s && %s.querySelector('.role').textContent === 'mirrored'"
+                 % ((row % docs,) * 2))
+    assert browser.eval("location.hash") == ""  # the code left the address bar
+    code = link.split("#login=")[1]
+    status, _ = request(gw, "localhost", "/api/v1/session", "POST",
+                        json.dumps({"code": code}), {"Content-Type": "application/json"})
+    assert status == 403  # a code works once
+
+    browser.click('tr[data-address="%s"] button[data-action="mirror"]' % blog)
+    role = lambda: [s["role"] for s in me.json("sites") if s["address"] == blog]  # noqa
+    assert wait_for(lambda: role() == ["mirrored"], 90), role()
+    browser.wait("%s.querySelector('.role').textContent === 'mirrored'" % (row % blog))
+    browser.screenshot(shot)
+    assert os.path.getsize(shot) > 10000
+    print("screenshot:", shot)
+
+
+def dashboard_open_from_box(browser, docs):
+    """The dashboard's address box takes any address form and opens the site
+    (docs, from dashboard_sites) in this tab."""
+    browser.eval("document.getElementById('open-input').value = %s"
+                 % json.dumps("hostless://%s/reference.html" % docs))
+    browser.click("#open-form button")
+    title = browser.wait("location.host.startsWith(%s) && document.readyState === "
+                         "'complete' && document.title" % json.dumps(docs))
+    assert title == "Reference - My Project docs", title
+
+
 def test_dashboard():
     """The dashboard needs a one-time sign-in link from the CLI; it lists a
     visited and a mirrored site with their titles, a click on "Mirror"
     mirrors a site (checked through the CLI), and its address box opens a
     site given in another address form."""
     with Cluster(BIN, 2) as c:
-        publisher, me = c[1], c[2]
-        blog = new_site(publisher, os.path.join(c.dir, "blog"), "blog")
-        docs = new_site(publisher, os.path.join(c.dir, "docs"), "docs")
-        gw = me.gateway_port
-        for addr in (blog, docs):  # visits, through the swarm
-            assert wait_for(lambda: request(gw, addr + ".localhost", "/")[0] == 200, 60)
-        me.json("mirror", docs)
-
+        me, blog, docs = dashboard_sites(c)
         # The API refuses anyone without the token or a session key.
-        assert request(gw, "localhost", "/api/v1/sites",
-                    headers={"Authorization": "Bearer " + "0" * 32})[0] == 401
+        assert request(me.gateway_port, "localhost", "/api/v1/sites",
+                       headers={"Authorization": "Bearer " + "0" * 32})[0] == 401
         with Chromium() as browser:
-            browser.navigate("http://localhost:%d/" % gw)  # no sign-in link: no data
-            browser.wait("document.getElementById('login').hidden === false")
-            assert browser.eval("document.querySelectorAll('#sites tbody tr').length") == 0
-
-            link = me.run("dashboard").stdout.strip()
-            assert link.startswith("http://localhost:%d/#login=" % gw), link
-            browser.navigate(link)
-            row = "document.querySelector('tr[data-address=\"%s\"]')"
-            browser.wait("%s && %s.querySelector('.role').textContent === 'visited' && "
-                         "%s.querySelector('.title').textContent === 'My Blog'"
-                         % ((row % blog,) * 3))
-            browser.wait("%s && %s.querySelector('.role').textContent === 'mirrored'"
-                         % ((row % docs,) * 2))
-            assert browser.eval("location.hash") == ""  # the code left the address bar
-            code = link.split("#login=")[1]
-            status, _ = request(gw, "localhost", "/api/v1/session", "POST",
-                             json.dumps({"code": code}), {"Content-Type": "application/json"})
-            assert status == 403  # a code works once
-
-            browser.click('tr[data-address="%s"] button[data-action="mirror"]' % blog)
-            role = lambda: [s["role"] for s in me.json("sites") if s["address"] == blog]  # noqa
-            assert wait_for(lambda: role() == ["mirrored"], 90), role()
-            browser.wait("%s.querySelector('.role').textContent === 'mirrored'" % (row % blog))
-            shot = os.path.join(BUILD, "e2e-dashboard.png")
-            browser.screenshot(shot)
-            assert os.path.getsize(shot) > 10000
-            print("screenshot:", shot)
-
-            # The address box takes any address form.
-            browser.eval("document.getElementById('open-input').value = %s"
-                         % json.dumps("hostless://%s/reference.html" % docs))
-            browser.click("#open-form button")
-            title = browser.wait("location.host.startsWith(%s) && document.readyState === "
-                                 "'complete' && document.title" % json.dumps(docs))
-            assert title == "Reference - My Project docs", title
+            dashboard_sign_in_and_mirror(browser, me, blog, docs,
+                                         os.path.join(BUILD, "e2e-dashboard.png"))
+            dashboard_open_from_box(browser, docs)
 
 
 def test_dashboard_timeline():

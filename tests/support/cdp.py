@@ -2,19 +2,17 @@
 navigate, evaluate JavaScript, click like a mouse, take screenshots."""
 import base64
 import json
-import os
-import shutil
 import subprocess
 import tempfile
-import time
 import urllib.request
 
 import websocket
 
 from harness import free_port, wait_for
+from tab import Tab
 
 
-class Chromium:
+class Chromium(Tab):
     def __init__(self, extra=()):
         """extra: more command-line flags (e.g. --host-resolver-rules=...)."""
         self.profile = tempfile.mkdtemp(prefix="hostless-cdp-")
@@ -59,37 +57,16 @@ class Chromium:
         self.call("Page.navigate", url=url)
 
     def eval(self, expression):
-        """The value of a JavaScript expression (awaited if a promise)."""
         r = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
                       awaitPromise=True)
         if "exceptionDetails" in r:
             raise RuntimeError("JavaScript failed: %s" % r["exceptionDetails"])
         return r["result"].get("value")
 
-    def wait(self, expression, timeout=30):
-        """Waits until `expression` is truthy; returns its value."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                v = self.eval(expression)
-            except RuntimeError:
-                v = None
-            if v:
-                return v
-            time.sleep(0.2)
-        raise AssertionError("timed out waiting for: " + expression)
-
-    def click(self, selector):
-        """A real mouse click (pressed and released) at the element's centre."""
-        box = self.wait("(() => { const e = document.querySelector(%s);"
-                        " if (!e || e.offsetParent === null) return null;"
-                        " e.scrollIntoView({block: 'center'});"
-                        " const r = e.getBoundingClientRect();"
-                        " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
-                        % json.dumps(selector))
+    def mouse_click(self, x, y):
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1],
-                      button="left", clickCount=1)
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
+                      clickCount=1)
 
     def screenshot(self, path):
         data = self.call("Page.captureScreenshot", format="png")["data"]
@@ -101,16 +78,4 @@ class Chromium:
             self.ws.close()
         except Exception:
             pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        shutil.rmtree(self.profile, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self.stop_browser()

@@ -28,6 +28,28 @@ def wait_for(pred, timeout, interval=0.05):
         interval = min(interval * 2, 0.5)
 
 
+def read_text(path):
+    """A file's text (undecodable bytes replaced), "" if it cannot be read:
+    for logs of processes that may not have written one."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def stop_process(proc, timeout=10, sig=signal.SIGTERM):
+    """Sends sig to a running Popen and waits for it; kills it if it is still
+    there after timeout seconds."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def make_site(path, files):
     """Writes {relative path: str or bytes} under path; returns path."""
     for rel, content in files.items():
@@ -167,20 +189,11 @@ class Node:
         return self
 
     def read_log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        return read_text(self.log_path)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc, timeout, sig)
         self.proc = None
 
     def run(self, *args, check=True, timeout=120):

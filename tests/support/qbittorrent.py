@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from harness import free_port, wait_for
+from harness import free_port, stop_process, wait_for
 
 CONFIG = """[LegalNotice]
 Accepted=true
@@ -102,13 +102,7 @@ class QBittorrent:
         self.post("torrents/addPeers", hashes=torrent_hash, peers="|".join(peers))
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 20)
         self.log.close()
 
     def __enter__(self):
