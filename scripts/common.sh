@@ -13,7 +13,8 @@ BUILD_PACKAGES=(
   libnetfilter-queue-dev  # tests/support/netsim's delayer (built with the tests)
 )
 TEST_PACKAGES=(
-  python3 python3-libtorrent python3-websocket curl qbittorrent-nox chromium bash-completion
+  python3 python3-libtorrent python3-websocket curl qbittorrent-nox chromium firefox-esr
+  bash-completion
   wrk nginx-light mktorrent openssl python3-matplotlib
   clang libclang-rt-14-dev llvm
   # the network simulator (tests/support/netsim.py): namespaces, tc, iptables
