@@ -20,6 +20,7 @@ TEST_PACKAGES=(
   # the network simulator (tests/support/netsim.py): namespaces, tc, iptables
   # (legacy: NFQUEUE, MASQUERADE), a home router's UPnP/NAT-PMP and a client
   iproute2 iptables iputils-ping miniupnpd-iptables miniupnpc
+  dnsmasq-base  # a DNS server for sites' DNS names (tests/integration/test_names.py)
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
