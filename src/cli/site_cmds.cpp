@@ -249,9 +249,15 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
     auto a = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("get", "Download a site's current version into a folder");
     cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
-    cmd->add_option("OUTDIR", a->outdir, "New or empty folder to write the site to")->required();
+    cmd->add_option("OUTDIR", a->outdir,
+                    "New or empty folder to write the site to, or one an interrupted get of "
+                    "the same site left (resumed)")
+        ->required();
     cmd->add_flag("--json", a->json, "Print the result as JSON");
-    cmd->footer("Example:\n  hostless get <address> ./copy");
+    cmd->footer(
+        "Interrupted (the daemon stopped, a crash, a full disk)? Run the same command\n"
+        "again: what was downloaded or written and verifies is kept, the rest fetched.\n"
+        "Example:\n  hostless get <address> ./copy");
     cmd->callback([&g, &result, a] {
       auto target = connect_for(g, a->address);
       if (!target) return void(result = kExitFailure);
@@ -268,7 +274,16 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
         std::cout << r->dump(2) << "\n";
       } else {
         std::cout << "wrote " << (*r)["files"] << " files (" << (*r)["bytes"] << " bytes) of "
-                  << "version " << (*r)["seq"] << " to " << out.string() << "\n";
+                  << "version " << (*r)["seq"] << " to " << out.string();
+        if (r->value("resumed", false)) {
+          std::cout << " (resumed: " << (*r)["kept"] << " files were already there)";
+        }
+        std::cout << "\n";
+        if (r->contains("not_in_site")) {
+          std::cerr << "note: " << (*r)["not_in_site"].size() << " files in " << out.string()
+                    << " are not part of this version (left as they are), e.g. "
+                    << (*r)["not_in_site"][0].get<std::string>() << "\n";
+        }
       }
       result = kExitOk;
     });

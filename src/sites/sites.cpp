@@ -72,6 +72,8 @@ std::string metadata_error_text(const lt::error_code& ec) {
   return ec.message();
 }
 
+}  // namespace
+
 json pointer_json(const SignedPointer& p) {
   SiteAddress a(p.key);
   return {{"address", a.str()},
@@ -80,8 +82,6 @@ json pointer_json(const SignedPointer& p) {
           {"magnet", a.magnet()},
           {"torrent_magnet", "magnet:?xt=urn:btih:" + p.value.ih.hex()}};
 }
-
-}  // namespace
 
 bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t to) {
   auto priorities = h.get_piece_priorities();
@@ -1182,70 +1182,6 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     }
   }
   return h;
-}
-
-Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir,
-                              const Progress& progress, const std::optional<InfoHash>& version) {
-  std::error_code ec;
-  if (fs::exists(outdir, ec) && !fs::is_empty(outdir, ec)) {
-    return make_error(outdir.string() + " is not empty; give a new or empty folder",
-                      ErrorKind::kInvalid);
-  }
-  Result<SignedPointer> ptr = make_error("no pointer: a version asked for by its info-hash");
-  if (!version) {
-    if (progress.fn) progress.fn("finding the name", 0, 0);
-    ptr = resolve_pointer(address, options_.resolve_timeout);
-    if (!ptr) return ptr.error();
-  }
-  const InfoHash ih = version ? *version : ptr->value.ih;
-  auto h = fetch_version(address, ih, progress);
-  if (!h) return h.error();
-
-  auto ti = h->torrent_file();
-  if (!ti) return make_error("the torrent has no metadata");
-  const auto& files = ti->files();
-  fs::create_directories(outdir, ec);
-  if (ec) {
-    return make_error("cannot create " + outdir.string() + ": " + ec.message(), ErrorKind::kIo);
-  }
-  std::uint64_t bytes = 0;
-  int count = 0;
-  fs::path vdir = version_dir(ih);
-  for (auto i : files.file_range()) {
-    if (files.pad_file_at(i)) continue;
-    fs::path rel = fs::path(files.file_path(i)).lexically_relative(files.name());
-    // A single-file torrent's one file is its name.
-    if (rel == ".") rel = fs::path(files.file_path(i)).filename();
-    fs::path src = vdir / files.file_path(i);
-    fs::path dst = (outdir / rel).lexically_normal();
-    // Paths come from a stranger's metadata: never write outside outdir.
-    auto r = dst.lexically_relative(outdir.lexically_normal());
-    if (r.empty() || *r.begin() == "..") return make_error("refusing unsafe path in metadata");
-    fs::create_directories(dst.parent_path(), ec);
-    // Never over another file of the site: on a disk that folds letter case
-    // or Unicode forms, two names the metadata keeps apart can be one file.
-    fs::copy_file(src, dst, fs::copy_options::none, ec);
-    // The store's copy is read-only (sealed); the user's own is theirs to edit.
-    if (!ec) fs::permissions(dst, fs::perms::owner_write, fs::perm_options::add, ec);
-    if (ec) return make_error("cannot write " + dst.string() + ": " + ec.message(), ErrorKind::kIo);
-    bytes += files.file_size(i);
-    ++count;
-  }
-
-  json j;
-  if (ptr) {
-    record_visit(address, *ptr);
-    j = pointer_json(*ptr);
-  } else {
-    // An older version (`post` merging another device's posts): fetched,
-    // not recorded as the site's.
-    j = {{"address", address.str()}, {"info_hash", ih.hex()}};
-    retire_version(ih);
-  }
-  j["files"] = count;
-  j["bytes"] = bytes;
-  j["outdir"] = outdir.string();
-  return j;
 }
 
 void SiteManager::record_visit(const SiteAddress& address, const SignedPointer& pointer) {

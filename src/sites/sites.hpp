@@ -61,6 +61,9 @@ bool recover_hybrid_error(const lt::torrent_status& st, int& retries);
 std::chrono::milliseconds poll_interval(std::chrono::milliseconds since_change,
                                         std::chrono::milliseconds base);
 
+// {"address","seq","info_hash","magnet","torrent_magnet"} of a pointer.
+nlohmann::json pointer_json(const SignedPointer& p);
+
 // What announce_if_alone keeps between two looks at one torrent.
 struct PeerSearch {
   std::chrono::steady_clock::time_point last_announce = std::chrono::steady_clock::now();

@@ -98,7 +98,9 @@ def crash_resume(mode):
         def start_fetch(k):
             args = [BIN, "--home", vis.home, mode, addr]
             if mode == "get":
-                args.append(os.path.join(c.dir, "out%d" % k))
+                # The same folder each time: a get resumes in the folder an
+                # interrupted one left.
+                args.append(os.path.join(c.dir, "out"))
             return subprocess.Popen(args + ["--json"], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
 
@@ -125,11 +127,12 @@ def crash_resume(mode):
                                                    downloaded, verified - verified_before))
             assert downloaded <= verified - verified_before + slack_for(verified - verified_before), \
                 legs[-1]
-            # The CLI lost its daemon; a get wrote nothing yet.
+            # The CLI lost its daemon; a get wrote nothing yet but its
+            # marker (the folder is the get's, to resume).
             assert cli.wait(30) == 1, cli.stderr.read()
             if mode == "get":
-                out = os.path.join(c.dir, "out%d" % k)
-                assert not os.path.exists(out) or not os.listdir(out), os.listdir(out)
+                out = os.path.join(c.dir, "out")
+                assert os.listdir(out) == [".hostless-get"], os.listdir(out)
 
             # The catalog as the crash left it.
             problems, sites, _ = check_catalog(vis.home, orphans=False)
@@ -155,7 +158,7 @@ def crash_resume(mode):
         else:
             out = json.loads(cli.communicate(timeout=600)[0])
             assert out["info_hash"] == ih, out
-            assert same_files(files, os.path.join(c.dir, "out%d" % kills))
+            assert same_files(files, os.path.join(c.dir, "out"))
         entry = site_entry(vis, addr)
         downloaded = vis.json("status")["downloaded"]
         print("after the last restart: downloaded %d bytes for the remaining %d"

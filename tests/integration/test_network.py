@@ -19,6 +19,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from harness import ROOT_FLAG, Cluster, Node, free_port, make_site, wait_for  # noqa: E402
+from faults import tree_files  # noqa: E402
 from qbittorrent import QBittorrent  # noqa: E402
 
 BIN = None
@@ -901,6 +902,48 @@ def test_big_visited_site_updates_on_demand():
         print("downloaded %d bytes for two versions of a %d-byte site" % (got, entry["size"]))
         assert got < mib, got
         assert fetch(visitor, addr, "/big.bin")[2] == big
+
+
+def test_get_resumes():
+    """`get` into the folder an interrupted get of the same site left keeps
+    what is there and right, replaces what is not, fetches the rest; any other
+    non-empty folder is refused, and nothing in it is touched."""
+    with Cluster(BIN, 2) as c:
+        publisher, visitor = c[1], c[2]
+        files = {"index.html": "<h1>resume</h1>", "a/kept.txt": "kept " * 100,
+                 "a/gone.txt": "gone", "b/changed.bin": os.urandom(5000),
+                 "b/cut.bin": os.urandom(70000)}
+        addr = publisher.json("publish", make_site(os.path.join(c.dir, "site"), files))["address"]
+        out = os.path.join(c.dir, "out")
+        visitor.json("get", addr, out)
+        assert tree_files(out) == {k: v.encode() if isinstance(v, str) else v
+                                   for k, v in files.items()}
+        # What an interrupted get leaves: its marker, some files missing,
+        # one with other bytes, one cut short.
+        with open(os.path.join(out, ".hostless-get"), "w") as f:
+            json.dump({"address": addr}, f)
+        os.remove(os.path.join(out, "a", "gone.txt"))
+        with open(os.path.join(out, "b", "changed.bin"), "r+b") as f:
+            f.write(b"X" * 10)
+        with open(os.path.join(out, "b", "cut.bin"), "r+b") as f:
+            f.truncate(1000)
+        r = visitor.json("get", addr, out)
+        assert r["resumed"] and r["kept"] == 2 and r["files"] == 5, r
+        assert tree_files(out) == {k: v.encode() if isinstance(v, str) else v
+                                   for k, v in files.items()}
+        # Done: the folder is the user's now, and a third get is refused.
+        again = visitor.run("get", addr, out, check=False)
+        assert again.returncode == 1 and "not empty" in again.stderr, again.stderr
+        # Another site's interrupted get, or a folder of the user's: refused.
+        other = os.path.join(c.dir, "other")
+        make_site(other, {".hostless-get": json.dumps({"address": "y" * 52}), "mine.txt": "mine"})
+        p = visitor.run("get", addr, other, check=False)
+        assert p.returncode == 1 and "another site" in p.stderr, p.stderr
+        mine = make_site(os.path.join(c.dir, "mine"), {"notes.txt": "my notes"})
+        p = visitor.run("get", addr, mine, check=False)
+        assert p.returncode == 1 and "not empty" in p.stderr, p.stderr
+        assert tree_files(mine) == {"notes.txt": b"my notes"}
+        assert tree_files(other)["mine.txt"] == b"mine"
 
 
 if __name__ == "__main__":

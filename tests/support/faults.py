@@ -49,7 +49,7 @@ def check_catalog(home, orphans=True):
     """Opens <home>/catalog.sqlite as a restarted daemon would (after a crash
     too: SQLite rolls its WAL forward) and returns a list of broken rules, with
     the sites and versions rows for the report:
-    - the file passes PRAGMA integrity_check, schema version 5;
+    - the file passes PRAGMA integrity_check, schema version 6;
     - every site row has a valid role and a pointer at least as new as the
       version it serves; a published site has its key and folder;
     - a served version (sites.info_hash) has its folder in the store;
@@ -64,7 +64,7 @@ def check_catalog(home, orphans=True):
         if integrity != [("ok",)]:
             problems.append("integrity_check: %s" % integrity)
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version != 5:
+        if version != 6:
             problems.append("schema version %d" % version)
         sites = db.execute("SELECT hex(address), role, key_name, folder, seq, hex(info_hash), "
                            "ptr_seq FROM sites").fetchall()
