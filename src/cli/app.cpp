@@ -45,6 +45,7 @@ int run(int argc, char** argv) {
   add_daemon_command(app, g, result);
   add_site_commands(app, g, result);
   add_name_commands(app, g, result);
+  add_export_command(app, g, result);
   add_keys_commands(app, g, result);
   add_new_command(app, result);
   add_post_command(app, g, result);

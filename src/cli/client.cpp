@@ -1,4 +1,5 @@
 #include "cli/client.hpp"
+#include "util/encoding.hpp"
 
 #include <httplib.h>
 #include <signal.h>
@@ -32,21 +33,6 @@ Result<DaemonInfo> find_daemon(const fs::path& home) {
   if (!t) return make_error("cannot read " + (home / "api-token").string() + ": the API token");
   std::getline(t, info.token);
   return info;
-}
-
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
 }
 
 Result<std::string> ApiClient::request(const std::string& method, const std::string& path,

@@ -38,7 +38,6 @@ class ApiClient {
   DaemonInfo info_;
 };
 
-std::string url_encode(const std::string& s);
 // "1.5 MiB"
 std::string human_bytes(double bytes);
 

@@ -30,11 +30,22 @@ std::optional<std::filesystem::path> open_home(const Globals& g);
 // runs.
 std::optional<ApiClient> connect(const Globals& g);
 
+struct SiteTarget {
+  std::string address;  // canonical
+  ApiClient api;
+};
+// For commands that name a site: validates the address locally first, so a
+// typo gets the parser's message without needing a daemon, then finds the
+// daemon, which turns a name into its address. Prints the error and returns
+// nullopt on failure.
+std::optional<SiteTarget> connect_for(const Globals& g, const std::string& text);
+
 // Registers `hostless keys ...` on `app`. `result` receives the exit code.
 void add_keys_commands(CLI::App& app, const Globals& g, int& result);
 void add_daemon_command(CLI::App& app, const Globals& g, int& result);
 void add_site_commands(CLI::App& app, const Globals& g, int& result);
 void add_name_commands(CLI::App& app, const Globals& g, int& result);
+void add_export_command(CLI::App& app, const Globals& g, int& result);
 void add_new_command(CLI::App& app, int& result);
 void add_post_command(CLI::App& app, const Globals& g, int& result);
 
@@ -42,8 +53,9 @@ void add_post_command(CLI::App& app, const Globals& g, int& result);
 // (POST /api/v1/publish) and waits for the job, showing its progress on
 // stderr when `show_progress`. Returns the job's result (address, url,
 // magnet, seq, ...); prints the error and returns nullopt on failure.
-std::optional<nlohmann::json> publish_folder(const Globals& g, const std::string& dir,
-                                             const std::string& key, bool show_progress);
+std::optional<nlohmann::json> publish_folder(
+    const Globals& g, const std::string& dir, const std::string& key, bool show_progress,
+    const std::optional<std::vector<std::string>>& web_seeds = std::nullopt);
 // Prints a publish result as `hostless publish` does: address, URL and
 // magnet on stdout, the version and any warnings on stderr.
 void print_publish_result(const nlohmann::json& r);

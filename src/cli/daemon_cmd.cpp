@@ -175,6 +175,7 @@ int run_daemon(const Globals& g, const DaemonArgs& a) {
 
   const auto& [gw_host, gw_port] = gw->front();
   SitesOptions sopt;
+  sopt.local_web_seeds = a.lan;
   sopt.home = *home;
   sopt.gateway_base = "http://{address}.localhost:" + std::to_string(gw_port) + "/";
   sopt.resolve_timeout = std::chrono::seconds(a.gateway_timeout_s);

@@ -33,16 +33,6 @@ std::optional<ApiClient> connect(const Globals& g) {
   return ApiClient(*info);
 }
 
-namespace {
-
-struct SiteTarget {
-  std::string address;  // canonical
-  ApiClient api;
-};
-
-// For commands that name a site: validates the address locally first, so a
-// typo gets the parser's message without needing a daemon, then finds the
-// daemon, which turns a name into its address. Prints the error and returns nullopt on failure.
 std::optional<SiteTarget> connect_for(const Globals& g, const std::string& text) {
   auto a = SiteAddress::parse(text);
   auto name = parse_site_name(text);
@@ -56,11 +46,14 @@ std::optional<SiteTarget> connect_for(const Globals& g, const std::string& text)
   // A petname, a followed feed's handle or a DNS name: the daemon knows.
   auto named = api->post("/api/v1/names/lookup", {{"name", *name}}, std::chrono::seconds(15));
   if (!named) {
-    fail(named.error().message);
+    // Most likely a mistyped address: say both.
+    fail(named.error().message + "\nAs an address: " + a.error().message);
     return std::nullopt;
   }
   return SiteTarget{(*named)["address"].get<std::string>(), std::move(*api)};
 }
+
+namespace {
 
 // "3 min ago"; "never" for 0.
 std::string age(std::int64_t unix_seconds) {
@@ -75,13 +68,15 @@ std::string age(std::int64_t unix_seconds) {
 }  // namespace
 
 std::optional<json> publish_folder(const Globals& g, const std::string& dir_text,
-                                   const std::string& key, bool show_progress) {
+                                   const std::string& key, bool show_progress,
+                                   const std::optional<std::vector<std::string>>& web_seeds) {
   auto api = connect(g);
   if (!api) return std::nullopt;
   std::error_code ec;
   fs::path dir = fs::absolute(dir_text, ec);
-  auto started = api->post("/api/v1/publish", {{"folder", dir.string()}, {"key", key}},
-                           std::chrono::seconds(30));
+  json body = {{"folder", dir.string()}, {"key", key}};
+  if (web_seeds) body["web_seeds"] = *web_seeds;
+  auto started = api->post("/api/v1/publish", body, std::chrono::seconds(30));
   if (!started) {
     fail(started.error().message);
     return std::nullopt;
@@ -98,6 +93,11 @@ void print_publish_result(const json& r) {
   std::cout << r["address"].get<std::string>() << "\n"
             << r["url"].get<std::string>() << "\n"
             << r["magnet"].get<std::string>() << "\n";
+  if (r.contains("web_seeds")) {
+    for (const auto& url : r["web_seeds"]) {
+      std::cerr << "web seed: " << url.get<std::string>() << "\n";
+    }
+  }
   if (r.value("unchanged", false)) {
     std::cerr << "unchanged: still version " << r["seq"] << "\n";
   } else {
@@ -186,6 +186,8 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
   {
     struct Args {
       std::string dir, key;
+      std::vector<std::string> web_seeds;
+      bool no_web_seeds = false;
       bool json = false;
     };
     auto a = std::make_shared<Args>();
@@ -193,12 +195,22 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
         app.add_subcommand("publish", "Publish a folder as a site (a new version each time)");
     cmd->add_option("DIR", a->dir, "Folder holding the site (index.html at its top)")->required();
     cmd->add_option("--key", a->key, "Publish with this named key (see `hostless keys list`)");
+    auto* ws = cmd->add_option("--web-seed", a->web_seeds,
+                               "An http(s) folder that serves this version's files too, as "
+                               "`hostless export` writes them (repeatable; kept for later "
+                               "versions)");
+    cmd->add_flag("--no-web-seeds", a->no_web_seeds, "Drop the site's web seeds")->excludes(ws);
     cmd->add_flag("--json", a->json, "Print the result as JSON");
     cmd->footer(
         "Prints the address, then the gateway URL and the BEP 46 magnet.\n"
-        "Example:\n  hostless publish ./mysite");
+        "Web seeds let visitors load the site when no peer has it (the publisher\n"
+        "offline, no mirror): export each version there (`hostless export`).\n"
+        "Example:\n  hostless publish ./mysite\n"
+        "  hostless publish ./mysite --web-seed https://example.org/mysite/");
     cmd->callback([&g, &result, a] {
-      auto r = publish_folder(g, a->dir, a->key, !a->json);
+      std::optional<std::vector<std::string>> web_seeds;
+      if (!a->web_seeds.empty() || a->no_web_seeds) web_seeds = a->web_seeds;
+      auto r = publish_folder(g, a->dir, a->key, !a->json, web_seeds);
       if (!r) return void(result = kExitFailure);
       if (a->json) {
         std::cout << r->dump(2) << "\n";

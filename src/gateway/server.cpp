@@ -392,19 +392,35 @@ void Gateway::install_routes() {
     return body;
   };
 
-  s.Post("/api/v1/publish",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"folder", "key"});
-           if (!body) return;
-           auto id = service_.start_publish(body->value("folder", ""), body->value("key", ""));
-           if (!id) return send_error(res, id.error(), 400);
-           send_json(res, 202, json{{"job", *id}});
-         });
+  s.Post("/api/v1/publish", [this, parse_body](const httplib::Request& req,
+                                               httplib::Response& res) {
+    auto body = parse_body(req, res, {"folder", "key"});
+    if (!body) return;
+    WebSeedsChange web_seeds;
+    if (body->contains("web_seeds")) {
+      const json& ws = (*body)["web_seeds"];
+      if (!ws.is_array() ||
+          !std::all_of(ws.begin(), ws.end(), [](const json& u) { return u.is_string(); })) {
+        return send_error(res, 400, "\"web_seeds\" must be a list of URLs");
+      }
+      web_seeds = ws.get<std::vector<std::string>>();
+    }
+    auto id = service_.start_publish(body->value("folder", ""), body->value("key", ""), web_seeds);
+    if (!id) return send_error(res, id.error(), 400);
+    send_json(res, 202, json{{"job", *id}});
+  });
   s.Post("/api/v1/get", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
     auto body = parse_body(req, res, {"address", "outdir", "info_hash"});
     if (!body) return;
     auto id = service_.start_get(body->value("address", ""), body->value("outdir", ""),
                                  body->value("info_hash", ""));
+    if (!id) return send_error(res, id.error(), 400);
+    send_json(res, 202, json{{"job", *id}});
+  });
+  s.Post("/api/v1/export", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
+    auto body = parse_body(req, res, {"address", "outdir"});
+    if (!body) return;
+    auto id = service_.start_export(body->value("address", ""), body->value("outdir", ""));
     if (!id) return send_error(res, id.error(), 400);
     send_json(res, 202, json{{"job", *id}});
   });

@@ -151,8 +151,33 @@ bool bep44_verify(const PublicKey& key, const Signature& sig, std::string_view s
 std::string PointerValue::encode() const {
   std::string out = "d2:ih20:";
   out.append(reinterpret_cast<const char*>(ih.bytes().data()), InfoHash::kSize);
+  if (!web_seeds.empty()) {
+    out += "2:wsl";
+    for (const auto& url : web_seeds) out += std::to_string(url.size()) + ":" + url;
+    out += 'e';
+  }
   out += 'e';
   return out;
+}
+
+Status check_web_seed(std::string_view url) {
+  const auto bad = [&](const std::string& why) {
+    return make_error("web seed " + quoted(url) + ": " + why +
+                          " (a web seed is an http:// or https:// URL of a folder, at most " +
+                          std::to_string(kMaxWebSeedLength) + " characters)",
+                      ErrorKind::kInvalid);
+  };
+  if (url.size() > kMaxWebSeedLength) return bad("too long");
+  const bool http = url.rfind("http://", 0) == 0, https = url.rfind("https://", 0) == 0;
+  if (!http && !https) return bad("not an http:// or https:// URL");
+  const std::size_t host_start = http ? 7 : 8;
+  if (url.size() == host_start || url[host_start] == '/') return bad("no host");
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c >= 0x7f) return bad("it holds a space, a control or a non-ASCII byte");
+  }
+  if (url.back() != '/')
+    return bad("it must end in '/' (BEP 19: a folder for a multi-file torrent)");
+  return {};
 }
 
 Result<PointerValue> PointerValue::decode(std::string_view bencoded) {
@@ -168,7 +193,10 @@ Result<PointerValue> PointerValue::decode(std::string_view bencoded) {
   }
   r.skip();
 
+  // Keys in order: "ih", then optionally "ws" (a list of web seed URLs).
   std::optional<InfoHash> ih;
+  PointerValue value;
+  bool have_ws = false;
   while (true) {
     if (r.at_end()) return pointer_error("truncated dictionary (missing 'e')");
     if (r.peek() == 'e') {
@@ -180,32 +208,54 @@ Result<PointerValue> PointerValue::decode(std::string_view bencoded) {
     }
     auto key = r.read_string("dictionary key");
     if (!key) return key.error();
+    if (*key == "ws") {
+      if (!ih || have_ws) return pointer_error("\"ws\" out of order or repeated");
+      have_ws = true;
+      if (r.at_end() || r.peek() != 'l') return pointer_error("\"ws\" must be a list");
+      r.skip();
+      while (true) {
+        if (r.at_end()) return pointer_error("truncated \"ws\" list");
+        if (r.peek() == 'e') {
+          r.skip();
+          break;
+        }
+        if (r.peek() < '0' || r.peek() > '9') {
+          return pointer_error("\"ws\" must hold strings, found " + bencode_type_name(r.peek()));
+        }
+        auto url = r.read_string("a web seed");
+        if (!url) return url.error();
+        if (auto ok = check_web_seed(*url); !ok) return pointer_error(ok.error().message);
+        if (value.web_seeds.size() >= kMaxWebSeeds) return pointer_error("too many web seeds");
+        value.web_seeds.emplace_back(*url);
+      }
+      if (value.web_seeds.empty()) return pointer_error("empty \"ws\" list");
+      continue;
+    }
     if (*key != "ih") {
-      return pointer_error("unexpected key " + quoted(*key) + " (only \"ih\" is allowed)");
+      return pointer_error("unexpected key " + quoted(*key) + " (only \"ih\" and \"ws\")");
     }
     if (ih) return pointer_error("duplicate key \"ih\"");
     if (r.at_end()) return pointer_error("missing value for key \"ih\"");
     if (r.peek() < '0' || r.peek() > '9') {
       return pointer_error("\"ih\" must be a 20-byte string, found " + bencode_type_name(r.peek()));
     }
-    auto value = r.read_string("\"ih\"");
-    if (!value) return value.error();
-    if (value->size() != InfoHash::kSize) {
-      return pointer_error("\"ih\" must be a 20-byte string, got " + std::to_string(value->size()) +
+    auto v = r.read_string("\"ih\"");
+    if (!v) return v.error();
+    if (v->size() != InfoHash::kSize) {
+      return pointer_error("\"ih\" must be a 20-byte string, got " + std::to_string(v->size()) +
                            " bytes");
     }
     InfoHash::Bytes bytes{};
-    std::memcpy(bytes.data(), value->data(), InfoHash::kSize);
+    std::memcpy(bytes.data(), v->data(), InfoHash::kSize);
     ih = InfoHash(bytes);
   }
   if (!r.at_end()) {
     return pointer_error(std::to_string(r.remaining()) + " trailing byte(s) after the dictionary");
   }
   if (!ih) return pointer_error("missing key \"ih\"");
-
-  PointerValue value{*ih};
-  // Only one key is accepted and lengths are canonical, so the input is
-  // exactly our encoding; keep the invariant explicit.
+  value.ih = *ih;
+  // Only known keys in order and canonical lengths were read, so the input
+  // is exactly our encoding; keep the invariant explicit.
   if (value.encode() != bencoded) return pointer_error("non-canonical bencoding");
   return value;
 }

@@ -50,15 +50,29 @@ Signature bep44_sign(const SecretKey& key, std::string_view salt, std::int64_t s
 bool bep44_verify(const PublicKey& key, const Signature& sig, std::string_view salt,
                   std::int64_t seq, std::string_view bencoded_value);
 
-// The BEP 46 pointer value. Decoding is strict: exactly a bencoded dict with
-// the single key "ih" holding a 20-byte string, at most kMaxItemValueSize
-// bytes, canonical bencoding (so one value has one signature).
+// The BEP 46 pointer value, {"ih": <20-byte info-hash>}, and hostless's
+// optional web seeds, "ws": [URL, ...] (BEP 19 folders serving the version's
+// files; docs/protocol.md): BEP 46 readers look only at "ih". Decoding is
+// strict: exactly "ih" then optionally a non-empty "ws" of valid URLs
+// (check_web_seed), at most kMaxItemValueSize bytes, canonical bencoding (so
+// one value has one signature).
 struct PointerValue {
+  PointerValue() = default;
+  explicit PointerValue(const InfoHash& ih_, std::vector<std::string> web_seeds_ = {})
+      : ih(ih_), web_seeds(std::move(web_seeds_)) {}
   InfoHash ih;
+  std::vector<std::string> web_seeds;
 
-  std::string encode() const;  // d2:ih20:<20 bytes>e
+  std::string encode() const;  // d2:ih20:<20 bytes>[2:wsl<url>...e]e
   static Result<PointerValue> decode(std::string_view bencoded);
+  bool operator==(const PointerValue&) const = default;
 };
+
+constexpr std::size_t kMaxWebSeeds = 8;
+constexpr std::size_t kMaxWebSeedLength = 200;
+// A web seed URL hostless accepts: http:// or https://, a host, printable
+// ASCII without spaces, ending in '/', at most kMaxWebSeedLength characters.
+Status check_web_seed(std::string_view url);
 
 // A signed pointer as stored in the DHT and in the catalog.
 struct SignedPointer {

@@ -18,12 +18,14 @@ using json = nlohmann::json;
 namespace {
 
 // In a folder a get is filling, until it is done: which site it is. A site
-// cannot hold it (site files never start with a dot).
+// cannot hold it (site files never start with a dot). An export keeps its
+// own marker for good: the folder is the export's, to replace.
 constexpr const char* kGetMarker = ".hostless-get";
+constexpr const char* kExportMarker = ".hostless-export";
 
-// The address a get marker names, "" when `dir` has none (or a broken one).
-std::string marked_address(const fs::path& dir) {
-  auto text = read_file_capped(dir / kGetMarker, 4096);
+// The address a marker names, "" when `dir` has none (or a broken one).
+std::string marked_address(const fs::path& dir, const char* marker) {
+  auto text = read_file_capped(dir / marker, 4096);
   if (!text) return "";
   auto j = json::parse(*text, nullptr, false);
   if (!j.is_object() || !j.contains("address") || !j["address"].is_string()) return "";
@@ -56,23 +58,40 @@ std::optional<ino_t> inode_of(const fs::path& p) {
 
 }  // namespace
 
+Result<std::string> SiteManager::start_export(const std::string& address,
+                                              const std::string& outdir) {
+  auto addr = SiteAddress::parse(address);
+  if (!addr) return addr.error();
+  fs::path out(outdir);
+  if (!out.is_absolute()) {
+    return make_error("export needs an absolute output path", ErrorKind::kInvalid);
+  }
+  return run_job("export", [this, a = *addr, out](const Progress& progress) {
+    return get(a, out, progress, std::nullopt, true);
+  });
+}
+
 Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir,
-                              const Progress& progress, const std::optional<InfoHash>& version) {
+                              const Progress& progress, const std::optional<InfoHash>& version,
+                              bool web_seed) {
   std::error_code ec;
   // A folder an interrupted get of this site left (its marker says so) is
   // filled on; any other non-empty folder is the user's, never written to.
+  const char* marker = web_seed ? kExportMarker : kGetMarker;
   const bool resuming = fs::exists(outdir, ec) && !fs::is_empty(outdir, ec);
   if (resuming) {
-    const std::string marked = marked_address(outdir);
+    const std::string marked = marked_address(outdir, marker);
     if (marked.empty()) {
-      return make_error(outdir.string() +
-                            " is not empty; give a new or empty folder (a folder an "
-                            "interrupted `hostless get` of the same site left is resumed)",
+      return make_error(outdir.string() + " is not empty; give a new or empty folder" +
+                            (web_seed ? " (or one an export of the same site wrote)"
+                                      : " (a folder an interrupted `hostless get` of the same "
+                                        "site left is resumed)"),
                         ErrorKind::kInvalid);
     }
     if (marked != address.str()) {
-      return make_error(outdir.string() + " holds an interrupted `hostless get` of another site (" +
-                            marked + "); give a new or empty folder, or get that site there",
+      return make_error(outdir.string() + " holds " +
+                            (web_seed ? "an export" : "an interrupted `hostless get`") +
+                            " of another site (" + marked + "); give a new or empty folder",
                         ErrorKind::kInvalid);
     }
   }
@@ -80,8 +99,7 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
   if (ec) {
     return make_error("cannot create " + outdir.string() + ": " + ec.message(), ErrorKind::kIo);
   }
-  if (!write_file_atomic(outdir / kGetMarker, json{{"address", address.str()}}.dump() + "\n",
-                         0644)) {
+  if (!write_file_atomic(outdir / marker, json{{"address", address.str()}}.dump() + "\n", 0644)) {
     return make_error("cannot write in " + outdir.string(), ErrorKind::kIo);
   }
 
@@ -103,6 +121,8 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
   std::set<fs::path> wanted;
   std::set<ino_t> written;  // files this get wrote
   fs::path vdir = version_dir(ih);
+  // A web seed serves <url><torrent name>/<path> (BEP 19).
+  const fs::path root = web_seed ? outdir / files.name() : outdir;
   if (progress.fn) progress.fn("writing files", 0, static_cast<std::uint64_t>(files.num_files()));
   for (auto i : files.file_range()) {
     if (files.pad_file_at(i)) continue;
@@ -110,7 +130,7 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
     // A single-file torrent's one file is its name.
     if (rel == ".") rel = fs::path(files.file_path(i)).filename();
     fs::path src = vdir / files.file_path(i);
-    fs::path dst = (outdir / rel).lexically_normal();
+    fs::path dst = (root / rel).lexically_normal();
     // Paths come from a stranger's metadata: never write outside outdir.
     auto r = dst.lexically_relative(outdir.lexically_normal());
     if (r.empty() || *r.begin() == "..") return make_error("refusing unsafe path in metadata");
@@ -149,22 +169,41 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
     j = {{"address", address.str()}, {"info_hash", ih.hex()}};
     retire_version(ih);
   }
+  const std::string torrent_file = ih.hex() + ".torrent";
+  if (web_seed) {
+    // The metadata, for visitors no peer gives it to (checked against the
+    // info-hash before use).
+    auto torrent = read_file(torrent_path(ih));
+    if (!torrent || !write_file_atomic(outdir / torrent_file, *torrent, 0644)) {
+      return make_error("cannot write " + (outdir / torrent_file).string(), ErrorKind::kIo);
+    }
+    j["name"] = files.name();
+  }
   if (resuming) {
     // Files of the folder that are not the site's (another version's, if it
-    // changed meanwhile): left, and named.
+    // changed meanwhile): an export's go (the folder is the export's), a
+    // get's are left, and named.
     json extra = json::array();
+    std::vector<fs::path> stale;
     for (auto it = fs::recursive_directory_iterator(outdir, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_directory(ec) && !wanted.count(it->path().lexically_normal()) &&
-          it->path().filename() != kGetMarker) {
+      const fs::path p = it->path().lexically_normal();
+      if (it->is_directory(ec) || wanted.count(p) || p == (outdir / marker).lexically_normal() ||
+          p == (outdir / torrent_file).lexically_normal()) {
+        continue;
+      }
+      if (web_seed) {
+        stale.push_back(p);
+      } else {
         extra.push_back(it->path().lexically_relative(outdir).string());
       }
     }
+    for (const auto& p : stale) fs::remove(p, ec);
     j["resumed"] = true;
     j["kept"] = kept;
     if (!extra.empty()) j["not_in_site"] = extra;
   }
-  fs::remove(outdir / kGetMarker, ec);
+  if (!web_seed) fs::remove(outdir / kGetMarker, ec);
   j["files"] = count;
   j["bytes"] = bytes;
   j["outdir"] = outdir.string();

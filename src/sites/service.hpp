@@ -15,6 +15,9 @@
 
 namespace hostless {
 
+// A publish's web seeds: the new list, or nullopt to keep the site's own.
+using WebSeedsChange = std::optional<std::vector<std::string>>;
+
 // One file of a site version, as the gateway serves it.
 struct ServedFile {
   int index = 0;  // opaque: the node's handle for read()
@@ -71,13 +74,24 @@ class SiteService {
   // Long operations run as jobs; job() reports
   // {"id","kind","state":"running|done|failed","stage","done","total",
   //  "result":{...},"error":"..."}.
-  virtual Result<std::string> start_publish(const std::string& folder,
-                                            const std::string& key_name) = 0;
+  // `web_seeds`: the site's web seeds from this version on (BEP 19 folder
+  // URLs, docs/protocol.md; empty: none); nullopt: the ones it had.
+  virtual Result<std::string> start_publish(const std::string& folder, const std::string& key_name,
+                                            const WebSeedsChange& web_seeds = std::nullopt) = 0;
   // `info_hash` (hex, optional): that version of the site, not the one its
   // name points to (fetched, not recorded as the site's).
   virtual Result<std::string> start_get(const std::string& address, const std::string& outdir,
                                         const std::string& info_hash = "") = 0;
   virtual std::optional<nlohmann::json> job(const std::string& id) = 0;
+  // The site's current version laid out as a web seed serves it (BEP 19:
+  // <outdir>/<torrent name>/<path>, and <outdir>/<info-hash>.torrent for the
+  // metadata; docs/protocol.md). Into a new or empty folder, or one an
+  // earlier export of the same site wrote (replaced). The job's result is
+  // get's, with "name" (the torrent's).
+  virtual Result<std::string> start_export(const std::string& /*address*/,
+                                           const std::string& /*outdir*/) {
+    return make_error("this node cannot export sites", ErrorKind::kInvalid);
+  }
   // Mirroring: fetch the whole current version, seed it, follow updates and
   // re-put the signed pointer, so the site outlives its publisher.
   virtual Result<std::string> start_mirror(const std::string& address) = 0;

@@ -354,7 +354,7 @@ void SiteManager::run_visit(const SiteAddress& address, const std::string& first
   if (!added) return visit->finish(nullptr, added.error());
   lt::torrent_handle h = *added;
   auto got = accept_metadata(
-      address, h, ih, await_metadata(h, [visit](const lt::torrent_status& st) {
+      address, h, ih, await_metadata(address, ih, h, [visit](const lt::torrent_status& st) {
         visit->set(st.num_peers == 0 ? "finding peers" : "fetching metadata", st.num_peers);
       }));
   if (!got && refused(ih)) return visit->finish(nullptr, got.error());
@@ -443,7 +443,7 @@ void SiteManager::adopt_on_demand(const SiteAddress& address, const SignedPointe
   auto added = add_version(address, ih);
   if (!added) return;
   lt::torrent_handle h = *added;
-  if (!accept_metadata(address, h, ih, await_metadata(h, {}))) {
+  if (!accept_metadata(address, h, ih, await_metadata(address, ih, h, {}))) {
     if (!refused(ih)) retire_version(ih);  // freed later unless some site uses it
     return;
   }
@@ -502,6 +502,9 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
     const auto deadline = Clock::now() + timeout;
     auto next_check = Clock::now();  // the first pass asks at once
     PeerSearch search;
+    if (auto address = SiteAddress::parse(version.address)) {
+      search.web_seeds = web_seeds_of(*address, *ih);
+    }
     int retries = 0;
     while (!h.have_piece(first)) {
       if (Clock::now() >= next_check) {

@@ -76,11 +76,16 @@ std::string metadata_error_text(const lt::error_code& ec) {
 
 json pointer_json(const SignedPointer& p) {
   SiteAddress a(p.key);
-  return {{"address", a.str()},
-          {"seq", p.seq},
-          {"info_hash", p.value.ih.hex()},
-          {"magnet", a.magnet()},
-          {"torrent_magnet", "magnet:?xt=urn:btih:" + p.value.ih.hex()}};
+  std::string torrent_magnet = "magnet:?xt=urn:btih:" + p.value.ih.hex();
+  // BEP 9's ws=: BitTorrent clients fetch from the web seeds too.
+  for (const auto& url : p.value.web_seeds) torrent_magnet += "&ws=" + percent_encode(url);
+  json j = {{"address", a.str()},
+            {"seq", p.seq},
+            {"info_hash", p.value.ih.hex()},
+            {"magnet", a.magnet()},
+            {"torrent_magnet", torrent_magnet}};
+  if (!p.value.web_seeds.empty()) j["web_seeds"] = p.value.web_seeds;
+  return j;
 }
 
 bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t to) {
@@ -487,18 +492,26 @@ std::optional<json> SiteManager::job(const std::string& id) {
 }
 
 Result<std::string> SiteManager::start_publish(const std::string& folder,
-                                               const std::string& key_name) {
+                                               const std::string& key_name,
+                                               const WebSeedsChange& web_seeds_in) {
   fs::path p(folder);
   if (!p.is_absolute()) {
     return make_error("publish needs an absolute folder path", ErrorKind::kInvalid);
   }
-  const std::string waiting_key = p.lexically_normal().string() + "\n" + key_name;
+  auto web_seeds = checked_web_seeds(web_seeds_in);
+  if (!web_seeds) return web_seeds.error();
+  std::string waiting_key = p.lexically_normal().string() + "\n" + key_name;
+  if (*web_seeds) {
+    waiting_key += "\nweb seeds:";
+    for (const auto& url : **web_seeds) waiting_key += "\n" + url;
+  }
   std::lock_guard waiting_lock(waiting_publishes_mutex_);
   if (auto it = waiting_publishes_.find(waiting_key); it != waiting_publishes_.end()) {
     return it->second;
   }
   auto own_id = std::make_shared<std::string>();
-  auto id = run_job("publish", [this, p, key_name, waiting_key, own_id](const Progress& progress) {
+  auto id = run_job("publish", [this, p, key_name, waiting_key, own_id,
+                                web_seeds = *web_seeds](const Progress& progress) {
     std::lock_guard publish_lock(publish_mutex_);
     {
       // From here on the folder is read: a later publish needs a job of its own.
@@ -506,7 +519,7 @@ Result<std::string> SiteManager::start_publish(const std::string& folder,
       auto it = waiting_publishes_.find(waiting_key);
       if (it != waiting_publishes_.end() && it->second == *own_id) waiting_publishes_.erase(it);
     }
-    return publish_locked(p, key_name, progress);
+    return publish_locked(p, key_name, progress, web_seeds);
   });
   *own_id = id;
   waiting_publishes_[waiting_key] = id;
@@ -534,13 +547,14 @@ Result<std::string> SiteManager::start_get(const std::string& address, const std
 }
 
 Result<json> SiteManager::publish(const fs::path& folder_in, const std::string& key_name_in,
-                                  const Progress& progress) {
+                                  const Progress& progress, const WebSeedsChange& web_seeds) {
   std::lock_guard publish_lock(publish_mutex_);
-  return publish_locked(folder_in, key_name_in, progress);
+  return publish_locked(folder_in, key_name_in, progress, web_seeds);
 }
 
 Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::string& key_name_in,
-                                         const Progress& progress) {
+                                         const Progress& progress,
+                                         const WebSeedsChange& web_seeds) {
   auto scanned = scan_folder(folder_in);
   if (!scanned) return scanned.error();
   std::error_code ec;
@@ -630,8 +644,11 @@ Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::s
                  {"files", snap->file_count},         {"bytes", snap->total_bytes},
                  {"hashed_bytes", snap->hashed_bytes}};
 
+  // (The same files with other web seeds are a new pointer to the same version.)
+  const bool same_seeds =
+      !web_seeds || (record.pointer && record.pointer->value.web_seeds == *web_seeds);
   if (record.info_hash && *record.info_hash == snap->info_hash &&
-      record.role == SiteRole::kPublished) {
+      record.role == SiteRole::kPublished && same_seeds) {
     fs::remove_all(staging, ec);
     result["unchanged"] = true;
     result["seq"] = record.seq;
@@ -696,7 +713,11 @@ Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::s
     if (!r) r = record;
     previous = r->info_hash;
     std::int64_t seq = std::max(r->seq, r->pointer ? r->pointer->seq : 0) + 1;
-    pointer = SignedPointer::sign(*key, seq, PointerValue{snap->info_hash});
+    // The site's web seeds go on from version to version unless changed.
+    std::vector<std::string> seeds = web_seeds    ? *web_seeds
+                                     : r->pointer ? r->pointer->value.web_seeds
+                                                  : std::vector<std::string>{};
+    pointer = SignedPointer::sign(*key, seq, PointerValue(snap->info_hash, std::move(seeds)));
     r->role = SiteRole::kPublished;
     r->key_name = key_name;
     r->folder = folder.string();
@@ -722,6 +743,9 @@ Result<json> SiteManager::publish_locked(const fs::path& folder_in, const std::s
   result["seq"] = seq;
   result["info_hash"] = snap->info_hash.hex();
   result["unchanged"] = false;
+  const json named = pointer_json(pointer);
+  result["torrent_magnet"] = named["torrent_magnet"];
+  if (named.contains("web_seeds")) result["web_seeds"] = named["web_seeds"];
   if (elsewhere) {
     result["other_device"] = {
         {"seq", elsewhere->seq},
@@ -907,7 +931,16 @@ lt::torrent_status status_of(const lt::torrent_handle& h, lt::status_flags_t fla
 
 void announce_if_alone(Node& node, const lt::torrent_status& st, PeerSearch& search) {
   const auto now = std::chrono::steady_clock::now();
-  if (st.num_peers > 0) return;
+  if (st.num_peers > 0) {
+    search.alone_since = {};
+    return;
+  }
+  if (search.alone_since == std::chrono::steady_clock::time_point{}) search.alone_since = now;
+  if (!search.web_seeds_added && !search.web_seeds.empty() && st.has_metadata &&
+      now - search.alone_since >= kWebSeedGrace) {
+    search.web_seeds_added = true;
+    for (const auto& url : search.web_seeds) st.handle.add_url_seed(url);
+  }
   if (now - search.last_announce <= std::chrono::seconds(3)) return;
   search.last_announce = now;
   node.announce_now(st.handle, st.is_seeding);
@@ -934,31 +967,56 @@ Result<lt::torrent_handle> SiteManager::add_version(const SiteAddress& address,
   return node_.add_torrent(std::move(atp));
 }
 
-Status SiteManager::await_metadata(const lt::torrent_handle& h,
+Status SiteManager::await_metadata(const SiteAddress& address, const InfoHash& ih,
+                                   const lt::torrent_handle& h,
                                    std::function<void(const lt::torrent_status&)> on_wait) {
-  return node_
-      .wait_torrent(
-          h,
-          [this, on_wait,
-           search = PeerSearch{}](const lt::torrent_status& st) mutable -> std::optional<Status> {
-            // Metadata in hand is what was awaited, also if the torrent
-            // stopped after it came (a full disk): callers look at that.
-            if (st.has_metadata) return Status();
-            if (st.errc) {
-              return Status(make_error(metadata_error_text(st.errc), ErrorKind::kRefused));
-            }
-            if (st.total_download > kMetadataTrafficCap) {
-              st.handle.pause();  // (fire and forget: stops the traffic now)
-              return Status(
-                  make_error("peers sent " + std::to_string(st.total_download >> 20) +
-                             " MiB but no metadata libtorrent can use (it takes at most 30 MiB)"));
-            }
-            announce_if_alone(node_, st, search);
-            if (on_wait) on_wait(st);
-            return std::nullopt;
-          },
-          options_.fetch_timeout)
-      .get();
+  const auto wait = [&](std::chrono::milliseconds timeout) {
+    return node_
+        .wait_torrent(
+            h,
+            [this, on_wait, search = PeerSearch{.web_seeds = web_seeds_of(address, ih)}](
+                const lt::torrent_status& st) mutable -> std::optional<Status> {
+              // Metadata in hand is what was awaited, also if the torrent
+              // stopped after it came (a full disk): callers look at that.
+              if (st.has_metadata) return Status();
+              if (st.errc) {
+                return Status(make_error(metadata_error_text(st.errc), ErrorKind::kRefused));
+              }
+              if (st.total_download > kMetadataTrafficCap) {
+                st.handle.pause();  // (fire and forget: stops the traffic now)
+                return Status(make_error(
+                    "peers sent " + std::to_string(st.total_download >> 20) +
+                    " MiB but no metadata libtorrent can use (it takes at most 30 MiB)"));
+              }
+              announce_if_alone(node_, st, search);
+              if (on_wait) on_wait(st);
+              return std::nullopt;
+            },
+            timeout)
+        .get();
+  };
+  const auto seeds = web_seeds_of(address, ih);
+  if (seeds.empty()) return wait(options_.fetch_timeout);
+  const auto grace = std::min<std::chrono::milliseconds>(kWebSeedGrace, options_.fetch_timeout);
+  const auto start = std::chrono::steady_clock::now();
+  Status first = wait(grace);
+  const lt::torrent_status st = status_of(h);
+  if (first || st.has_metadata || st.errc || stopping_) return first;
+  // No peer gave the metadata: the web seeds' copy, if it is this version's.
+  auto info =
+      fetch_metadata_from_web_seeds(seeds, ih, std::size_t(30) << 20, std::chrono::seconds(10));
+  if (info) {
+    try {
+      h.set_metadata(lt::span<char const>(info->data(), static_cast<std::ptrdiff_t>(info->size())));
+    } catch (const lt::system_error&) {
+      // The torrent was removed meanwhile: the wait below says so.
+    }
+  } else {
+    LogLine(LogLevel::kWarning) << address.str() << ": " << info.error().message;
+  }
+  const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  return wait(std::max(std::chrono::milliseconds(1), options_.fetch_timeout - spent));
 }
 
 Status SiteManager::accept_metadata(const SiteAddress& address, const lt::torrent_handle& h,
@@ -1039,7 +1097,7 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
     return node_
         .wait_torrent(
             h,
-            [this, progress, search = PeerSearch{},
+            [this, progress, search = PeerSearch{.web_seeds = web_seeds_of(address, ih)},
              retries = 0](const lt::torrent_status& st) mutable -> std::optional<Status> {
               if (recover_hybrid_error(st, retries)) return std::nullopt;
               if (st.errc) return Status(make_error(torrent_error_text(st)));
@@ -1054,10 +1112,10 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
             options_.fetch_timeout)
         .get();
   };
-  Status done =
-      accept_metadata(address, h, ih, await_metadata(h, [progress](const lt::torrent_status&) {
-                        if (progress.fn) progress.fn("fetching metadata", 0, 0);
-                      }));
+  Status done = accept_metadata(
+      address, h, ih, await_metadata(address, ih, h, [progress](const lt::torrent_status&) {
+        if (progress.fn) progress.fn("fetching metadata", 0, 0);
+      }));
   if (!done && refused(ih)) return done.error();
   if (!done) {
     // Stopped (an error, or paused by await_metadata): not a matter of time.

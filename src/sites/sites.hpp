@@ -24,6 +24,10 @@ namespace hostless {
 
 struct SitesOptions {
   std::filesystem::path home;
+  // Web seeds on this machine or the local network are used (a LAN, tests);
+  // else ignored: a site's pointer must not make its visitors' nodes send
+  // requests to their own routers and services.
+  bool local_web_seeds = false;
   std::string gateway_base = "http://{address}.localhost:8420/";  // {address} replaced
   std::chrono::milliseconds resolve_timeout{30000};
   std::chrono::milliseconds fetch_timeout{600000};
@@ -67,7 +71,29 @@ nlohmann::json pointer_json(const SignedPointer& p);
 // What announce_if_alone keeps between two looks at one torrent.
 struct PeerSearch {
   std::chrono::steady_clock::time_point last_announce = std::chrono::steady_clock::now();
+  // The version's web seeds (BEP 19), given to libtorrent once it has had no
+  // peer for kWebSeedGrace: a web seed is for when the swarm is empty.
+  std::vector<std::string> web_seeds;
+  std::chrono::steady_clock::time_point alone_since{};
+  bool web_seeds_added = false;
 };
+constexpr std::chrono::seconds kWebSeedGrace{3};
+
+// Web seeds (sites/web_seeds.cpp). True for a URL whose host is this
+// machine or the local network: localhost, *.localhost, a loopback,
+// private, link-local, CGNAT or unspecified address (IPv4 or IPv6). Names
+// that resolve to such addresses are not caught (docs/protocol.md).
+bool local_web_seed(std::string_view url);
+// The web seeds a publish asks for, as
+// they go in the pointer (each a folder URL, '/' added; no duplicates;
+// within BEP 44's size); nullopt stays nullopt.
+Result<WebSeedsChange> checked_web_seeds(const WebSeedsChange& change);
+// The info dictionary of version `ih`, from <url><ih hex>.torrent of the
+// first web seed that has one whose SHA-1 is `ih`; at most `max` bytes each.
+// Blocks up to `timeout` a web seed.
+Result<std::string> fetch_metadata_from_web_seeds(const std::vector<std::string>& urls,
+                                                  const InfoHash& ih, std::size_t max,
+                                                  std::chrono::milliseconds timeout);
 
 // For torrent-wait checks and reads: with no peer, announces the torrent in
 // the DHT again (every 3 s at most, Node::announce_now) rather than waiting
@@ -133,11 +159,12 @@ class SiteManager final : public SiteService {
   // before stopping the gateway so its workers are not left waiting.
   void shutdown();
 
-  Result<std::string> start_publish(const std::string& folder,
-                                    const std::string& key_name) override;
+  Result<std::string> start_publish(const std::string& folder, const std::string& key_name,
+                                    const WebSeedsChange& web_seeds = std::nullopt) override;
   Result<std::string> start_get(const std::string& address, const std::string& outdir,
                                 const std::string& info_hash = "") override;
   std::optional<nlohmann::json> job(const std::string& id) override;
+  Result<std::string> start_export(const std::string& address, const std::string& outdir) override;
   Result<std::string> start_mirror(const std::string& address) override;
   Result<nlohmann::json> unmirror(const std::string& address) override;
   Result<std::string> start_follow(const std::string& address, const std::string& handle,
@@ -175,14 +202,18 @@ class SiteManager final : public SiteService {
     std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> fn;
   };
   Result<nlohmann::json> publish(const std::filesystem::path& folder, const std::string& key_name,
-                                 const Progress& progress);
+                                 const Progress& progress,
+                                 const WebSeedsChange& web_seeds = std::nullopt);
   // publish() with publish_mutex_ already held.
   Result<nlohmann::json> publish_locked(const std::filesystem::path& folder,
-                                        const std::string& key_name, const Progress& progress);
+                                        const std::string& key_name, const Progress& progress,
+                                        const WebSeedsChange& web_seeds = std::nullopt);
   // The version `version` when given, else the one the name points to.
+  // `web_seed`: laid out as a web seed serves it (start_export).
   Result<nlohmann::json> get(const SiteAddress& address, const std::filesystem::path& outdir,
                              const Progress& progress,
-                             const std::optional<InfoHash>& version = std::nullopt);
+                             const std::optional<InfoHash>& version = std::nullopt,
+                             bool web_seed = false);
   Result<nlohmann::json> mirror(const SiteAddress& address, const Progress& progress);
   Result<nlohmann::json> follow(const SiteAddress& address, const std::string& handle, bool media,
                                 const Progress& progress);
@@ -275,11 +306,15 @@ class SiteManager final : public SiteService {
   // libtorrent check them, then lets it download the rest. Returns the bytes
   // reused. Does nothing for a torrent that was started already. Blocks.
   std::uint64_t start_version(const lt::torrent_handle& h, const InfoHash& ih);
-  // Waits (--fetch-timeout) until `h` has its metadata, asking the DHT again
-  // while it has no peer; `on_wait` (node thread: must not block) sees each
-  // status meanwhile.
-  Status await_metadata(const lt::torrent_handle& h,
+  // Waits (--fetch-timeout) until `h` (version `ih` of `address`) has its
+  // metadata, asking the DHT again while it has no peer, and the site's web
+  // seeds for it when no peer gave it within kWebSeedGrace; `on_wait` (node
+  // thread: must not block) sees each status meanwhile.
+  Status await_metadata(const SiteAddress& address, const InfoHash& ih, const lt::torrent_handle& h,
                         std::function<void(const lt::torrent_status&)> on_wait);
+  // The web seeds of version `ih` of `address` (its highest pointer's, if
+  // that names `ih`).
+  std::vector<std::string> web_seeds_of(const SiteAddress& address, const InfoHash& ih);
   // Takes what await_metadata(h) returned (`waited`), before anything of the
   // version is used: refuses metadata libtorrent could not read and metadata
   // check_site_metadata refuses; passes other failures (no peer, timeout)

@@ -34,6 +34,9 @@ std::string quote_for_message(std::string_view s, std::size_t max_shown, bool ke
 // code points past U+10FFFF.
 bool valid_utf8(std::string_view s);
 
+// Percent-encodes all but RFC 3986's unreserved characters (a query value).
+std::string percent_encode(std::string_view s);
+
 // A duration for a message, as people read it: "0.03 s", "4.2 s", "31 s".
 std::string format_seconds(std::chrono::milliseconds d);
 

@@ -17,11 +17,8 @@ import json
 import os
 import platform
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from harness import Api, Cluster, Node, free_port, wait_for  # noqa: E402
+from harness import Api, Cluster, Node, wait_for  # noqa: E402
+from nginx import Nginx  # noqa: E402
 
 BIN = None
 BUILD = None
@@ -49,53 +47,6 @@ def write_random(path, size):
             n = min(left, 4 * MIB)
             f.write(os.urandom(n))
             left -= n
-
-
-class Nginx:
-    """nginx with one worker serving `root` on 127.0.0.1 (the baseline web server)."""
-
-    def __init__(self, root):
-        self.dir = tempfile.mkdtemp(prefix="hostless-nginx-")
-        self.port = free_port()
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write("""%sworker_processes 1;
-daemon off;
-pid %s/nginx.pid;
-error_log %s/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  client_body_temp_path %s;
-  proxy_temp_path %s;
-  fastcgi_temp_path %s;
-  uwsgi_temp_path %s;
-  scgi_temp_path %s;
-  server { listen 127.0.0.1:%d; root %s; }
-}
-""" % ((user,) + (self.dir,) * 7 + (self.port, root)))
-        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.dir],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_for(lambda: can_connect(self.port), 10):
-            raise RuntimeError("nginx did not start")
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def can_connect(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def wrk(url, connections, seconds, host=None):

@@ -19,7 +19,6 @@ asserted about timings: the figures are reported against the issue's targets.
 """
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading

@@ -47,7 +47,8 @@ FakeSiteService::FakeSiteService()
                           })),
       bare_(make_version(kBareSite, {{"index.html", 10}, {"docs/index.html", 20}})) {}
 
-Result<std::string> FakeSiteService::start_publish(const std::string&, const std::string&) {
+Result<std::string> FakeSiteService::start_publish(const std::string&, const std::string&,
+                                                   const WebSeedsChange&) {
   return no("publish");
 }
 Result<std::string> FakeSiteService::start_get(const std::string&, const std::string&,

@@ -32,8 +32,8 @@ class FakeSiteService : public SiteService {
  public:
   FakeSiteService();
 
-  Result<std::string> start_publish(const std::string& folder,
-                                    const std::string& key_name) override;
+  Result<std::string> start_publish(const std::string& folder, const std::string& key_name,
+                                    const WebSeedsChange& web_seeds) override;
   Result<std::string> start_get(const std::string& address, const std::string& outdir,
                                 const std::string& info_hash = "") override;
   std::optional<nlohmann::json> job(const std::string& id) override;

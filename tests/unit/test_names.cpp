@@ -4,6 +4,7 @@
 
 #include "protocol/keys.hpp"
 #include "sites/names.hpp"
+#include "sites/sites.hpp"
 #include "store/catalog.hpp"
 #include "support/sandbox.hpp"
 
@@ -176,4 +177,32 @@ TEST_CASE("DNS names: missing, ambiguous and unreachable records", "[names]") {
   CHECK(f.names->lookup("down.example").error().kind == ErrorKind::kUnavailable);
   CHECK(f.names->lookup("down.example").error().kind == ErrorKind::kUnavailable);
   CHECK(f.queries == before + 2);
+}
+
+TEST_CASE("web seeds on this machine or the LAN are told apart", "[names][web_seeds]") {
+  for (const char* url :
+       {"http://localhost/", "http://LOCALHOST:8080/x/", "http://a.localhost/",
+        "http://127.0.0.1:80/", "http://10.1.2.3/", "http://192.168.1.1/", "http://172.16.0.1/",
+        "http://169.254.1.1/", "http://100.64.0.1/", "http://0.0.0.0/", "http://[::1]:8080/",
+        "http://[fe80::1]/", "http://[fd00::1]/", "http://[::ffff:127.0.0.1]/",
+        "http://user@127.0.0.1/"}) {
+    CAPTURE(url);
+    CHECK(local_web_seed(url));
+  }
+  for (const char* url : {"https://example.org/site/", "http://172.32.0.1/", "http://8.8.8.8/",
+                          "http://[2001:db8::1]/", "http://100.128.0.1/"}) {
+    CAPTURE(url);
+    CHECK_FALSE(local_web_seed(url));
+  }
+  auto checked =
+      checked_web_seeds(std::vector<std::string>{"http://a.example/x", "http://a.example/x/"});
+  REQUIRE(checked);
+  CHECK(**checked == std::vector<std::string>{"http://a.example/x/"});
+  CHECK_FALSE(checked_web_seeds(std::vector<std::string>{"ftp://a/"}));
+  // Five URLs of 196 characters: each fine, together over BEP 44's 1000 bytes.
+  std::vector<std::string> long_ones;
+  for (char c : std::string("abcde")) long_ones.push_back("http://" + std::string(188, c) + "/");
+  auto too_big = checked_web_seeds(long_ones);
+  REQUIRE_FALSE(too_big);
+  CHECK_THAT(too_big.error().message, Catch::Contains("over BEP 44"));
 }

@@ -437,3 +437,41 @@ TEST_CASE("a pushed item round-trips, and anything but the canonical signed item
   other.seq = 9;  // signed for 8
   refused(encode_item(other), "signature");
 }
+
+TEST_CASE("PointerValue carries web seeds after ih, and refuses bad ones", "[pointer]") {
+  const std::string ih20(20, 'x');
+  const PointerValue value(sample_ih(), {"http://a.example/site/", "https://b.example/"});
+  const std::string encoded = value.encode();
+  CHECK(encoded.substr(28) == "2:wsl22:http://a.example/site/18:https://b.example/ee");
+  auto decoded = PointerValue::decode(encoded);
+  REQUIRE(decoded.ok());
+  CHECK(*decoded == value);
+  // libtorrent reads the same value (a BEP 46 reader sees "ih").
+  lt::error_code ec;
+  auto node = lt::bdecode(encoded, ec);
+  REQUIRE_FALSE(ec);
+  CHECK(node.dict_find_string_value("ih").size() == 20);
+
+  struct Case {
+    std::string name, input, fragment;
+  };
+  const std::vector<Case> cases = {
+      {"ws before ih", "d2:wsl10:http://a/e2:ih20:" + ih20 + "e", "out of order"},
+      {"empty ws", "d2:ih20:" + ih20 + "2:wslee", "empty \"ws\""},
+      {"ws not a list", "d2:ih20:" + ih20 + "2:ws3:abce", "must be a list"},
+      {"integer in ws", "d2:ih20:" + ih20 + "2:wsli1eee", "must hold strings"},
+      {"ftp", "d2:ih20:" + ih20 + "2:wsl10:ftp://a/b/ee", "not an http"},
+      {"no slash at end", "d2:ih20:" + ih20 + "2:wsl10:http://a/bee", "end in '/'"},
+      {"space", "d2:ih20:" + ih20 + "2:wsl11:http://a b/ee", "space"},
+      {"no host", "d2:ih20:" + ih20 + "2:wsl8:http:///ee", "no host"},
+      {"two ws", "d2:ih20:" + ih20 + "2:wsl9:http://a/e2:wsl9:http://a/ee", "repeated"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto result = PointerValue::decode(c.input);
+    REQUIRE_FALSE(result.ok());
+    CHECK_THAT(result.error().message, Catch::Contains(c.fragment));
+  }
+  std::vector<std::string> many(kMaxWebSeeds + 1, "http://a/");
+  CHECK_FALSE(PointerValue::decode(PointerValue(sample_ih(), many).encode()).ok());
+}

@@ -14,7 +14,7 @@ _hostless() {
   local cur prev words cword
   _init_completion || return
 
-  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following network block unblock blocklist timeline dashboard status sites keys name"
+  local commands="daemon new publish post resolve get torrent mirror unmirror follow unfollow following network block unblock blocklist timeline dashboard status sites keys name export"
   local home="" cmd="" sub="" i
   for ((i = 1; i < cword; i++)); do
     case "${words[i]}" in
@@ -41,7 +41,8 @@ _hostless() {
                   --dht-item-lifetime --refresh-interval --mirror-interval --version-grace --cache-size
                   --site-cache-size --follow-max-mib --upload-limit" ;;
     new) opts="--template --list --json" ;;
-    publish) opts="--key --json" ;;
+    publish) opts="--key --web-seed --no-web-seeds --json" ;;
+    export) opts="--json" ;;
     post) opts="--reply-to --attach --delete --key --no-publish --json" ;;
     resolve) opts="--timeout --json" ;;
     get|mirror|unmirror|unfollow|following|network|block|unblock|sites|status) opts="--json" ;;
@@ -75,7 +76,7 @@ _hostless() {
   case "$cmd" in
     new|publish) _filedir -d ;;
     post) [ -z "$sub" ] && _filedir -d ;;
-    get) if [ -z "$sub" ]; then
+    get|export) if [ -z "$sub" ]; then
            COMPREPLY=($(compgen -W "$(_hostless_addresses "$home")" -- "$cur"))
          else
            _filedir -d
