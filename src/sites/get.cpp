@@ -95,6 +95,7 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
                         ErrorKind::kInvalid);
     }
   }
+  const bool existed = fs::exists(outdir, ec);
   fs::create_directories(outdir, ec);
   if (ec) {
     return make_error("cannot create " + outdir.string() + ": " + ec.message(), ErrorKind::kIo);
@@ -102,6 +103,20 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
   if (!write_file_atomic(outdir / marker, json{{"address", address.str()}}.dump() + "\n", 0644)) {
     return make_error("cannot write in " + outdir.string(), ErrorKind::kIo);
   }
+  // A get that fails before it wrote a file (no such site, refused metadata,
+  // a timeout) leaves the folder as it found it: nothing there to resume
+  // (the store keeps what was downloaded). A crash leaves the marker.
+  struct Untouched {
+    fs::path dir, marker;
+    bool existed, armed = true;
+    ~Untouched() {
+      if (!armed) return;
+      std::error_code ec;
+      fs::remove(marker, ec);
+      if (!existed) fs::remove(dir, ec);  // only if empty
+    }
+  } untouched{outdir, outdir / marker, existed || resuming};
+  if (resuming) untouched.armed = false;
 
   Result<SignedPointer> ptr = make_error("no pointer: a version asked for by its info-hash");
   if (!version) {
@@ -151,6 +166,7 @@ Result<json> SiteManager::get(const SiteAddress& address, const fs::path& outdir
     }
     if (resuming && fs::exists(fs::symlink_status(dst, ec))) fs::remove_all(dst, ec);
     fs::create_directories(dst.parent_path(), ec);
+    untouched.armed = false;
     fs::copy_file(src, dst, fs::copy_options::none, ec);
     // The store's copy is read-only (sealed); the user's own is theirs to edit.
     if (!ec) fs::permissions(dst, fs::perms::owner_write, fs::perm_options::add, ec);
