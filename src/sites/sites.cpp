@@ -974,8 +974,8 @@ Status SiteManager::await_metadata(const SiteAddress& address, const InfoHash& i
     return node_
         .wait_torrent(
             h,
-            [this, on_wait, search = PeerSearch{.web_seeds = web_seeds_of(address, ih)}](
-                const lt::torrent_status& st) mutable -> std::optional<Status> {
+            [this, on_wait,
+             search = PeerSearch{}](const lt::torrent_status& st) mutable -> std::optional<Status> {
               // Metadata in hand is what was awaited, also if the torrent
               // stopped after it came (a full disk): callers look at that.
               if (st.has_metadata) return Status();
