@@ -15,6 +15,34 @@ constexpr std::string_view kTxtPrefix = "hostless=";
 SiteNames::SiteNames(Catalog& catalog, TxtLookup lookup, Clock now)
     : catalog_(catalog), txt_(std::move(lookup)), now_(std::move(now)) {}
 
+Result<std::vector<SiteNames::Named>> SiteNames::named(const std::string& name) {
+  auto names = catalog_.names();
+  if (!names) return make_error(names.error().message, ErrorKind::kIo);
+  auto sites = catalog_.sites();
+  if (!sites) return make_error(sites.error().message, ErrorKind::kIo);
+  std::vector<Named> out;
+  for (const auto& n : *names) {
+    if (n.name == name) out.push_back({n.address, false});
+  }
+  for (const auto& s : *sites) {
+    if (s.role == SiteRole::kFollowed && s.handle == name) out.push_back({s.address, true});
+  }
+  return out;
+}
+
+Status SiteNames::conflict(const std::string& name, const std::vector<Named>& entries,
+                           const SiteAddress& address, bool petnames) {
+  for (const auto& e : entries) {
+    if (e.address == address || (!e.handle && !petnames)) continue;
+    return make_error("\"" + name + "\" already names " + e.address.str() +
+                          (e.handle ? " (the handle of a feed you follow: `hostless unfollow " +
+                                          name + "` frees it)"
+                                    : " (a petname: `hostless name rm " + name + "` frees it)"),
+                      ErrorKind::kInvalid);
+  }
+  return {};
+}
+
 Result<SiteAddress> SiteNames::lookup(const std::string& label) {
   if (is_dns_name(label)) return lookup_dns(label);
   auto name = parse_handle(label);
@@ -24,16 +52,9 @@ Result<SiteAddress> SiteNames::lookup(const std::string& label) {
                           "nor a DNS name",
                       ErrorKind::kInvalid);
   }
-  auto names = catalog_.names();
-  if (!names) return make_error(names.error().message, ErrorKind::kIo);
-  for (const auto& n : *names) {
-    if (n.name == label) return n.address;
-  }
-  auto sites = catalog_.sites();
-  if (!sites) return make_error(sites.error().message, ErrorKind::kIo);
-  for (const auto& s : *sites) {
-    if (s.role == SiteRole::kFollowed && s.handle == label) return s.address;
-  }
+  auto entries = named(label);
+  if (!entries) return entries.error();
+  if (!entries->empty()) return entries->front().address;
   return make_error("no site is named \"" + label +
                         "\" on this node; name one with `hostless name set " + label +
                         " <address>` (see `hostless name list`)",
@@ -92,26 +113,9 @@ Result<SiteAddress> SiteNames::lookup_dns(const std::string& domain) {
 }
 
 Status SiteNames::check_free(const std::string& name, const SiteAddress& address) {
-  auto names = catalog_.names();
-  if (!names) return names.error();
-  for (const auto& n : *names) {
-    if (n.name == name && n.address != address) {
-      return make_error("\"" + name + "\" already names " + n.address.str() +
-                            " (a petname: `hostless name rm " + name + "` frees it)",
-                        ErrorKind::kInvalid);
-    }
-  }
-  auto sites = catalog_.sites();
-  if (!sites) return sites.error();
-  for (const auto& s : *sites) {
-    if (s.role == SiteRole::kFollowed && s.handle == name && s.address != address) {
-      return make_error("\"" + name + "\" already names " + s.address.str() +
-                            " (the handle of a feed you follow: `hostless unfollow " + name +
-                            "` frees it)",
-                        ErrorKind::kInvalid);
-    }
-  }
-  return {};
+  auto entries = named(name);
+  if (!entries) return entries.error();
+  return conflict(name, *entries, address, true);
 }
 
 Result<json> SiteNames::set(const std::string& name, const std::string& address, bool replace) {
@@ -120,11 +124,11 @@ Result<json> SiteNames::set(const std::string& name, const std::string& address,
   if (n->empty()) return make_error("a name cannot be empty", ErrorKind::kInvalid);
   auto addr = SiteAddress::parse(address);
   if (!addr) return make_error(addr.error().message, ErrorKind::kInvalid);
-  auto names = catalog_.names();
-  if (!names) return names.error();
+  auto entries = named(*n);
+  if (!entries) return entries.error();
   std::optional<SiteAddress> before;
-  for (const auto& r : *names) {
-    if (r.name == *n) before = r.address;
+  for (const auto& e : *entries) {
+    if (!e.handle) before = e.address;
   }
   json out = {{"name", *n}, {"address", addr->str()}};
   if (before && *before == *addr) return out;
@@ -134,9 +138,7 @@ Result<json> SiteNames::set(const std::string& name, const std::string& address,
                           addr->str() + " instead",
                       ErrorKind::kInvalid);
   }
-  if (!before) {
-    if (auto free = check_free(*n, *addr); !free) return free.error();
-  }
+  if (auto free = conflict(*n, *entries, *addr, !before); !free) return free.error();
   if (auto s = catalog_.set_name(*n, *addr); !s)
     return make_error(s.error().message, ErrorKind::kIo);
   if (before) out["replaced"] = before->str();
@@ -146,27 +148,23 @@ Result<json> SiteNames::set(const std::string& name, const std::string& address,
 Result<json> SiteNames::remove(const std::string& name) {
   auto n = parse_handle(name);
   if (!n) return make_error(n.error().message, ErrorKind::kInvalid);
-  auto names = catalog_.names();
-  if (!names) return names.error();
-  auto it = std::find_if(names->begin(), names->end(), [&](const auto& r) { return r.name == *n; });
-  if (it == names->end()) {
-    auto sites = catalog_.sites();
-    if (sites) {
-      for (const auto& s : *sites) {
-        if (s.role == SiteRole::kFollowed && s.handle == *n) {
-          return make_error("\"" + *n +
-                                "\" is the handle of a feed you follow, not a petname: "
-                                "`hostless unfollow " +
-                                *n + "` or `hostless follow " + s.address.str() +
-                                " --as <other>` frees it",
-                            ErrorKind::kInvalid);
-        }
-      }
+  auto entries = named(*n);
+  if (!entries) return entries.error();
+  const auto petname =
+      std::find_if(entries->begin(), entries->end(), [](const Named& e) { return !e.handle; });
+  if (petname == entries->end()) {
+    if (!entries->empty()) {
+      return make_error("\"" + *n +
+                            "\" is the handle of a feed you follow, not a petname: "
+                            "`hostless unfollow " +
+                            *n + "` or `hostless follow " + entries->front().address.str() +
+                            " --as <other>` frees it",
+                        ErrorKind::kInvalid);
     }
     return make_error("no petname \"" + *n + "\" (see `hostless name list`)", ErrorKind::kNotFound);
   }
   if (auto r = catalog_.remove_name(*n); !r) return make_error(r.error().message, ErrorKind::kIo);
-  return json{{"name", *n}, {"address", it->address.str()}};
+  return json{{"name", *n}, {"address", petname->address.str()}};
 }
 
 Result<json> SiteNames::list() {

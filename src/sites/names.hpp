@@ -54,6 +54,17 @@ class SiteNames {
   Result<nlohmann::json> list();
 
  private:
+  // What `name` names: its petname first, then a followed feed's handle
+  // (two entries only in a catalog from before names were one namespace).
+  struct Named {
+    SiteAddress address;
+    bool handle = false;
+  };
+  Result<std::vector<Named>> named(const std::string& name);
+  // The error for the first of `entries` that names another site than
+  // `address` (petnames skipped unless `petnames`), or none.
+  static Status conflict(const std::string& name, const std::vector<Named>& entries,
+                         const SiteAddress& address, bool petnames);
   Result<SiteAddress> lookup_dns(const std::string& domain);
   Catalog& catalog_;
   TxtLookup txt_;

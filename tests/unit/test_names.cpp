@@ -115,13 +115,22 @@ TEST_CASE("petnames and followed feeds' handles share one namespace", "[names]")
   // A petname blocks the handle for another feed.
   REQUIRE(f.names->set("bob", other.str(), false));
   CHECK_FALSE(f.names->check_free("bob", alice));
+  // A name that is both a petname and a handle of one site (a follow --as
+  // of a site already so named): the petname cannot move away from the handle.
+  const SiteAddress carol = new_address();
+  REQUIRE(f.names->set("carol", carol.str(), false));
+  f.follow(carol, "carol");
+  auto moved = f.names->set("carol", other.str(), true);
+  REQUIRE_FALSE(moved);
+  CHECK_THAT(moved.error().message, Catch::Contains("the handle of a feed you follow"));
+  CHECK(*f.names->lookup("carol") == carol);
   // `name rm` of a handle says how to free it.
   auto rm = f.names->remove("alice");
   REQUIRE_FALSE(rm);
   CHECK(rm.error().message.find("unfollow") != std::string::npos);
   auto list = f.names->list();
   REQUIRE(list);
-  REQUIRE(list->size() == 2);
+  REQUIRE(list->size() == 4);  // alice (handle), bob (petname), carol (both)
   CHECK((*list)[0]["name"] == "alice");
   CHECK((*list)[0]["kind"] == "handle");
   CHECK((*list)[1]["kind"] == "petname");
