@@ -21,6 +21,8 @@ TEST_PACKAGES=(
   # (legacy: NFQUEUE, MASQUERADE), a home router's UPnP/NAT-PMP and a client
   iproute2 iptables iputils-ping miniupnpd-iptables miniupnpc
   dnsmasq-base  # a DNS server for sites' DNS names (tests/integration/test_names.py)
+  aria2 transmission-cli  # BitTorrent v1-only clients: a site's v1 twin (test_v1_twin.py)
+  lintian  # checks the .deb scripts/package builds (test_package.py)
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
