@@ -539,25 +539,46 @@ void add_site_commands(CLI::App& app, const Globals& g, int& result) {
   {
     struct Args {
       std::string address, out;
+      bool v1 = false;
+      bool magnet = false;
     };
     auto a = std::make_shared<Args>();
-    auto* cmd = app.add_subcommand("torrent", "Save the current version's .torrent file");
+    auto* cmd = app.add_subcommand("torrent", "Save the current version's .torrent file or magnet");
     cmd->add_option("ADDR", a->address, "Site address (any accepted form)")->required();
-    cmd->add_option("-o,--output", a->out, "File to write")->required();
+    cmd->add_option("-o,--output", a->out, "File to write");
+    cmd->add_flag("--magnet", a->magnet, "Print the magnet link");
+    cmd->add_flag("--v1", a->v1,
+                  "The v1-only twin, for clients without BitTorrent v2 (aria2, Transmission 3); "
+                  "this node then seeds it");
     cmd->footer(
-        "The .torrent opens in any v2-capable BitTorrent client (qBittorrent >= 4.4).\n"
-        "Example:\n  hostless torrent <address> -o site.torrent");
+        "The .torrent opens in any v2-capable BitTorrent client (qBittorrent >= 4.4); the\n"
+        "--v1 twin, with its own info-hash, in any BitTorrent client. It is seeded by this\n"
+        "node while it holds the version (a site it publishes or mirrors).\n"
+        "Examples:\n  hostless torrent <address> -o site.torrent\n"
+        "  hostless torrent <address> --v1 --magnet");
     cmd->callback([&g, &result, a] {
+      if (a->out.empty() && !a->magnet) {
+        return void(result = fail("say what to export: -o FILE, --magnet, or both"));
+      }
       auto target = connect_for(g, a->address);
       if (!target) return void(result = kExitFailure);
-      auto* api = &target->api;
-      const std::string* addr = &target->address;
-      auto r = api->get_raw("/api/v1/torrent?address=" + *addr, std::chrono::seconds(700));
-      if (!r) return void(result = fail(r.error().message));
-      std::ofstream out(a->out, std::ios::binary | std::ios::trunc);
-      out.write(r->data(), static_cast<std::streamsize>(r->size()));
-      if (!out) return void(result = fail("cannot write " + a->out));
-      std::cerr << "wrote " << a->out << " (" << r->size() << " bytes)\n";
+      const std::string query =
+          "/api/v1/torrent?address=" + target->address + (a->v1 ? "&form=v1" : "");
+      // Fetching a version this node does not hold whole takes a while.
+      constexpr std::chrono::seconds kWait(700);
+      if (!a->out.empty()) {
+        auto r = target->api.get_raw(query, kWait);
+        if (!r) return void(result = fail(r.error().message));
+        std::ofstream out(a->out, std::ios::binary | std::ios::trunc);
+        out.write(r->data(), static_cast<std::streamsize>(r->size()));
+        if (!out) return void(result = fail("cannot write " + a->out));
+        std::cerr << "wrote " << a->out << " (" << r->size() << " bytes)\n";
+      }
+      if (a->magnet) {
+        auto r = target->api.get(query + "&format=json", kWait);
+        if (!r) return void(result = fail(r.error().message));
+        std::cout << (*r)["magnet"].get<std::string>() << "\n";
+      }
       result = kExitOk;
     });
   }

@@ -854,6 +854,12 @@ Status check_metadata(const lt::torrent_info& ti) {
 
 }  // namespace
 
+lt::sha256_hash file_root(std::vector<lt::sha256_hash> leaves) {
+  if (leaves.empty()) return {};
+  const std::uint64_t width = next_pow2(leaves.size());
+  return merkle_root(std::move(leaves), width, lt::sha256_hash());
+}
+
 std::uint64_t choose_piece_size(std::uint64_t total_bytes) {
   std::uint64_t piece = kMinPieceSize;
   const auto pieces = [&] { return total_bytes / piece + (total_bytes % piece != 0 ? 1 : 0); };
@@ -936,6 +942,12 @@ Result<std::vector<char>> build_site_torrent(const std::string& name, std::vecto
   } catch (const std::exception& e) {
     return make_error(std::string("cannot build the site torrent: ") + e.what());
   }
+}
+
+InfoHash v1_info_hash(const lt::torrent_info& ti) {
+  InfoHash::Bytes b;
+  std::memcpy(b.data(), ti.info_hashes().v1.data(), b.size());
+  return InfoHash(b);
 }
 
 Status check_site_metadata(const lt::torrent_info& ti) {

@@ -20,6 +20,7 @@
 #include <libtorrent/fwd.hpp>
 #include <libtorrent/sha1_hash.hpp>
 
+#include "protocol/pointer.hpp"
 #include "util/result.hpp"
 
 namespace hostless {
@@ -46,6 +47,11 @@ struct FileHashes {
   // Zero for empty files.
   lt::sha256_hash root;
 };
+
+// BEP 52's "pieces root" of a file from the SHA-256 of each of its 16 KiB
+// blocks (the last may be shorter): the merkle root over them, padded with
+// zero hashes to a power of two. Zero when there are none (an empty file).
+lt::sha256_hash file_root(std::vector<lt::sha256_hash> leaves);
 
 // Smallest piece size accepted by v2 torrents: one 16 KiB merkle leaf.
 constexpr std::uint64_t kMinPieceSize = 16 * 1024;
@@ -132,6 +138,10 @@ constexpr std::size_t kMaxComponentBytes = 240;
 // for ASCII letter case (libtorrent renames such a file when it loads the
 // torrent).
 Result<std::vector<char>> build_site_torrent(const std::string& name, std::vector<SiteFile> files);
+
+// The torrent's v1 info-hash (a hybrid's or a v1 torrent's), as the pointer
+// names versions.
+InfoHash v1_info_hash(const lt::torrent_info& ti);
 
 // Checks the metadata of a site version from another node before anything of
 // it is used: the info dictionary as its info-hash covers it (libtorrent has

@@ -256,9 +256,7 @@ Result<Snapshot> make_snapshot(const std::vector<ScannedFile>& files, const std:
   lt::error_code lec;
   lt::torrent_info ti(snap.torrent.data(), static_cast<int>(snap.torrent.size()), lec);
   if (lec) return make_error("built an unreadable torrent: " + lec.message());
-  InfoHash::Bytes b;
-  std::memcpy(b.data(), ti.info_hashes().v1.data(), b.size());
-  snap.info_hash = InfoHash(b);
+  snap.info_hash = v1_info_hash(ti);
   return snap;
 }
 

@@ -600,9 +600,19 @@ void Gateway::install_routes() {
              {"url", "http://" + parsed->address.str() + ".localhost:" + port + parsed->path}});
   });
   s.Get("/api/v1/torrent", [this](const httplib::Request& req, httplib::Response& res) {
-    auto r = service_.torrent(req.get_param_value("address"));
+    // form=v1: the v1 twin; format=json: {"info_hash", "magnet"} instead of
+    // the bytes.
+    const std::string form = req.get_param_value("form");
+    if (form != "" && form != "hybrid" && form != "v1") {
+      return send_error(res, 400, "form must be hybrid or v1");
+    }
+    auto r = service_.torrent(req.get_param_value("address"),
+                              form == "v1" ? TorrentForm::kV1 : TorrentForm::kHybrid);
     if (!r) return send_error(res, r.error(), 404);
-    res.set_content(*r, "application/x-bittorrent");
+    if (req.get_param_value("format") == "json") {
+      return send_json(res, 200, json{{"info_hash", r->info_hash}, {"magnet", r->magnet}});
+    }
+    res.set_content(r->bytes, "application/x-bittorrent");
   });
 }
 

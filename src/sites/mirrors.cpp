@@ -728,6 +728,7 @@ void SiteManager::free_version(const InfoHash& ih) {
     titles_.erase(ih.hex());
     std::erase_if(warm_, [&](const auto& w) { return w.second.record.info_hash == ih; });
   }
+  drop_twin(ih);
   node_.remove_torrent(node_.find_torrent(ih), true);
   (void)catalog_.remove_version(ih);
   std::error_code ec;

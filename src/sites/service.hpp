@@ -67,6 +67,14 @@ struct PostRequest {
 // threads at once, and must allow it. wait_visit and read may block their
 // caller up to the timeout they are given; every other member returns in
 // about the time a catalog read takes (long work runs as a job).
+// What `torrent` exports.
+enum class TorrentForm { kHybrid, kV1 };
+struct TorrentExport {
+  std::string bytes;      // the bencoded .torrent
+  std::string info_hash;  // its v1 info-hash, hex
+  std::string magnet;     // magnet:?xt=urn:btih:...&dn=<name>[&ws=...]
+};
+
 class SiteService {
  public:
   virtual ~SiteService() = default;
@@ -144,8 +152,11 @@ class SiteService {
   // {"address","seq","info_hash","magnet","torrent_magnet"}
   virtual Result<nlohmann::json> resolve(const std::string& address,
                                          std::chrono::milliseconds timeout) = 0;
-  // The bencoded .torrent of the site's current version.
-  virtual Result<std::string> torrent(const std::string& address) = 0;
+  // The site's current version as a .torrent (fetched whole first if this
+  // node does not hold it), or its v1 twin (kV1: content/v1_twin.hpp), which
+  // this node then seeds from the version's files for as long as it holds
+  // the version. Either carries the version's web seeds (url-list).
+  virtual Result<TorrentExport> torrent(const std::string& address, TorrentForm form) = 0;
   virtual nlohmann::json status() = 0;
   virtual nlohmann::json sites() = 0;
 

@@ -181,7 +181,7 @@ class SiteManager final : public SiteService {
   nlohmann::json timeline(std::size_t limit) override;
   Result<nlohmann::json> resolve(const std::string& address,
                                  std::chrono::milliseconds timeout) override;
-  Result<std::string> torrent(const std::string& address) override;
+  Result<TorrentExport> torrent(const std::string& address, TorrentForm form) override;
   nlohmann::json status() override;
   nlohmann::json sites() override;
   VisitState visit(const std::string& address, const std::string& first_path) override;
@@ -411,8 +411,21 @@ class SiteManager final : public SiteService {
   // file for writing, even a whole one): writable again (0644).
   void unseal_file(const InfoHash& ih, const std::string& path_in_version);
   std::filesystem::path torrent_path(const InfoHash& ih) const;
+  // Version `ih`'s v1 twin (sites/twins.cpp): made once, kept beside its
+  // .torrent, seeded (upload only) from the version's files until the
+  // version is freed.
+  std::filesystem::path twin_path(const InfoHash& ih) const;
+  Result<std::string> v1_twin(const InfoHash& ih);
+  // At start: drops the twins of versions freed meanwhile; the others are
+  // restored with every torrent from resume data.
+  void seed_twins();
+  void drop_twin(const InfoHash& ih);
   std::string url_for(const SiteAddress& address) const;
 
+  // resolve_pointer: the DHT empty this long after start means no lookup
+  // can succeed (a joining node fills its table within seconds).
+  static constexpr std::chrono::seconds kAloneAfter{15};
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   Node& node_;
   Catalog& catalog_;
   KeyStore keys_;
@@ -470,6 +483,7 @@ class SiteManager final : public SiteService {
   std::atomic<std::int64_t> republish_again_at_{0};
   static constexpr std::chrono::seconds kCatalogRetry{60};
 
+  std::mutex twins_mutex_;  // one twin made at a time (taken alone)
   std::mutex visits_mutex_;
   std::map<std::string, std::shared_ptr<Visit>> visits_;             // by address, while cold
   std::map<std::string, std::shared_ptr<const SiteVersion>> views_;  // by info-hash hex

@@ -103,7 +103,7 @@ Result<nlohmann::json> FakeSiteService::resolve(const std::string& address,
   if (address != kReadySite) return no("resolve");
   return nlohmann::json{{"address", address}, {"seq", ready_->seq}};
 }
-Result<std::string> FakeSiteService::torrent(const std::string&) {
+Result<TorrentExport> FakeSiteService::torrent(const std::string&, TorrentForm) {
   return no("torrent");
 }
 nlohmann::json FakeSiteService::status() {

@@ -53,7 +53,7 @@ class FakeSiteService : public SiteService {
   nlohmann::json timeline(std::size_t limit) override;
   Result<nlohmann::json> resolve(const std::string& address,
                                  std::chrono::milliseconds timeout) override;
-  Result<std::string> torrent(const std::string& address) override;
+  Result<TorrentExport> torrent(const std::string& address, TorrentForm form) override;
   nlohmann::json status() override;
   nlohmann::json sites() override;
   VisitState visit(const std::string& address, const std::string& first_path) override;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "content/site_torrent.hpp"
+#include "content/v1_twin.hpp"
 #include "sites/sites.hpp"
 #include "support/sandbox.hpp"
 
@@ -122,12 +123,14 @@ FileHashes fake_hashes(std::uint64_t size, std::uint64_t piece_size = 16 * kKiB)
 
 }  // namespace
 
-TEST_CASE("site torrent equals libtorrent's own for the same folder", "[site_torrent]") {
-  struct Layout {
-    const char* what;
-    std::vector<Entry> entries;
-  };
-  const std::vector<Layout> layouts = {
+// Folders that exercise block, piece and file boundaries.
+struct Layout {
+  const char* what;
+  std::vector<Entry> entries;
+};
+
+const std::vector<Layout>& layouts() {
+  static const std::vector<Layout> all = {
       {"one tiny file", {{"index.html", 5}}},
       {"one file of exactly two pieces", {{"only.bin", 2 * 64 * kKiB}}},
       {"one big file with a short tail", {{"big.bin", 3 * kMiB + 7}}},
@@ -151,7 +154,11 @@ TEST_CASE("site torrent equals libtorrent's own for the same folder", "[site_tor
         {"B", 50}}},
   };
 
-  for (const auto& layout : layouts) {
+  return all;
+}
+
+TEST_CASE("site torrent equals libtorrent's own for the same folder", "[site_torrent]") {
+  for (const auto& layout : layouts()) {
     for (const std::uint64_t piece_size : {16 * kKiB, 64 * kKiB}) {
       DYNAMIC_SECTION(layout.what << ", piece size " << piece_size) {
         test::Sandbox box;
@@ -749,4 +756,73 @@ TEST_CASE("a feed followed without its media keeps every piece but media/'s", "[
     }
   }
   CHECK(media_pieces == 7 + 1);  // 100 KiB in 16 KiB pieces, and 5 KiB
+}
+
+// The v1 twin must be the torrent libtorrent itself makes of the same files in
+// the same order, v1 only (set_piece_hashes reading them through its disk
+// I/O), and describe only the version's bytes.
+TEST_CASE("v1 twin equals libtorrent's own v1 torrent of the version's files", "[v1_twin]") {
+  for (const auto& layout : layouts()) {
+    DYNAMIC_SECTION(layout.what) {
+      test::Sandbox box;
+      const std::string name = "my site";
+      write_site(box / name, layout.entries);
+      auto hybrid = build_site_torrent(name, hash_site(box / name, 16 * kKiB));
+      REQUIRE(hybrid.ok());
+      lt::error_code ec;
+      const lt::torrent_info ti(*hybrid, ec, lt::from_span);
+      REQUIRE_FALSE(ec);
+
+      auto twin = build_v1_twin(ti, box.path());
+      INFO((twin.ok() ? std::string() : twin.error().message));
+      REQUIRE(twin.ok());
+      lt::file_storage files;
+      for (const lt::file_index_t i : ti.files().file_range()) {
+        if (!ti.files().pad_file_at(i))
+          files.add_file(ti.files().file_path(i), ti.files().file_size(i));
+      }
+      lt::create_torrent ct(files, 16 * static_cast<int>(kKiB), lt::create_torrent::v1_only);
+      ct.set_creation_date(0);
+      lt::set_piece_hashes(ct, box.path().string(), ec);
+      REQUIRE_FALSE(ec);
+      CHECK(*twin == ct.generate_buf());
+      const auto ih = info_hashes(*twin);
+      CHECK(ih.has_v1());
+      CHECK_FALSE(ih.has_v2());
+      CHECK(ih.v1 != ti.info_hashes().v1);
+    }
+  }
+
+  test::Sandbox box;
+  write_site(box / "s", {{"a.bin", 40000}, {"b.txt", 100}});
+  auto hybrid = build_site_torrent("s", hash_site(box / "s", 16 * kKiB));
+  REQUIRE(hybrid.ok());
+  lt::error_code ec;
+  const lt::torrent_info ti(*hybrid, ec, lt::from_span);
+  REQUIRE_FALSE(ec);
+  const auto refused = [&](const std::string& why) {
+    auto twin = build_v1_twin(ti, box.path());
+    REQUIRE_FALSE(twin.ok());
+    CHECK_THAT(twin.error().message, Catch::Contains(why));
+  };
+  SECTION("a changed byte") {
+    std::fstream f(box / "s/a.bin", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(20000);
+    f.put('x');
+    f.close();
+    refused("its bytes are not the version's");
+  }
+  SECTION("a longer file") {
+    std::ofstream(box / "s/b.txt", std::ios::app) << "more";
+    refused("its size is not the version's");
+  }
+  SECTION("a missing file") {
+    fs::remove(box / "s/b.txt");
+    refused("No such file");
+  }
+  SECTION("a symbolic link in its place") {
+    fs::rename(box / "s/b.txt", box / "elsewhere");
+    fs::create_symlink(box / "elsewhere", box / "s/b.txt");
+    refused("s/b.txt");
+  }
 }

@@ -48,7 +48,7 @@ _hostless() {
     get|mirror|unmirror|unfollow|following|network|block|unblock|sites|status) opts="--json" ;;
     follow) opts="--as --media --json" ;;
     timeline) opts="--limit --json" ;;
-    torrent) opts="--output" ;;
+    torrent) opts="--output --magnet --v1" ;;
     dashboard) opts="--open --json" ;;
     keys)
       if [ -z "$sub" ]; then
