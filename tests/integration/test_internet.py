@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import netsim  # noqa: E402
 from harness import make_site, wait_for  # noqa: E402
+from nginx import Nginx  # noqa: E402
 
 BIN = None
 DELAYER = None
@@ -162,6 +163,52 @@ def plain_nat_publisher(pub, visitor, net, mark):
     assert not reach["reachable"], "a node behind a plain NAT says it is reachable: %s" % reach
     # It knows it is behind a NAT (the DHT sees another address than its own).
     assert reach.get("behind_nat") is True, reach
+
+
+def test_internet_web_seed():
+    """A site whose publisher is gone and which nobody mirrors loads from its
+    web seed (nginx on a server line) with the default settings, where web
+    seeds are not on the visitor's network: the figures for issue 19."""
+    t0 = time.monotonic()
+    files = {"index.html": "<h1>from a web seed</h1>", "style.css": "h1 { color: teal }",
+             "big.bin": os.urandom(2 * 1024 * 1024 + 17)}
+    with netsim.Net(5, rtt=50, loss=0.01, delayer=DELAYER, caps={3: ("100mbit", "100mbit")},
+                    keep=bool(os.environ.get("NETSIM_KEEP"))) as net:
+        boot = net.node(1, BIN).start()
+        pub = net.node(2, BIN, bootstrap=boot.endpoint).start()
+        net.node(5, BIN, bootstrap=boot.endpoint).start()  # holds the name too
+        exported = os.path.join(net.dir, "webseed")
+        os.makedirs(exported)
+        with net.namespace(3):
+            nginx = Nginx(exported, host=net[3].ip, port=80)
+        try:
+            url = "http://%s/" % net[3].ip
+            site = make_site(os.path.join(net.dir, "site"), files)
+            out = json.loads(pub.run("publish", site, "--web-seed", url, "--json",
+                                     timeout=120).stdout)
+            address = out["address"]
+            pub.run("export", address, exported)
+            stored = wait_for(lambda: [s for s in pub.json("sites") if s["address"] == address
+                                       and s["name"]["state"] == "stored"], 60)
+            assert stored, "the name was never stored: %s" % pub.json("sites")
+            pub.stop()
+            visitor = net.node(4, BIN, bootstrap=boot.endpoint).start()
+            t = time.monotonic()
+            status, _, body = visitor.get(address, "/", timeout=75)
+            first = time.monotonic() - t
+            assert status == 200 and body == files["index.html"].encode(), (status, body[:300])
+            t = time.monotonic()
+            status, _, body = visitor.get(address, "/big.bin", timeout=120)
+            big = time.monotonic() - t
+            assert status == 200 and body == files["big.bin"], (status, len(body))
+            mbit = len(body) * 8 / big / 1e6
+            print("web seed only, default settings, RTT 50 ms, 1 %% loss, visitor 20 Mbit/s "
+                  "down: first page %.2f s (publisher gone), %d-byte file %.2f s "
+                  "(%.1f Mbit/s, %.0f %% of the visitor's line); test %.0f s" %
+                  (first, len(body), big, mbit, mbit / 20 * 100, time.monotonic() - t0))
+            assert first <= 60, "the first page took %.1f s" % first
+        finally:
+            nginx.close()
 
 
 def main():

@@ -1,5 +1,6 @@
 """nginx (Debian's nginx-light) serving a folder on 127.0.0.1: the baseline
-web server of the benchmarks, and a web seed in the tests."""
+web server of the benchmarks, and a web seed in the tests (also on a netsim
+node's address: made inside `net.namespace(i)`, it runs there)."""
 import os
 import shutil
 import socket
@@ -10,11 +11,13 @@ from harness import free_port, wait_for
 
 
 class Nginx:
-    """nginx with one worker serving `root` on 127.0.0.1 (the baseline web server)."""
+    """nginx with one worker serving `root` on host:port (127.0.0.1 and a free
+    port by default: the baseline web server)."""
 
-    def __init__(self, root):
+    def __init__(self, root, host="127.0.0.1", port=None):
         self.dir = tempfile.mkdtemp(prefix="hostless-nginx-")
-        self.port = free_port()
+        self.host = host
+        self.port = port or free_port()
         user = "user root;\n" if os.geteuid() == 0 else ""
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
@@ -34,12 +37,12 @@ http {
   fastcgi_temp_path %s;
   uwsgi_temp_path %s;
   scgi_temp_path %s;
-  server { listen 127.0.0.1:%d; root %s; }
+  server { listen %s:%d; root %s; }
 }
-""" % ((user,) + (self.dir,) * 7 + (self.port, root)))
+""" % ((user,) + (self.dir,) * 7 + (host, self.port, root)))
         self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.dir],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_for(lambda: can_connect(self.port), 10):
+        if not wait_for(lambda: can_connect(self.port, host), 10):
             raise RuntimeError("nginx did not start")
 
     def close(self):
@@ -48,9 +51,9 @@ http {
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def can_connect(port):
+def can_connect(port, host="127.0.0.1"):
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        socket.create_connection((host, port), timeout=1).close()
         return True
     except OSError:
         return False
