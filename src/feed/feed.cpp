@@ -27,35 +27,10 @@ std::string page_path(int number) {
   return buf;
 }
 
-// Text for HTML and XML content and attribute values. Drops the control
+// Text for HTML and XML content and attribute values, without the control
 // characters XML 1.0 cannot hold at all (a profile is edited by hand).
-std::string escape_markup(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        if (u < 0x20 && c != '\n' && c != '\t' && c != '\r') break;
-        out += c;
-    }
-  }
-  return out;
+std::string markup(std::string_view s) {
+  return escape_markup(s, true);
 }
 
 // The first line of the text, at most 80 code points: an Atom entry's title.
@@ -311,12 +286,11 @@ std::string render_atom(const Feed& feed) {
   x += "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
   x += "<feed xmlns=\"http://www.w3.org/2005/Atom\" "
        "xmlns:thr=\"http://purl.org/syndication/thread/1.0\">\n";
-  x += "  <id>" + escape_markup(feed_id) + "</id>\n";
-  x += "  <title>" + escape_markup(feed.profile.name) + "</title>\n";
-  if (!feed.profile.bio.empty())
-    x += "  <subtitle>" + escape_markup(feed.profile.bio) + "</subtitle>\n";
+  x += "  <id>" + markup(feed_id) + "</id>\n";
+  x += "  <title>" + markup(feed.profile.name) + "</title>\n";
+  if (!feed.profile.bio.empty()) x += "  <subtitle>" + markup(feed.profile.bio) + "</subtitle>\n";
   x += "  <updated>" + updated + "</updated>\n";
-  x += "  <author><name>" + escape_markup(feed.profile.name) + "</name></author>\n";
+  x += "  <author><name>" + markup(feed.profile.name) + "</name></author>\n";
   x += "  <link rel=\"self\" type=\"application/atom+xml\" href=\"feed.xml\"/>\n";
   x += "  <link rel=\"alternate\" type=\"text/html\" href=\"./\"/>\n";
   x += "  <generator>hostless</generator>\n";
@@ -324,17 +298,17 @@ std::string render_atom(const Feed& feed) {
     std::string entry_id = base.empty() ? "urn:hostless:post:" + p.id : base + "feed.json#" + p.id;
     std::string when = format_rfc3339(p.published);
     x += "  <entry>\n";
-    x += "    <id>" + escape_markup(entry_id) + "</id>\n";
-    x += "    <title>" + escape_markup(title_of(p.text)) + "</title>\n";
+    x += "    <id>" + markup(entry_id) + "</id>\n";
+    x += "    <title>" + markup(title_of(p.text)) + "</title>\n";
     x += "    <published>" + when + "</published>\n";
     x += "    <updated>" + when + "</updated>\n";
-    x += "    <content type=\"text\">" + escape_markup(p.text) + "</content>\n";
+    x += "    <content type=\"text\">" + markup(p.text) + "</content>\n";
     for (const auto& a : p.attachments) {
-      x += "    <link rel=\"enclosure\" href=\"" + escape_markup(a.url) + "\" type=\"" +
-           escape_markup(a.mime_type) + "\" length=\"" + std::to_string(a.size) + "\"/>\n";
+      x += "    <link rel=\"enclosure\" href=\"" + markup(a.url) + "\" type=\"" +
+           markup(a.mime_type) + "\" length=\"" + std::to_string(a.size) + "\"/>\n";
     }
     if (!p.reply_to.empty()) {
-      x += "    <thr:in-reply-to ref=\"" + escape_markup(p.reply_to) + "\"/>\n";
+      x += "    <thr:in-reply-to ref=\"" + markup(p.reply_to) + "\"/>\n";
     }
     x += "  </entry>\n";
   }
@@ -349,32 +323,32 @@ std::string render_index_html(const Feed& feed) {
   h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   h += "<meta name=\"description\" content=\"A microblog feed: write with `hostless post`\">\n";
   h += "<meta name=\"generator\" content=\"hostless\">\n";
-  h += "<title>" + escape_markup(name) + "</title>\n";
+  h += "<title>" + markup(name) + "</title>\n";
   h += "<link rel=\"alternate\" type=\"application/atom+xml\" href=\"feed.xml\">\n";
   h += "<link rel=\"alternate\" type=\"application/feed+json\" href=\"feed.json\">\n";
   h += "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 "
        "1em}article{border-top:1px solid #ddd;padding:.75em 0}.text{white-space:pre-wrap;"
        "overflow-wrap:anywhere}.meta{color:#666;font-size:.85em}img{max-width:100%}</style>\n";
   h += "</head>\n<body>\n<header>\n";
-  h += "<h1>" + escape_markup(name) + "</h1>\n";
-  if (!feed.profile.bio.empty()) h += "<p>" + escape_markup(feed.profile.bio) + "</p>\n";
-  if (!feed.address.empty()) h += "<p class=\"meta\">" + escape_markup(feed.address) + "</p>\n";
+  h += "<h1>" + markup(name) + "</h1>\n";
+  if (!feed.profile.bio.empty()) h += "<p>" + markup(feed.profile.bio) + "</p>\n";
+  if (!feed.address.empty()) h += "<p class=\"meta\">" + markup(feed.address) + "</p>\n";
   h += "<p class=\"meta\">Subscribe: <a href=\"feed.xml\">Atom</a> · "
        "<a href=\"feed.json\">JSON Feed</a></p>\n</header>\n<main>\n";
   if (feed.recent.empty()) h += "<p>No posts yet.</p>\n";
   for (const auto& p : feed.recent) {
     std::string when = format_rfc3339(p.published);
-    h += "<article id=\"" + escape_markup(p.id) + "\">\n";
+    h += "<article id=\"" + markup(p.id) + "\">\n";
     h += "<p class=\"meta\"><time datetime=\"" + when + "\">" + when + "</time>";
-    if (!p.reply_to.empty()) h += " · in reply to <code>" + escape_markup(p.reply_to) + "</code>";
+    if (!p.reply_to.empty()) h += " · in reply to <code>" + markup(p.reply_to) + "</code>";
     h += "</p>\n";
-    h += "<div class=\"text\">" + escape_markup(p.text) + "</div>\n";
+    h += "<div class=\"text\">" + markup(p.text) + "</div>\n";
     for (const auto& a : p.attachments) {
       if (a.mime_type.rfind("image/", 0) == 0 && a.mime_type != "image/svg+xml") {
-        h += "<p><a href=\"" + escape_markup(a.url) + "\"><img src=\"" + escape_markup(a.url) +
+        h += "<p><a href=\"" + markup(a.url) + "\"><img src=\"" + markup(a.url) +
              "\" alt=\"attached image\"></a></p>\n";
       } else {
-        h += "<p><a href=\"" + escape_markup(a.url) + "\">" + escape_markup(a.url) + "</a></p>\n";
+        h += "<p><a href=\"" + markup(a.url) + "\">" + markup(a.url) + "</a></p>\n";
       }
     }
     h += "</article>\n";

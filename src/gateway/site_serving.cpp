@@ -196,34 +196,13 @@ void send_file(SiteService& service, const SiteServingOptions& options, const ht
 }  // namespace
 
 std::string encode_raw_target(std::string_view raw) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : raw) {
-    if (c > 0x20 && c < 0x7f) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
+  return percent_encode_if(raw, [](unsigned char c) { return c > 0x20 && c < 0x7f; });
 }
 
 std::string encode_url_path(const std::string& path) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : path) {
-    bool keep = std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-    if (keep) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
+  return percent_encode_if(path, [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+  });
 }
 
 void serve_site(SiteService& service, const SiteServingOptions& options, const std::string& address,

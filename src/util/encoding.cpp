@@ -165,18 +165,55 @@ std::string format_seconds(std::chrono::milliseconds d) {
   return buf;
 }
 
-std::string percent_encode(std::string_view s) {
+std::string percent_encode_if(std::string_view s, bool (*keep)(unsigned char)) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
+  out.reserve(s.size());
   for (unsigned char c : s) {
-    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
-    if (unreserved) {
+    if (keep(c)) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
       out.push_back(hex[c >> 4]);
       out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view s) {
+  return percent_encode_if(s, [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
+  });
+}
+
+std::string escape_markup(std::string_view s, bool drop_controls) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        if (drop_controls && static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' &&
+            c != '\r') {
+          break;
+        }
+        out.push_back(c);
     }
   }
   return out;

@@ -36,6 +36,14 @@ bool valid_utf8(std::string_view s);
 
 // Percent-encodes all but RFC 3986's unreserved characters (a query value).
 std::string percent_encode(std::string_view s);
+// Percent-encodes ("%0D", upper-case hex) every byte `keep` refuses.
+std::string percent_encode_if(std::string_view s, bool (*keep)(unsigned char));
+
+// `s` with & < > " ' replaced by character references: safe in HTML and XML
+// text and in quoted attribute values. With `drop_controls`, also without
+// the control characters XML 1.0 cannot hold (all below 0x20 but tab, LF
+// and CR).
+std::string escape_markup(std::string_view s, bool drop_controls = false);
 
 // A duration for a message, as people read it: "0.03 s", "4.2 s", "31 s".
 std::string format_seconds(std::chrono::milliseconds d);
