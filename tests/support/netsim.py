@@ -473,23 +473,21 @@ class Net:
 
     def _start_miniupnpd(self, s):
         """A real UPnP IGD + NAT-PMP daemon on s's home router (Debian's miniupnpd,
-        iptables backend): Debian's own init script makes its MINIUPNPD chains,
-        with `iptables` meaning iptables-legacy as miniupnpd's libiptc does."""
+        iptables backend). Its chains are made here, as Debian's
+        iptables_init.sh makes them in a clean table (that script needs the
+        `miniupnpd` package's functions file, which miniupnpd-iptables alone
+        lacks); iptables-legacy, as miniupnpd's libiptc."""
         h = s.home_ns
         d = os.path.join(self.dir, "home%d" % s.index)
         os.makedirs(d, exist_ok=True)
-        bindir = os.path.join(d, "bin")
-        os.makedirs(bindir, exist_ok=True)
-        for name, target in (("iptables", IPTABLES), ("ip6tables", "ip6tables-legacy")):
-            link = os.path.join(bindir, name)
-            if not os.path.lexists(link):
-                os.symlink(shutil.which(target) or "/usr/sbin/" + target, link)
-        env_path = bindir + ":" + os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        p = subprocess.run(ns_argv(h, ["env", "PATH=" + env_path, "sh",
-                                       "/etc/miniupnpd/iptables_init.sh", "-i", "wan"]),
-                           capture_output=True, text=True, timeout=30)
-        if p.returncode != 0:
-            raise RuntimeError("miniupnpd chains: %s%s" % (p.stdout, p.stderr))
+        ipt = lambda *a: sh(ns_argv(h, [IPTABLES] + list(a)))  # noqa: E731
+        for table, chain, hook, match in (
+                ("nat", "MINIUPNPD", "PREROUTING", ["-i", "wan"]),
+                ("mangle", "MINIUPNPD", "PREROUTING", ["-i", "wan"]),
+                ("filter", "MINIUPNPD", "FORWARD", ["-i", "wan", "!", "-o", "wan"]),
+                ("nat", "MINIUPNPD-POSTROUTING", "POSTROUTING", ["-o", "wan"])):
+            ipt("-t", table, "-N", chain)
+            ipt("-t", table, "-I", hook, *match, "-j", chain)
         conf = os.path.join(d, "miniupnpd.conf")
         with open(conf, "w") as f:
             f.write("\n".join([
