@@ -74,16 +74,21 @@ std::string metadata_error_text(const lt::error_code& ec) {
 
 }  // namespace
 
+std::string torrent_magnet(const InfoHash& v1_ih, const std::string& name,
+                           const std::vector<std::string>& web_seeds) {
+  std::string magnet = "magnet:?xt=urn:btih:" + v1_ih.hex() + "&dn=" + percent_encode(name);
+  for (const auto& url : web_seeds) magnet += "&ws=" + percent_encode(url);
+  return magnet;
+}
+
 json pointer_json(const SignedPointer& p) {
   SiteAddress a(p.key);
-  std::string torrent_magnet = "magnet:?xt=urn:btih:" + p.value.ih.hex();
-  // BEP 9's ws=: BitTorrent clients fetch from the web seeds too.
-  for (const auto& url : p.value.web_seeds) torrent_magnet += "&ws=" + percent_encode(url);
   json j = {{"address", a.str()},
             {"seq", p.seq},
             {"info_hash", p.value.ih.hex()},
             {"magnet", a.magnet()},
-            {"torrent_magnet", torrent_magnet}};
+            // A version's torrent is named after its site.
+            {"torrent_magnet", torrent_magnet(p.value.ih, a.str(), p.value.web_seeds)}};
   if (!p.value.web_seeds.empty()) j["web_seeds"] = p.value.web_seeds;
   return j;
 }
@@ -877,8 +882,7 @@ Result<SignedPointer> SiteManager::resolve_pointer(const SiteAddress& address,
   // alone: a lookup could only time out, so a pointer it knows is the answer
   // (`torrent`, `get` and `resolve` of its own sites waited 30 s for nothing).
   if (node_.dht_nodes() == 0 && std::chrono::steady_clock::now() - started_ > kAloneAfter) {
-    auto known = catalog_.site(address);
-    if (known && *known && (*known)->pointer) return *(*known)->pointer;
+    if (auto known = known_pointer(address)) return *known;
   }
   auto found = node_.get_pointer(address.key(), timeout, settle).get();
   if (found) {
@@ -900,11 +904,16 @@ Result<SignedPointer> SiteManager::resolve_pointer(const SiteAddress& address,
     }
     return kept;
   }
-  auto known = catalog_.site(address);
-  if (known && *known && (*known)->pointer) return *(*known)->pointer;
+  if (auto known = known_pointer(address)) return *known;
   return make_error(address.str() + ": " + found.error().message +
                         ". The site is unknown, or no node holding its name is reachable",
                     found.error().kind);
+}
+
+std::optional<SignedPointer> SiteManager::known_pointer(const SiteAddress& address) {
+  auto known = catalog_.site(address);
+  if (known && *known && (*known)->pointer) return *(*known)->pointer;
+  return std::nullopt;
 }
 
 Result<json> SiteManager::resolve(const std::string& address, std::chrono::milliseconds timeout) {

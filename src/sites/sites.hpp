@@ -68,6 +68,11 @@ std::chrono::milliseconds poll_interval(std::chrono::milliseconds since_change,
 // {"address","seq","info_hash","magnet","torrent_magnet"} of a pointer.
 nlohmann::json pointer_json(const SignedPointer& p);
 
+// A BitTorrent magnet of a torrent: its v1 info-hash, its name (dn) and BEP
+// 9's ws= for web seeds, so other BitTorrent clients fetch from them too.
+std::string torrent_magnet(const InfoHash& v1_ih, const std::string& name,
+                           const std::vector<std::string>& web_seeds);
+
 // What announce_if_alone keeps between two looks at one torrent.
 struct PeerSearch {
   std::chrono::steady_clock::time_point last_announce = std::chrono::steady_clock::now();
@@ -298,6 +303,8 @@ class SiteManager final : public SiteService {
   Result<SignedPointer> resolve_pointer(
       const SiteAddress& address, std::chrono::milliseconds timeout,
       std::chrono::milliseconds settle = std::chrono::milliseconds(2000));
+  // The highest pointer of the site this node has seen, if any.
+  std::optional<SignedPointer> known_pointer(const SiteAddress& address);
   // The version's torrent, added by its info-hash if this node lacks it; a
   // new one downloads nothing until start_version.
   Result<lt::torrent_handle> add_version(const SiteAddress& address, const InfoHash& ih);

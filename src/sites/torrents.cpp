@@ -31,16 +31,20 @@ std::string with_url_list(const std::string& torrent, const std::vector<std::str
   return out + "ee";
 }
 
-Result<TorrentExport> exported(const std::string& bytes, const std::vector<std::string>& urls) {
+Result<std::shared_ptr<lt::torrent_info>> parse_torrent(const std::string& bytes) {
   lt::error_code ec;
-  const lt::torrent_info ti(bytes.data(), static_cast<int>(bytes.size()), ec);
-  if (ec) return make_error("cannot read the exported torrent: " + ec.message());
-  TorrentExport out;
-  out.bytes = with_url_list(bytes, urls);
-  out.info_hash = v1_info_hash(ti).hex();
-  out.magnet = "magnet:?xt=urn:btih:" + out.info_hash + "&dn=" + percent_encode(ti.name());
-  for (const auto& url : urls) out.magnet += "&ws=" + percent_encode(url);
-  return out;
+  auto ti = std::make_shared<lt::torrent_info>(bytes.data(), static_cast<int>(bytes.size()), ec);
+  if (ec) return make_error(ec.message());
+  return ti;
+}
+
+// The v1 info-hash of a kept twin, if the file is there and whole.
+std::optional<InfoHash> twin_info_hash(const fs::path& file) {
+  const auto bytes = read_file(file);
+  if (!bytes) return std::nullopt;
+  auto ti = parse_torrent(*bytes);
+  if (!ti) return std::nullopt;
+  return v1_info_hash(**ti);
 }
 
 }  // namespace
@@ -50,13 +54,11 @@ Result<TorrentExport> SiteManager::torrent(const std::string& address, TorrentFo
   if (!addr) return addr.error();
   // The version this node holds as the site's current one (kept up to date
   // for the sites it publishes, mirrors or follows), else the DHT's.
-  Result<SignedPointer> ptr = make_error("");
-  if (auto known = catalog_.site(*addr); known && *known && (*known)->pointer &&
-                                         fs::exists(torrent_path((*known)->pointer->value.ih))) {
-    ptr = *(*known)->pointer;
-  } else {
-    ptr = resolve_pointer(*addr, options_.resolve_timeout);
-    if (!ptr) return ptr.error();
+  std::optional<SignedPointer> ptr = known_pointer(*addr);
+  if (!ptr || !fs::exists(torrent_path(ptr->value.ih))) {
+    auto resolved = resolve_pointer(*addr, options_.resolve_timeout);
+    if (!resolved) return resolved.error();
+    ptr = std::move(*resolved);
   }
   const InfoHash& ih = ptr->value.ih;
   auto bytes = read_file(torrent_path(ih));
@@ -71,7 +73,13 @@ Result<TorrentExport> SiteManager::torrent(const std::string& address, TorrentFo
     if (!twin) return twin.error();
     bytes = std::move(*twin);
   }
-  return exported(*bytes, ptr->value.web_seeds);
+  auto ti = parse_torrent(*bytes);
+  if (!ti) return make_error("cannot read the exported torrent: " + ti.error().message);
+  TorrentExport out;
+  out.bytes = with_url_list(*bytes, ptr->value.web_seeds);
+  out.info_hash = v1_info_hash(**ti).hex();
+  out.magnet = torrent_magnet(v1_info_hash(**ti), (*ti)->name(), ptr->value.web_seeds);
+  return out;
 }
 
 fs::path SiteManager::twin_path(const InfoHash& ih) const {
@@ -103,12 +111,11 @@ Result<std::string> SiteManager::v1_twin(const InfoHash& ih) {
       return make_error("cannot write " + twin_path(ih).string(), ErrorKind::kIo);
     }
   }
-  lt::error_code ec;
-  auto ti = std::make_shared<lt::torrent_info>(bytes.data(), static_cast<int>(bytes.size()), ec);
-  if (ec) return make_error("cannot read " + twin_path(ih).string() + ": " + ec.message());
-  if (!node_.find_torrent(v1_info_hash(*ti)).is_valid()) {
+  auto ti = parse_torrent(bytes);
+  if (!ti) return make_error("cannot read " + twin_path(ih).string() + ": " + ti.error().message);
+  if (!node_.find_torrent(v1_info_hash(**ti)).is_valid()) {
     lt::add_torrent_params atp;
-    atp.ti = std::move(ti);
+    atp.ti = std::move(*ti);
     atp.save_path = version_dir(ih).string();
     // Its files are the version's, whole and checked as the twin was made:
     // seed mode trusts them, yet checks each piece the first time a peer asks
@@ -133,23 +140,20 @@ void SiteManager::seed_twins() {
     }
     // Restored from resume data with the other torrents, flags and all; kept
     // from writing even if they were lost.
-    const auto bytes = read_file(e.path());
-    if (!bytes) continue;
-    lt::error_code lec;
-    const lt::torrent_info ti(bytes->data(), static_cast<int>(bytes->size()), lec);
-    if (lec) continue;
-    if (auto h = node_.find_torrent(v1_info_hash(ti)); h.is_valid()) {
-      h.set_flags(lt::torrent_flags::upload_mode);
+    if (auto twin = twin_info_hash(e.path())) {
+      if (auto h = node_.find_torrent(*twin); h.is_valid()) {
+        h.set_flags(lt::torrent_flags::upload_mode);
+      }
     }
   }
 }
 
 void SiteManager::drop_twin(const InfoHash& ih) {
-  const auto bytes = read_file(twin_path(ih));
-  if (!bytes) return;
-  lt::error_code ec;
-  const lt::torrent_info ti(bytes->data(), static_cast<int>(bytes->size()), ec);
-  if (!ec) node_.remove_torrent(node_.find_torrent(v1_info_hash(ti)), false);
+  if (auto twin = twin_info_hash(twin_path(ih))) {
+    node_.remove_torrent(node_.find_torrent(*twin), false);
+  } else if (!fs::exists(twin_path(ih))) {
+    return;
+  }
   std::error_code fec;
   fs::remove(twin_path(ih), fec);
 }
