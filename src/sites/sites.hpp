@@ -65,6 +65,13 @@ bool recover_hybrid_error(const lt::torrent_status& st, int& retries);
 std::chrono::milliseconds poll_interval(std::chrono::milliseconds since_change,
                                         std::chrono::milliseconds base);
 
+// Seconds since the Unix epoch: the catalog's times.
+std::int64_t now_unix();
+
+// Kept within --follow-max-mib (and its size cap refused before download):
+// followed feeds and blocklists. A mirror takes any size.
+bool size_capped(SiteRole role);
+
 // {"address","seq","info_hash","magnet","torrent_magnet"} of a pointer.
 nlohmann::json pointer_json(const SignedPointer& p);
 
@@ -432,6 +439,8 @@ class SiteManager final : public SiteService {
   // resolve_pointer: the DHT empty this long after start means no lookup
   // can succeed (a joining node fills its table within seconds).
   static constexpr std::chrono::seconds kAloneAfter{15};
+  // How far ahead of a reader pieces get deadlines.
+  static constexpr std::uint64_t kReadAhead = 4 << 20;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   Node& node_;
   Catalog& catalog_;

@@ -27,7 +27,7 @@ json SiteManager::timeline(std::size_t limit) {
     if (s.role == SiteRole::kFollowed && !s.handle.empty()) handles[s.address.str()] = s.handle;
     if (s.role == SiteRole::kPublished) published.insert(s.address.str());
   }
-  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  const auto now = now_unix();
   for (const auto& s : *sites) {
     // The followed feeds, and this node's own: a published site that is a
     // feed (its version has a feed.json).
