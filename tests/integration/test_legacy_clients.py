@@ -77,15 +77,28 @@ def downloaded(folder, want):
     return os.path.isdir(folder) and tree_files(folder) == want
 
 
-def run_until(net, slot, argv, done, timeout, log):
-    """Runs a client in netsim slot `slot` until done() (it keeps seeding
-    otherwise); returns whether done() came true within timeout."""
+def client_downloads(net, slot, argv, dest, name, want):
+    """Runs a BitTorrent client (argv) in netsim slot `slot` until dest/name
+    holds exactly the files of `want` (it keeps seeding otherwise), at most
+    90 s; prints how long it took, and what it left and its log if it failed."""
+    client = os.path.basename(argv[0])
+    log = os.path.join(net.dir, client + ".log")
+    t = time.monotonic()
     with open(log, "wb") as out:
         proc = net.popen(slot, argv, stdout=out, stderr=subprocess.STDOUT)
         try:
-            return wait_for(lambda: done() or proc.poll() is not None, timeout) and done()
+            done = lambda: downloaded(os.path.join(dest, name), want)  # noqa: E731
+            ok = wait_for(lambda: done() or proc.poll() is not None, 90) and done()
         finally:
             stop_process(proc, 10)
+    print("%s: %s after %.2f s" % (client, ok, time.monotonic() - t))
+    if not ok:
+        for d, _, names in os.walk(dest):
+            print(d, [(n, os.path.getsize(os.path.join(d, n))) for n in names])
+        with open(log, errors="replace") as f:
+            print(f.read()[-3000:])
+        net.dump_logs()
+    assert ok, "%s did not download the twin" % client
 
 
 def test_v1_twin():
@@ -143,18 +156,11 @@ def test_v1_twin():
                 f.write(with_announce(twin, tracker.url))
 
             dest = os.path.join(net.dir, "aria2")
-            t = time.monotonic()
-            ok = run_until(net, 3, ["aria2c", "--dir", dest, "--seed-time=0",
-                                    "--enable-dht=false", "--enable-dht6=false",
-                                    "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-                                    "--summary-interval=0", "--console-log-level=warn", torrent],
-                           lambda: downloaded(os.path.join(dest, name), files), 90,
-                           os.path.join(net.dir, "aria2.log"))
-            print("aria2c: %s after %.2f s" % (ok, time.monotonic() - t))
-            if not ok:
-                with open(os.path.join(net.dir, "aria2.log"), errors="replace") as f:
-                    print(f.read()[-3000:])
-            assert ok, sorted(tree_files(dest)) if os.path.isdir(dest) else "nothing downloaded"
+            client_downloads(net, 3, ["aria2c", "--dir", dest, "--seed-time=0",
+                                      "--enable-dht=false", "--enable-dht6=false",
+                                      "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+                                      "--summary-interval=0", "--console-log-level=warn",
+                                      torrent], dest, name, files)
             assert os.listdir(dest) == [name], os.listdir(dest)
 
             # A restart: the daemon seeds the twin again, as it was.
@@ -169,20 +175,9 @@ def test_v1_twin():
                            "port-forwarding-enabled": False, "blocklist-enabled": False}, f)
             # (Transmission 3.00 creates no empty files: its way, not ours.)
             nonempty = {k: v for k, v in files.items() if v}
-            t = time.monotonic()
-            ok = run_until(net, 4, ["transmission-cli", "-w", dest, "-g", config, "-M", "-et",
-                                    torrent],
-                           lambda: downloaded(os.path.join(dest, name), nonempty), 90,
-                           os.path.join(net.dir, "transmission.log"))
-            print("transmission-cli: %s after %.2f s" % (ok, time.monotonic() - t))
+            client_downloads(net, 4, ["transmission-cli", "-w", dest, "-g", config, "-M", "-et",
+                                      torrent], dest, name, nonempty)
             print("tracker announces:", tracker.announces)
-            if not ok:
-                for d, _, names in os.walk(dest):
-                    print(d, [(n, os.path.getsize(os.path.join(d, n))) for n in names])
-                with open(os.path.join(net.dir, "transmission.log"), errors="replace") as f:
-                    print(f.read()[-3000:])
-                net.dump_logs()
-            assert ok, sorted(tree_files(dest)) if os.path.isdir(dest) else "nothing downloaded"
         finally:
             tracker.close()
 
