@@ -219,11 +219,15 @@ void SiteManager::note_name_put(const SignedPointer& pointer, const Result<int>&
 Result<SignedPointer> SiteManager::resolve_pointer(const SiteAddress& address,
                                                    std::chrono::milliseconds timeout,
                                                    std::chrono::milliseconds settle) {
-  // A node whose DHT is still empty well after it started is offline or
-  // alone: a lookup could only time out, so a pointer it knows is the answer
-  // (`torrent`, `get` and `resolve` of its own sites waited 30 s for nothing).
-  if (node_.dht_nodes() == 0 && std::chrono::steady_clock::now() - started_ > kAloneAfter) {
-    if (auto known = known_pointer(address)) return *known;
+  // A node whose routing table is still empty well after it started is
+  // offline or alone: a lookup of a site it knows gets a short time (its
+  // bootstrap nodes may still answer, so it is still made), then the pointer
+  // it knows is the answer (`get` and `resolve` of its own sites waited 30 s
+  // for nothing).
+  if (node_.dht_nodes() == 0 && std::chrono::steady_clock::now() - started_ > kAloneAfter &&
+      known_pointer(address)) {
+    timeout = std::min(timeout, std::chrono::milliseconds(kAloneLookup));
+    settle = std::min(settle, timeout);
   }
   auto found = node_.get_pointer(address.key(), timeout, settle).get();
   if (found) {

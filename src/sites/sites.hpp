@@ -436,9 +436,11 @@ class SiteManager final : public SiteService {
   void drop_twin(const InfoHash& ih);
   std::string url_for(const SiteAddress& address) const;
 
-  // resolve_pointer: the DHT empty this long after start means no lookup
-  // can succeed (a joining node fills its table within seconds).
+  // resolve_pointer: the routing table empty this long after start means a
+  // lookup is unlikely to succeed (a joining node fills its table within
+  // seconds); one of a known site then waits kAloneLookup at most.
   static constexpr std::chrono::seconds kAloneAfter{15};
+  static constexpr std::chrono::seconds kAloneLookup{3};
   // How far ahead of a reader pieces get deadlines.
   static constexpr std::uint64_t kReadAhead = 4 << 20;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
