@@ -1,10 +1,9 @@
 // Which pieces of a version this node keeps and fetches: the whole site, or
 // all but media/ for a followed feed.
-#include "sites/sites.hpp"
+#include "sites/swarm.hpp"
 
 namespace hostless {
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 bool raise_unwanted_pieces(const lt::torrent_handle& h, lt::download_priority_t to) {
   auto priorities = h.get_piece_priorities();

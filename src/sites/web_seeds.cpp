@@ -4,6 +4,8 @@
 // against the info-hash before use) and pieces (libtorrent's web seed
 // support, every piece checked against the torrent's hashes). The HTTP
 // server is trusted for nothing.
+#include "sites/web_seeds.hpp"
+
 #include <arpa/inet.h>
 #include <httplib.h>
 
