@@ -46,6 +46,24 @@ install_packages() {
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# install_webtorrent DIR: WebTorrent's DHT (npm's bittorrent-dht, the version
+# tests/support/webtorrent/package-lock.json pins) and its reader script in
+# DIR, for the test webtorrent_resolves. Node.js from the system's packages
+# (apt's nodejs, with npm if it does not bring it); `npm ci` again only when
+# the lock file changed.
+install_webtorrent() {
+  local dir="$1" src="$ROOT/tests/support/webtorrent"
+  command -v node >/dev/null || install_packages nodejs || return 1
+  command -v npm >/dev/null || install_packages npm || return 1
+  mkdir -p "$dir" && cp "$src/package.json" "$src/resolve.mjs" "$dir/" || return 1
+  if [ -d "$dir/node_modules" ] && cmp -s "$src/package-lock.json" "$dir/package-lock.json"; then
+    return 0
+  fi
+  log "installing bittorrent-dht in $dir"
+  cp "$src/package-lock.json" "$dir/" &&
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
 # build DIR [MESON_ARGS...]: configures (once) and builds.
 build() {
   local dir="$1"; shift

@@ -118,19 +118,20 @@ def test_eight_nodes():
         assert same_tree(site, out8), "node 8's copy differs"
 
 
-def test_python_libtorrent_resolves():
-    """An independent BEP 46 reader (python3-libtorrent) sees our pointer,
-    also with web seeds in it."""
+def independent_reader_resolves(reader):
+    """An independent BEP 46 reader (`reader`: its command line, to which the
+    key and a DHT node's port are added) sees our pointer, also with web
+    seeds in it."""
     with Cluster(BIN, 4) as c:
         site = make_site(os.path.join(c.dir, "site"), {"index.html": "interop"})
         pub = c[1].json("publish", site)
         key_hex = pub["magnet"].split("urn:btpk:")[1]
 
         def look():
-            p = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "..", "support",
-                                                                "bep46_resolve.py"),
-                                key_hex, str(c[1].peer_port), "10"],
+            p = subprocess.run(reader + [key_hex, str(c[1].peer_port), "10"],
                                capture_output=True, text=True, timeout=60)
+            if p.returncode != 0:
+                print("reader:", p.stderr.strip()[-300:])
             return json.loads(p.stdout) if p.returncode == 0 else None
 
         r = wait_for(look, 60)
@@ -140,6 +141,23 @@ def test_python_libtorrent_resolves():
         assert pub["seq"] == 2 and pub["web_seeds"] == ["https://example.org/site/"], pub
         r = wait_for(lambda: (look() or {}).get("seq") == 2 and look(), 60)
         assert r and r["info_hash"] == pub["info_hash"], r
+        assert r.get("ws", pub["web_seeds"]) == pub["web_seeds"], r
+        print("resolved seq %d, %s" % (r["seq"], r))
+
+
+def test_python_libtorrent_resolves():
+    """python3-libtorrent reads our pointers."""
+    independent_reader_resolves(["/usr/bin/python3",
+                                 os.path.join(HERE, "..", "support", "bep46_resolve.py")])
+
+
+def test_webtorrent_resolves():
+    """WebTorrent's DHT (npm's bittorrent-dht, which checks the signature)
+    reads our pointers; scripts/test installs it in <build>/webtorrent."""
+    script = os.path.join(os.path.dirname(BIN), "webtorrent", "resolve.mjs")
+    assert os.path.isdir(os.path.join(os.path.dirname(script), "node_modules")), \
+        "bittorrent-dht is not installed: run scripts/test (install_webtorrent in scripts/common.sh)"
+    independent_reader_resolves(["node", script])
 
 
 def test_downloads_from_plain_libtorrent_seed():
