@@ -259,24 +259,10 @@ std::string html_escape(std::string_view text) {
   return escape_markup(text);
 }
 
-int http_status(ErrorKind kind, int fallback) {
-  switch (kind) {
-    case ErrorKind::kInvalid:
-      return 400;
-    case ErrorKind::kNotFound:
-      return 404;
-    case ErrorKind::kRefused:
-      return 403;
-    case ErrorKind::kUnavailable:
-      return 504;
-    case ErrorKind::kShuttingDown:
-      return 503;
-    case ErrorKind::kIo:
-      return 500;
-    case ErrorKind::kOther:
-      break;
-  }
-  return fallback;
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), to_lower);
+  return out;
 }
 
 FetchOrigin fetch_origin(std::string_view site, std::string_view mode, std::string_view dest,

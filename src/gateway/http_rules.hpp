@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/errors.hpp"  // http_status, which these rules' tests check too
 #include "util/result.hpp"
 
 namespace hostless {
@@ -72,10 +73,9 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag);
 // and in quoted attribute values.
 std::string html_escape(std::string_view text);
 
-// The one place a failure's kind becomes an HTTP status: invalid 400, not
-// found 404, refused 403, unavailable 504 (the gateway waited on the
-// network), shutting down 503, I/O 500; `fallback` for an unclassified one.
-int http_status(ErrorKind kind, int fallback);
+// `text` with A-Z lowered: Host, Origin and media type values compare
+// case-insensitively.
+std::string ascii_lower(std::string_view text);
 
 // Who asked a browser for a resource, from its Fetch Metadata headers
 // (Sec-Fetch-Site, -Mode, -Dest, -User; https://w3c.github.io/webappsec-fetch-metadata/).

@@ -1,12 +1,12 @@
+// The gateway's server: where it listens, and which Host gets what (sites,
+// names, the bare host's dashboard and control API, refusals).
 #include "gateway/server.hpp"
 
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <cstdlib>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,21 +14,14 @@
 
 #include "gateway/connections.hpp"
 #include "gateway/dashboard.hpp"
+#include "gateway/errors.hpp"
 #include "gateway/http_rules.hpp"
 #include "gateway/site_serving.hpp"
 #include "protocol/address.hpp"
-#include "util/encoding.hpp"
 
 namespace hostless {
-using json = nlohmann::json;
 
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // Strips an optional ":port" from a Host value ("[::1]:8420" -> "[::1]").
 std::string strip_port(const std::string& host) {
@@ -40,31 +33,6 @@ std::string strip_port(const std::string& host) {
   if (colon == std::string::npos) return host;
   if (host.find(':') != colon) return host;  // bare IPv6 without brackets: invalid anyway
   return host.substr(0, colon);
-}
-
-void send_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  // Bodies echo request bytes (a path, an address as typed) that need not be
-  // UTF-8; dump() would throw on them, so they are replaced (U+FFFD).
-  res.set_content(body.dump(2, ' ', false, json::error_handler_t::replace) + "\n",
-                  "application/json");
-}
-
-void send_error(httplib::Response& res, int status, const std::string& message) {
-  send_json(res, status, json{{"error", message}});
-}
-
-// A failure from the service: its kind picks the status (`fallback` when
-// unclassified) and is named in the body for clients ("kind").
-void send_error(httplib::Response& res, const Error& error, int fallback) {
-  json body{{"error", error.message}};
-  if (*kind_name(error.kind) != '\0') body["kind"] = kind_name(error.kind);
-  send_json(res, http_status(error.kind, fallback), body);
-}
-
-bool token_matches(const std::string& given, const std::string& expected) {
-  if (given.size() != expected.size() || expected.empty()) return false;
-  return sodium_memcmp(given.data(), expected.data(), expected.size()) == 0;
 }
 
 // True when something already listens on host:port. cpp-httplib binds with
@@ -133,40 +101,6 @@ V6Listener listen_v6_loopback(int port) {
   return r;
 }
 
-// 128 random bits, hex.
-std::string random_key() {
-  std::uint8_t bytes[16];
-  randombytes_buf(bytes, sizeof bytes);
-  return to_hex(bytes);
-}
-
-constexpr auto kLoginCodeLifetime = std::chrono::minutes(2);
-
-// What a dashboard session key may call: what the dashboard does (list,
-// watch jobs, mirror and unmirror, follow and unfollow, block and unblock, parse an
-// address, post to a feed this node publishes: named by its address, with no
-// attachments). Publishing a folder,
-// `get` into a folder, resolving, torrents and login codes need the API
-// token, so a stolen session key cannot read or write the user's files.
-bool dashboard_call(const std::string& method, const std::string& path) {
-  if (method == "GET") {
-    return path == "/api/v1/status" || path == "/api/v1/sites" || path == "/api/v1/address" ||
-           path == "/api/v1/following" || path == "/api/v1/timeline" || path == "/api/v1/network" ||
-           path == "/api/v1/names" || path.rfind("/api/v1/jobs/", 0) == 0;
-  }
-  return method == "POST" &&
-         (path == "/api/v1/mirror" || path == "/api/v1/unmirror" || path == "/api/v1/follow" ||
-          path == "/api/v1/unfollow" || path == "/api/v1/block" || path == "/api/v1/unblock" ||
-          path == "/api/v1/post");
-}
-
-// The key in a request's "Authorization: Bearer KEY" header ("" if none).
-std::string bearer(const httplib::Request& req) {
-  std::string auth = req.get_header_value("Authorization");
-  const std::string prefix = "Bearer ";
-  return auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : "";
-}
-
 // The largest request body the control API takes: its JSON bodies are a few
 // hundred bytes (a folder path, an address). Sites take none.
 constexpr std::size_t kMaxApiBody = 16 << 10;
@@ -199,7 +133,7 @@ std::string Gateway::browser_port(const httplib::Request& req) const {
 }
 
 HostRoute route_host(const std::string& host_header) {
-  std::string host = lower(strip_port(host_header));
+  std::string host = ascii_lower(strip_port(host_header));
   if (!host.empty() && host.back() == '.') host.pop_back();
   if (host == "localhost" || host == "127.0.0.1" || host == "[::1]") {
     return {HostKind::kControl, ""};
@@ -308,12 +242,12 @@ void Gateway::install_routes() {
     // "bytes=0-,0-,..." made 17 MB): the whole file instead.
     if (req.ranges.size() > 1) const_cast<httplib::Request&>(req).ranges.clear();
     if (req.path.rfind("/api/", 0) == 0 && req.path != "/api/v1/session") {
-      Caller who = caller(bearer(req));
+      Caller who = caller(detail::bearer(req));
       if (who == Caller::kNobody) {
         send_error(res, 401, "missing or wrong API token (see <home>/api-token)");
         return httplib::Server::HandlerResponse::Handled;
       }
-      if (who == Caller::kSession && !dashboard_call(req.method, req.path)) {
+      if (who == Caller::kSession && !detail::dashboard_call(req.method, req.path)) {
         send_error(res, 403,
                    "a dashboard session cannot do this; use the hostless command (it reads "
                    "<home>/api-token)");
@@ -367,345 +301,7 @@ void Gateway::install_routes() {
                      302);
   });
 
-  s.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, service_.status());
-  });
-  s.Get("/api/v1/sites", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, service_.sites());
-  });
-
-  // The body as a JSON object whose `fields`, where present, are strings (so
-  // value(field, "") cannot throw); else a 400 and nullopt.
-  auto parse_body = [](const httplib::Request& req, httplib::Response& res,
-                       std::initializer_list<const char*> fields) -> std::optional<json> {
-    auto body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      send_error(res, 400, "the request body must be a JSON object");
-      return std::nullopt;
-    }
-    for (const char* field : fields) {
-      if (body.contains(field) && !body[field].is_string()) {
-        send_error(res, 400, std::string("\"") + field + "\" must be a string");
-        return std::nullopt;
-      }
-    }
-    return body;
-  };
-
-  s.Post("/api/v1/publish", [this, parse_body](const httplib::Request& req,
-                                               httplib::Response& res) {
-    auto body = parse_body(req, res, {"folder", "key"});
-    if (!body) return;
-    WebSeedsChange web_seeds;
-    if (body->contains("web_seeds")) {
-      const json& ws = (*body)["web_seeds"];
-      if (!ws.is_array() ||
-          !std::all_of(ws.begin(), ws.end(), [](const json& u) { return u.is_string(); })) {
-        return send_error(res, 400, "\"web_seeds\" must be a list of URLs");
-      }
-      web_seeds = ws.get<std::vector<std::string>>();
-    }
-    auto id = service_.start_publish(body->value("folder", ""), body->value("key", ""), web_seeds);
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
-  });
-  s.Post("/api/v1/get", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"address", "outdir", "info_hash"});
-    if (!body) return;
-    auto id = service_.start_get(body->value("address", ""), body->value("outdir", ""),
-                                 body->value("info_hash", ""));
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
-  });
-  s.Post("/api/v1/export", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"address", "outdir"});
-    if (!body) return;
-    auto id = service_.start_export(body->value("address", ""), body->value("outdir", ""));
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
-  });
-  s.Post("/api/v1/mirror", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"address"});
-    if (!body) return;
-    auto id = service_.start_mirror(body->value("address", ""));
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
-  });
-  s.Post("/api/v1/unmirror",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"address"});
-           if (!body) return;
-           auto r = service_.unmirror(body->value("address", ""));
-           if (!r) return send_error(res, r.error(), 400);
-           send_json(res, 200, *r);
-         });
-  s.Post("/api/v1/follow", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"address", "handle"});
-    if (!body) return;
-    if (body->contains("media") && !(*body)["media"].is_boolean()) {
-      return send_error(res, 400, "\"media\" must be true or false");
-    }
-    auto id = service_.start_follow(body->value("address", ""), body->value("handle", ""),
-                                    body->value("media", false));
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
-  });
-  s.Post("/api/v1/post", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"folder", "address", "key", "text", "delete", "reply_to"});
-    if (!body) return;
-    PostRequest r;
-    r.folder = body->value("folder", "");
-    r.address = body->value("address", "");
-    r.key_name = body->value("key", "");
-    r.text = body->value("text", "");
-    r.delete_id = body->value("delete", "");
-    r.reply_to = body->value("reply_to", "");
-    if (body->contains("attach")) {
-      const json& attach = (*body)["attach"];
-      if (!attach.is_array() ||
-          !std::all_of(attach.begin(), attach.end(), [](const json& a) { return a.is_string(); })) {
-        return send_error(res, 400, "\"attach\" must be a list of file paths");
-      }
-      r.attach = attach.get<std::vector<std::string>>();
-    }
-    // Only the file token names a folder, a key or files to attach: a
-    // dashboard session must not read the user's files into a public site.
-    if (caller(bearer(req)) != Caller::kToken &&
-        (!r.folder.empty() || !r.key_name.empty() || !r.attach.empty())) {
-      return send_error(res, 403,
-                        "a dashboard session posts to a feed by its address, without "
-                        "attachments; use `hostless post DIR` for those");
-    }
-    auto id = service_.start_post(r);
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
-  });
-  s.Get("/api/v1/names", [this](const httplib::Request&, httplib::Response& res) {
-    auto r = service_.names();
-    if (!r) return send_error(res, r.error(), 500);
-    send_json(res, 200, *r);
-  });
-  s.Post("/api/v1/names/set",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"name", "address"});
-           if (!body) return;
-           if (body->contains("force") && !(*body)["force"].is_boolean()) {
-             return send_error(res, 400, "\"force\" must be true or false");
-           }
-           auto r = service_.set_name(body->value("name", ""), body->value("address", ""),
-                                      body->value("force", false));
-           if (!r) return send_error(res, r.error(), 400);
-           send_json(res, 200, *r);
-         });
-  s.Post("/api/v1/names/lookup",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"name"});
-           if (!body) return;
-           auto name = parse_site_name(body->value("name", ""));
-           if (!name) return send_error(res, 400, "not a name: " + body->value("name", ""));
-           auto r = service_.name_address(*name);
-           if (!r) return send_error(res, r.error(), 404);
-           send_json(res, 200, json{{"name", *name}, {"address", *r}});
-         });
-  s.Post("/api/v1/names/remove",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"name"});
-           if (!body) return;
-           auto r = service_.remove_name(body->value("name", ""));
-           if (!r) return send_error(res, r.error(), 400);
-           send_json(res, 200, *r);
-         });
-  s.Post("/api/v1/unfollow",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"feed"});
-           if (!body) return;
-           auto r = service_.unfollow(body->value("feed", ""));
-           if (!r) return send_error(res, r.error(), 400);
-           send_json(res, 200, *r);
-         });
-  for (const bool blocking : {true, false}) {
-    s.Post(blocking ? "/api/v1/block" : "/api/v1/unblock",
-           [this, parse_body, blocking](const httplib::Request& req, httplib::Response& res) {
-             auto body = parse_body(req, res, {"address"});
-             if (!body) return;
-             const std::string address = body->value("address", "");
-             auto r = blocking ? service_.block(address) : service_.unblock(address);
-             if (!r) return send_error(res, r.error(), 400);
-             send_json(res, 200, *r);
-           });
-  }
-  s.Post("/api/v1/subscribe",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"address"});
-           if (!body) return;
-           auto id = service_.start_subscribe(body->value("address", ""));
-           if (!id) return send_error(res, id.error(), 400);
-           send_json(res, 202, json{{"job", *id}});
-         });
-  s.Post("/api/v1/unsubscribe",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"address"});
-           if (!body) return;
-           auto r = service_.unsubscribe(body->value("address", ""));
-           if (!r) return send_error(res, r.error(), 400);
-           send_json(res, 200, *r);
-         });
-  s.Get("/api/v1/blocklists", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, service_.blocklists());
-  });
-  s.Get("/api/v1/network", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, service_.network());
-  });
-  s.Get("/api/v1/following", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, service_.following());
-  });
-  s.Get("/api/v1/timeline", [this](const httplib::Request& req, httplib::Response& res) {
-    std::size_t limit = 50;
-    if (req.has_param("limit")) {
-      const std::string v = req.get_param_value("limit");
-      char* end = nullptr;
-      const unsigned long n = std::strtoul(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n < 1 || n > 1000) {
-        return send_error(res, 400, "limit must be a number from 1 to 1000");
-      }
-      limit = n;
-    }
-    send_json(res, 200, service_.timeline(limit));
-  });
-  s.Get(R"(/api/v1/jobs/([A-Za-z0-9_-]+))",
-        [this](const httplib::Request& req, httplib::Response& res) {
-          auto j = service_.job(req.matches[1]);
-          if (!j) return send_error(res, 404, "no such job");
-          send_json(res, 200, *j);
-        });
-  s.Get("/api/v1/resolve", [this](const httplib::Request& req, httplib::Response& res) {
-    auto timeout = options_.timeout;
-    if (req.has_param("timeout_ms")) {
-      auto ms = parse_timeout_ms(req.get_param_value("timeout_ms"));
-      if (!ms) return send_error(res, ms.error(), 400);
-      timeout = std::chrono::milliseconds(*ms);
-    }
-    auto r = service_.resolve(req.get_param_value("address"), timeout);
-    if (!r) return send_error(res, r.error(), 404);
-    send_json(res, 200, *r);
-  });
-  s.Get("/api/v1/address", [this](const httplib::Request& req, httplib::Response& res) {
-    auto parsed = parse_address_and_path(req.get_param_value("q"));
-    if (!parsed) return send_error(res, parsed.error(), 400);
-    std::string port = std::to_string(port_);
-    send_json(
-        res, 200,
-        json{{"address", parsed->address.str()},
-             {"path", parsed->path},
-             {"url", "http://" + parsed->address.str() + ".localhost:" + port + parsed->path}});
-  });
-  s.Get("/api/v1/torrent", [this](const httplib::Request& req, httplib::Response& res) {
-    // form=v1: the v1 twin; format=json: {"info_hash", "magnet"} instead of
-    // the bytes.
-    const std::string form = req.get_param_value("form");
-    if (form != "" && form != "hybrid" && form != "v1") {
-      return send_error(res, 400, "form must be hybrid or v1");
-    }
-    auto r = service_.torrent(req.get_param_value("address"),
-                              form == "v1" ? TorrentForm::kV1 : TorrentForm::kHybrid);
-    if (!r) return send_error(res, r.error(), 404);
-    if (req.get_param_value("format") == "json") {
-      return send_json(res, 200, json{{"info_hash", r->info_hash}, {"magnet", r->magnet}});
-    }
-    res.set_content(r->bytes, "application/x-bittorrent");
-  });
-}
-
-Gateway::Caller Gateway::caller(const std::string& bearer) {
-  if (token_matches(bearer, options_.api_token)) return Caller::kToken;
-  auto now = std::chrono::steady_clock::now();
-  std::lock_guard lock(auth_mutex_);
-  std::erase_if(sessions_, [&](const auto& s) { return now - s.second > options_.session_idle; });
-  for (auto& [key, last_used] : sessions_) {
-    if (token_matches(bearer, key)) {
-      last_used = now;
-      return Caller::kSession;
-    }
-  }
-  return Caller::kNobody;
-}
-
-void Gateway::install_dashboard() {
-  auto& s = *server_;
-  for (const auto& file : dashboard_files()) {
-    s.Get(std::string(file.path), [file](const httplib::Request&, httplib::Response& res) {
-      // Only its own files, never framed (no clickjacking of its buttons by a
-      // site), nothing cached, no referrer.
-      res.set_header("Content-Security-Policy",
-                     "default-src 'none'; script-src 'self'; style-src 'self'; "
-                     "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-                     "base-uri 'none'; form-action 'none'");
-      res.set_header("X-Frame-Options", "DENY");
-      res.set_header("X-Content-Type-Options", "nosniff");
-      res.set_header("Referrer-Policy", "no-referrer");
-      res.set_header("Cache-Control", "no-store");
-      res.set_content(std::string(file.body), std::string(file.content_type));
-    });
-  }
-
-  // A one-time code for `hostless dashboard` (the API token is required).
-  s.Post("/api/v1/login-codes", [this](const httplib::Request&, httplib::Response& res) {
-    std::string code = random_key();
-    {
-      std::lock_guard lock(auth_mutex_);
-      auto now = std::chrono::steady_clock::now();
-      std::erase_if(login_codes_, [now](const auto& c) { return c.second < now; });
-      login_codes_[code] = now + kLoginCodeLifetime;
-    }
-    send_json(res, 201,
-              json{{"code", code},
-                   {"url", "http://localhost:" + std::to_string(port_) + "/#login=" + code},
-                   {"expires_in", std::chrono::seconds(kLoginCodeLifetime).count()}});
-  });
-  // The dashboard trades the code for a session key (no token needed: the
-  // code is the credential, and it works once).
-  s.Post("/api/v1/session", [this](const httplib::Request& req, httplib::Response& res) {
-    // Only the dashboard's own page trades a code: a form or a no-cors POST
-    // from another page (which could spend the user's code) sends another
-    // Origin, Sec-Fetch-Site or Content-Type.
-    std::string origin = lower(req.get_header_value("Origin"));
-    std::string site = req.get_header_value("Sec-Fetch-Site");
-    if ((!origin.empty() && origin != "http://" + lower(req.get_header_value("Host"))) ||
-        (!site.empty() && site != "same-origin")) {
-      return send_error(res, 403, "sign in from the dashboard's own page");
-    }
-    if (lower(req.get_header_value("Content-Type")).rfind("application/json", 0) != 0) {
-      return send_error(res, 415, "the body must be JSON (Content-Type: application/json)");
-    }
-    auto body = json::parse(req.body, nullptr, false);
-    std::string code = body.is_object() && body.contains("code") && body["code"].is_string()
-                           ? body["code"].get<std::string>()
-                           : "";
-    std::string key;
-    {
-      std::lock_guard lock(auth_mutex_);
-      auto it = login_codes_.find(code);
-      auto now = std::chrono::steady_clock::now();
-      if (it != login_codes_.end() && it->second >= now) {
-        key = random_key();
-        std::erase_if(sessions_,
-                      [&](const auto& s) { return now - s.second > options_.session_idle; });
-        while (sessions_.size() >= kMaxSessions) {
-          sessions_.erase(
-              std::min_element(sessions_.begin(), sessions_.end(),
-                               [](const auto& a, const auto& b) { return a.second < b.second; }));
-        }
-        sessions_[key] = now;
-      }
-      if (it != login_codes_.end()) login_codes_.erase(it);
-    }
-    if (key.empty()) {
-      return send_error(res, 403,
-                        "this login code is unknown, used or expired: run `hostless dashboard` "
-                        "again");
-    }
-    send_json(res, 201, json{{"token", key}});
-  });
+  install_api();
 }
 
 }  // namespace hostless

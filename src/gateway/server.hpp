@@ -70,10 +70,15 @@ class Gateway {
   const std::string& notice() const { return notice_; }
 
  private:
+  // Host routing and the redirect /s/<address>/ (server.cpp), then the
+  // dashboard's and the API's routes, in that order.
   void install_routes();
+  // The control API under /api/v1/ (api.cpp).
+  void install_api();
   // The port the browser used to reach the gateway (its Host header's, when
   // that is a port number), for redirects.
   std::string browser_port(const httplib::Request& req) const;
+  // The dashboard's files and its sign-in (dashboard.cpp).
   void install_dashboard();
   enum class Caller { kNobody, kToken, kSession };
   // Who holds `bearer`: the API token, a live dashboard session key (its

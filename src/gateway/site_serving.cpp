@@ -8,6 +8,7 @@
 
 #include "util/encoding.hpp"
 
+#include "gateway/errors.hpp"
 #include "gateway/http_rules.hpp"
 #include "protocol/address.hpp"
 
