@@ -3,27 +3,8 @@
 #include <iostream>
 
 #include "cli/context.hpp"
-#include "store/home.hpp"
 
 namespace hostless::cli {
-
-int fail(const std::string& message) {
-  std::cerr << "hostless: " << message << "\n";
-  return kExitFailure;
-}
-
-std::optional<std::filesystem::path> open_home(const Globals& g) {
-  auto home = resolve_home(g.home_flag);
-  if (!home) {
-    fail(home.error().message);
-    return std::nullopt;
-  }
-  if (auto s = ensure_home(*home); !s) {
-    fail(s.error().message);
-    return std::nullopt;
-  }
-  return *home;
-}
 
 int run(int argc, char** argv) {
   CLI::App app{"hostless: publish and browse websites with no server, over BitTorrent"};
@@ -43,7 +24,14 @@ int run(int argc, char** argv) {
 
   int result = kExitOk;
   add_daemon_command(app, g, result);
-  add_site_commands(app, g, result);
+  // `hostless --help` lists the commands in the order they are added.
+  add_publish_commands(app, g, result);
+  add_mirror_commands(app, g, result);
+  add_follow_commands(app, g, result);
+  add_blocklist_command(app, g, result);
+  add_timeline_commands(app, g, result);
+  add_torrent_command(app, g, result);
+  add_status_commands(app, g, result);
   add_name_commands(app, g, result);
   add_export_command(app, g, result);
   add_keys_commands(app, g, result);

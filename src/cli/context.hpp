@@ -2,7 +2,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -40,10 +42,24 @@ struct SiteTarget {
 // nullopt on failure.
 std::optional<SiteTarget> connect_for(const Globals& g, const std::string& text);
 
-// Registers `hostless keys ...` on `app`. `result` receives the exit code.
+// Each add_* registers commands on `app`; `result` receives the exit code.
+// keys ... (keys_cmd.cpp)
 void add_keys_commands(CLI::App& app, const Globals& g, int& result);
 void add_daemon_command(CLI::App& app, const Globals& g, int& result);
-void add_site_commands(CLI::App& app, const Globals& g, int& result);
+// publish, resolve, get (publish_cmds.cpp)
+void add_publish_commands(CLI::App& app, const Globals& g, int& result);
+// torrent (publish_cmds.cpp)
+void add_torrent_command(CLI::App& app, const Globals& g, int& result);
+// mirror, unmirror, block, unblock (mirror_cmds.cpp)
+void add_mirror_commands(CLI::App& app, const Globals& g, int& result);
+// blocklist subscribe | unsubscribe | list (mirror_cmds.cpp)
+void add_blocklist_command(CLI::App& app, const Globals& g, int& result);
+// follow, unfollow, following (follow_cmds.cpp)
+void add_follow_commands(CLI::App& app, const Globals& g, int& result);
+// network, timeline (follow_cmds.cpp)
+void add_timeline_commands(CLI::App& app, const Globals& g, int& result);
+// dashboard, status, sites (status_cmds.cpp)
+void add_status_commands(CLI::App& app, const Globals& g, int& result);
 void add_name_commands(CLI::App& app, const Globals& g, int& result);
 void add_export_command(CLI::App& app, const Globals& g, int& result);
 void add_new_command(CLI::App& app, int& result);
@@ -59,5 +75,14 @@ std::optional<nlohmann::json> publish_folder(
 // Prints a publish result as `hostless publish` does: address, URL and
 // magnet on stdout, the version and any warnings on stderr.
 void print_publish_result(const nlohmann::json& r);
+
+// A command that GETs `path` from the daemon and prints the answer: as JSON
+// with --json, else through `print`.
+void add_listing(CLI::App& app, const Globals& g, int& result, const char* name,
+                 const std::string& description, const std::string& footer, const char* path,
+                 std::function<void(const nlohmann::json&)> print);
+
+// "3 min ago"; "never" for 0.
+std::string age(std::int64_t unix_seconds);
 
 }  // namespace hostless::cli
