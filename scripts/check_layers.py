@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fails (exit 1, one line per offence) when a file under src/ includes a
-hostless header of a layer above its own, or libtorrent from a layer that must
-not see it. Run by meson on every build (a stamp target), so a layer that
+hostless header of a layer above its own, another layer's detail/ header, or
+libtorrent from a layer that must not see it. Run by meson on every build (a stamp target), so a layer that
 reaches upward does not build.
 
 usage: check_layers.py SRC_DIR STAMP_FILE
@@ -35,6 +35,8 @@ def offences(src):
                     if head in LAYERS and LAYERS.index(head) > rank:
                         yield "%s includes %s: %s/ may include only %s" % (
                             rel, target, layer, ", ".join(LAYERS[:rank + 1]))
+                    if "/detail/" in target and head in LAYERS and head != layer:
+                        yield "%s includes %s: a folder's detail/ is its own" % (rel, target)
                     if head == "libtorrent" and layer not in LIBTORRENT:
                         yield "%s includes %s: only %s may include libtorrent" % (
                             rel, target, ", ".join(sorted(LIBTORRENT)))

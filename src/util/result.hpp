@@ -10,7 +10,7 @@
 namespace hostless {
 
 // What kind of failure an error is, so that each edge answers it one way
-// (the gateway's HTTP status: gateway/http_rules.hpp http_status; the CLI's
+// (the gateway's HTTP status: gateway/errors.hpp http_status; the CLI's
 // exit code: cli/context.hpp exit_code), as leveldb's Status does. kOther: not
 // classified; the caller's own default applies.
 enum class ErrorKind : unsigned char {
