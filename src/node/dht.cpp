@@ -3,10 +3,10 @@
 // the deadlines of lookups, puts and torrent waits.
 #include "node/detail/impl.hpp"
 
-#include "util/log.hpp"
+#include <libtorrent/bdecode.hpp>
+#include <libtorrent/entry.hpp>
 
 namespace hostless {
-namespace fs = std::filesystem;
 
 void Node::Impl::finish_get(std::map<PublicKey, GetLookup>::iterator it) {
   GetLookup& g = it->second;

@@ -2,10 +2,6 @@
 // waiting on their states and pieces, and the node's counters.
 #include "node/detail/impl.hpp"
 
-#include <libtorrent/session_stats.hpp>
-
-#include "util/log.hpp"
-
 namespace hostless {
 namespace fs = std::filesystem;
 
