@@ -19,7 +19,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import netsim  # noqa: E402
-from harness import wait_for  # noqa: E402
 
 DELAYER = None
 PYTHON_LT = "/usr/bin/python3"  # Debian's, where python3-libtorrent is

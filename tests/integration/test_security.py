@@ -199,7 +199,7 @@ def test_loopback_takeover():
     listens on [::1] too, so no other local user can squat there and receive
     the dashboard's sign-in link; a daemon whose [::1] port is already taken
     refuses to start and says why."""
-    from harness import Node, free_port
+    from harness import Node
     import tempfile
     if not ipv6_loopback():
         print("no IPv6 loopback on this host: the gateway listens on 127.0.0.1 only; "
@@ -578,7 +578,6 @@ def test_full_disk():
                                               {"index.html": "<h1>small</h1>"}))["address"]
         home = os.path.join(c.dir, "v")
         os.makedirs(os.path.join(home, "store"))
-        filler = os.path.join(home, "store", "filler")
         prefix = ["unshare", "-m", "sh", "-c",
                   'mount -t tmpfs -o size=16m tmpfs "$0/store" && exec "$@"', home]
         v = Node(BIN, home, 2, bootstrap_port=pub.peer_port,
