@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Fails (exit 1, one line per offence) when a file under src/ includes a
 hostless header of a layer above its own, another layer's detail/ header, or
-libtorrent from a layer that must not see it. Run by meson on every build (a stamp target), so a layer that
-reaches upward does not build.
+libtorrent from a layer that must not see it. Run by meson on every build (a
+stamp target), so a layer that reaches upward does not build.
 
 usage: check_layers.py SRC_DIR STAMP_FILE
 """
