@@ -134,13 +134,18 @@ def independent_reader_resolves(reader):
                 print("reader:", p.stderr.strip()[-300:])
             return json.loads(p.stdout) if p.returncode == 0 else None
 
-        r = wait_for(look, 60)
+        def look_for(seq):
+            r = look()
+            return r if r and r["seq"] >= seq else None
+
+        r = wait_for(lambda: look_for(1), 60)
         assert r and r["info_hash"] == pub["info_hash"] and r["seq"] == 1, r
+        assert r.get("ws", []) == [], r
         # With web seeds in the value ("ws" beside "ih"): still read.
         pub = c[1].json("publish", site, "--web-seed", "https://example.org/site/")
         assert pub["seq"] == 2 and pub["web_seeds"] == ["https://example.org/site/"], pub
-        r = wait_for(lambda: (look() or {}).get("seq") == 2 and look(), 60)
-        assert r and r["info_hash"] == pub["info_hash"], r
+        r = wait_for(lambda: look_for(2), 60)
+        assert r and r["seq"] == 2 and r["info_hash"] == pub["info_hash"], r
         assert r.get("ws", pub["web_seeds"]) == pub["web_seeds"], r
         print("resolved seq %d, %s" % (r["seq"], r))
 
