@@ -243,6 +243,19 @@ void Node::Impl::handle_alert(lt::alert* a) {
                                 << " (it sent data that failed the hash check)";
     return;
   }
+  if (auto* c = lt::alert_cast<lt::cache_flushed_alert>(a)) {
+    {
+      std::lock_guard lock(mutex);
+      auto it = flushes.find(c->handle);
+      if (it == flushes.end()) return;
+      const std::uint64_t ticket = it->second.front();
+      it->second.pop_front();
+      if (it->second.empty()) flushes.erase(it);
+      if (!flush_abandoned.erase(ticket)) flushed.insert(ticket);
+    }
+    flush_done.notify_all();
+    return;
+  }
   if (lt::alert_cast<lt::piece_finished_alert>(a)) {
     {
       std::lock_guard lock(mutex);

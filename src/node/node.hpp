@@ -151,6 +151,16 @@ class Node {
   std::future<Status> wait_torrent(const lt::torrent_handle& handle, TorrentCheck check,
                                    std::chrono::milliseconds timeout);
 
+  // Waits until every piece `handle` has passed is on disk (false after
+  // `timeout`, or when the node stops). libtorrent marks a piece had once
+  // its hash passed, which may be before its last blocks left its write
+  // buffer: a file read at once can be missing or hold zeros where the
+  // piece goes (a `get` saw "No such file" for a file of a finished
+  // download). This asks for a fence (flush_cache: it waits for every disk
+  // job of the torrent queued before it, and closes its files) and waits
+  // for its cache_flushed_alert.
+  bool flush_writes(const lt::torrent_handle& handle, std::chrono::milliseconds timeout);
+
   // A counter that moves whenever a piece of any torrent passes its hash
   // check; wait_piece_event() sleeps until it moves past `seen` or `timeout`.
   std::uint64_t piece_events() const;

@@ -364,6 +364,7 @@ Node::~Node() {
     impl_->stopping = true;
   }
   impl_->wake.notify_all();
+  impl_->flush_done.notify_all();
   impl_->thread.join();
   impl_->session->set_alert_notify([] {});
   cancel_waits();

@@ -106,6 +106,23 @@ void Node::cancel_waits() {
   impl_->torrent_waits.clear();
 }
 
+bool Node::flush_writes(const lt::torrent_handle& handle, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  if (impl_->stopping || !handle.is_valid()) return false;
+  const std::uint64_t ticket = ++impl_->last_flush;
+  impl_->flushes[handle].push_back(ticket);
+  // (Under the lock, so that tickets queue in the order libtorrent gets the
+  // fences; flush_cache only posts to the network thread.)
+  handle.flush_cache();
+  impl_->flush_done.wait_for(lock, timeout,
+                             [&] { return impl_->flushed.count(ticket) || impl_->stopping; });
+  if (impl_->flushed.erase(ticket)) return true;
+  // Its alert may still come, and is then dropped (or never comes, if the
+  // torrent was removed meanwhile: its queue stays, a few bytes).
+  impl_->flush_abandoned.insert(ticket);
+  return false;
+}
+
 std::uint64_t Node::piece_events() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->piece_events;

@@ -360,6 +360,13 @@ Result<lt::torrent_handle> SiteManager::fetch_version(const SiteAddress& address
             std::chrono::duration_cast<std::chrono::seconds>(options_.fetch_timeout).count()) +
         " s (" + done.error().message + "); peers: " + std::to_string(st.num_peers));
   }
+  // Whoever called reads the files next (an export, a feed's JSON): the
+  // last pieces may still be on their way to disk.
+  if (!node_.flush_writes(h, kFlushTimeout)) {
+    return make_error("the download finished, but its last writes did not reach the disk within " +
+                          std::to_string(kFlushTimeout.count() / 1000) + " s",
+                      stopping_ ? ErrorKind::kShuttingDown : ErrorKind::kIo);
+  }
   // Keep the .torrent (with v2 piece layers, now complete) for `torrent` and
   // for restarts.
   if (auto ti = h.torrent_file_with_hashes()) {

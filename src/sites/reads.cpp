@@ -109,6 +109,11 @@ Result<std::string> SiteManager::read(const SiteVersion& version, const ServedFi
     }
   }
   note_if_complete(version.info_hash, h);
+  // Pieces had may still be on their way to disk (Node::flush_writes).
+  if (!node_.flush_writes(h, kFlushTimeout)) {
+    return make_error("the file's bytes did not reach the disk in time",
+                      stopping_ ? ErrorKind::kShuttingDown : ErrorKind::kUnavailable);
+  }
   return read_stored(version_dir(*ih) / files.file_path(index), offset, end);
 }
 
@@ -154,6 +159,9 @@ void SiteManager::note_if_complete(const std::string& ih_hex, const lt::torrent_
     it->second = Clock::now();
   }
   if (!h.status({}).is_seeding) return;  // (a version, once whole, stays whole)
+  // Read from disk from now on, without a look at libtorrent: once all of
+  // it is there.
+  if (!node_.flush_writes(h, kFlushTimeout)) return;
   std::lock_guard lock(visits_mutex_);
   complete_.insert(ih_hex);
 }

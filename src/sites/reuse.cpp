@@ -167,7 +167,8 @@ std::uint64_t SiteManager::start_version(const lt::torrent_handle& h, const Info
     bool unlinked = false;
     for (const auto& [i, path] : linked) {
       if (holds_file(h, *ti, i)) continue;
-      if (!unlinked) h.flush_cache();  // closes libtorrent's handles to the shared files
+      // Closes libtorrent's handles to the shared files.
+      if (!unlinked) node_.flush_writes(h, kFlushTimeout);
       std::error_code ec;
       fs::remove(path, ec);
       reused -= static_cast<std::uint64_t>(files.file_size(i));

@@ -480,6 +480,7 @@ std::string SiteManager::site_title(const InfoHash& ih, const lt::torrent_handle
     if (files.file_path(i) != (fs::path(files.name()) / "index.html").string()) continue;
     auto progress = h.file_progress(lt::torrent_handle::piece_granularity);
     if (progress[static_cast<std::size_t>(static_cast<int>(i))] != files.file_size(i)) return "";
+    if (!node_.flush_writes(h, kFlushTimeout)) return "";  // had, and on disk
     std::string head(65536, '\0');  // the title is near the top; never read it all
     std::ifstream in(version_dir(ih) / files.file_path(i), std::ios::binary);
     in.read(head.data(), static_cast<std::streamsize>(head.size()));

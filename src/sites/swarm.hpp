@@ -28,6 +28,9 @@ struct PeerSearch {
   bool web_seeds_added = false;
 };
 constexpr std::chrono::seconds kWebSeedGrace{3};
+// How long a read of fresh pieces waits for them to reach the disk
+// (Node::flush_writes): a fence waits for the disk jobs already queued.
+constexpr std::chrono::milliseconds kFlushTimeout{30000};
 
 // For torrent-wait checks and reads: with no peer, announces the torrent in
 // the DHT again (every 3 s at most, Node::announce_now) rather than waiting

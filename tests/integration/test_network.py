@@ -93,16 +93,16 @@ def test_eight_nodes():
 
         out7 = os.path.join(c.dir, "out7")
         got = c[7].json("get", address, out7, timeout=300)
-        assert got["info_hash"] == ih1
+        assert got["info_hash"] == ih1, ("node 7 got another version", got, pub)
         assert same_tree(site, out7), "node 7's copy differs"
 
         again = c[1].json("publish", site)
-        assert again["unchanged"] and again["seq"] == 1
+        assert again["unchanged"] and again["seq"] == 1, again
 
         with open(os.path.join(site, "index.html"), "a") as f:
             f.write("<p>version two</p>")
         pub2 = c[1].json("publish", site)
-        assert pub2["seq"] == 2 and pub2["address"] == address
+        assert pub2["seq"] == 2 and pub2["address"] == address, pub2
         assert pub2["hashed_bytes"] < 1024, "re-publish hashed unchanged files: %s" % pub2
         r2 = resolve_seq(c[6], address, 2)
         assert r2.get("seq") == 2 and r2["info_hash"] == pub2["info_hash"], (r2, pub2)
@@ -110,11 +110,12 @@ def test_eight_nodes():
         # Node 7 fetches version 2 too, then the publisher leaves: node 8
         # still gets the site, from node 7 alone.
         out7b = os.path.join(c.dir, "out7b")
-        c[7].json("get", address, out7b)
+        got7 = c[7].json("get", address, out7b)
+        assert got7["seq"] == 2, ("node 7 got another version", got7, pub2)
         c[1].stop()
         out8 = os.path.join(c.dir, "out8")
         got8 = c[8].json("get", address, out8, timeout=300)
-        assert got8["seq"] == 2
+        assert got8["seq"] == 2, ("node 8 got another version", got8, pub2)
         assert same_tree(site, out8), "node 8's copy differs"
 
 

@@ -132,6 +132,17 @@ struct Node::Impl {
   std::uint64_t piece_events = 0;  // guarded by mutex
   std::condition_variable piece_done;
 
+  // Node::flush_writes's fences, guarded by mutex. Each gets a ticket,
+  // queued under its torrent; a cache_flushed_alert completes the torrent's
+  // oldest (fences of one torrent complete in order). libtorrent also fences
+  // a torrent when it finishes: an alert of such a fence while one of ours
+  // waits completes ours, which is sound, since that fence came after every
+  // piece of the download passed; with none of ours waiting it is ignored.
+  std::uint64_t last_flush = 0;
+  std::map<lt::torrent_handle, std::deque<std::uint64_t>> flushes;
+  std::set<std::uint64_t> flushed, flush_abandoned;
+  std::condition_variable flush_done;
+
   std::atomic<int> dht_nodes{0};
   // Payload bytes since the daemon started, from libtorrent's session
   // counters: a torrent's own counters start again whenever it is paused
