@@ -110,10 +110,16 @@ bool Node::flush_writes(const lt::torrent_handle& handle, std::chrono::milliseco
   std::unique_lock lock(impl_->mutex);
   if (impl_->stopping || !handle.is_valid()) return false;
   const std::uint64_t ticket = ++impl_->last_flush;
-  impl_->flushes[handle].push_back(ticket);
+  auto& queue = impl_->flushes[handle];
   // (Under the lock, so that tickets queue in the order libtorrent gets the
   // fences; flush_cache only posts to the network thread.)
-  handle.flush_cache();
+  try {
+    handle.flush_cache();
+  } catch (const std::exception&) {  // removed meanwhile: nothing left to write
+    if (queue.empty()) impl_->flushes.erase(handle);
+    return false;
+  }
+  queue.push_back(ticket);
   impl_->flush_done.wait_for(lock, timeout,
                              [&] { return impl_->flushed.count(ticket) || impl_->stopping; });
   if (impl_->flushed.erase(ticket)) return true;
