@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <type_traits>
+#include <vector>
 
 #include "gateway/connections.hpp"
 #include "gateway/dashboard.hpp"
@@ -30,7 +32,7 @@ void Gateway::install_api() {
   // The body as a JSON object whose `fields`, where present, are strings (so
   // value(field, "") cannot throw); else a 400 and nullopt.
   auto parse_body = [](const httplib::Request& req, httplib::Response& res,
-                       std::initializer_list<const char*> fields) -> std::optional<json> {
+                       const std::vector<const char*>& fields) -> std::optional<json> {
     auto body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       send_error(res, 400, "the request body must be a JSON object");
@@ -45,111 +47,100 @@ void Gateway::install_api() {
     return body;
   };
 
-  s.Post("/api/v1/publish", [this, parse_body](const httplib::Request& req,
-                                               httplib::Response& res) {
-    auto body = parse_body(req, res, {"folder", "key"});
-    if (!body) return;
-    WebSeedsChange web_seeds;
-    if (body->contains("web_seeds")) {
-      const json& ws = (*body)["web_seeds"];
-      if (!ws.is_array() ||
-          !std::all_of(ws.begin(), ws.end(), [](const json& u) { return u.is_string(); })) {
-        return send_error(res, 400, "\"web_seeds\" must be a list of URLs");
-      }
-      web_seeds = ws.get<std::vector<std::string>>();
+  // A POST of the API: its body (parse_body, with `fields`) goes to `call`,
+  // whose answer is sent with `status`: 200 and the answer, or 202 and
+  // {"job": id} for a job started. An error gets the status of its kind, or
+  // 400. `call` takes the body, and the request where it needs more.
+  const auto post = [&](const char* path, std::vector<const char*> fields, int status, auto call) {
+    s.Post(path,
+           [parse_body, fields, status, call](const httplib::Request& req, httplib::Response& res) {
+             auto body = parse_body(req, res, fields);
+             if (!body) return;
+             auto r = [&] {
+               if constexpr (std::is_invocable_v<decltype(call), const json&>) {
+                 return call(*body);
+               } else {
+                 return call(*body, req);
+               }
+             }();
+             if (!r) return send_error(res, r.error(), 400);
+             send_json(res, status, status == 202 ? json{{"job", *r}} : json(*r));
+           });
+  };
+  // A list of strings in the body, if there: else `problem` as an error.
+  const auto strings = [](const json& body, const char* field,
+                          const char* problem) -> Result<std::vector<std::string>> {
+    if (!body.contains(field)) return std::vector<std::string>();
+    const json& v = body[field];
+    if (!v.is_array() ||
+        !std::all_of(v.begin(), v.end(), [](const json& u) { return u.is_string(); })) {
+      return make_error(problem);
     }
-    auto id = service_.start_publish(body->value("folder", ""), body->value("key", ""), web_seeds);
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
+    return v.get<std::vector<std::string>>();
+  };
+
+  post("/api/v1/publish", {"folder", "key"}, 202,
+       [this, strings](const json& body) -> Result<std::string> {
+         auto ws = strings(body, "web_seeds", "\"web_seeds\" must be a list of URLs");
+         if (!ws) return ws.error();
+         WebSeedsChange web_seeds;
+         if (body.contains("web_seeds")) web_seeds = *ws;
+         return service_.start_publish(body.value("folder", ""), body.value("key", ""), web_seeds);
+       });
+  post("/api/v1/get", {"address", "outdir", "info_hash"}, 202, [this](const json& body) {
+    return service_.start_get(body.value("address", ""), body.value("outdir", ""),
+                              body.value("info_hash", ""));
   });
-  s.Post("/api/v1/get", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"address", "outdir", "info_hash"});
-    if (!body) return;
-    auto id = service_.start_get(body->value("address", ""), body->value("outdir", ""),
-                                 body->value("info_hash", ""));
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
+  post("/api/v1/export", {"address", "outdir"}, 202, [this](const json& body) {
+    return service_.start_export(body.value("address", ""), body.value("outdir", ""));
   });
-  s.Post("/api/v1/export", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"address", "outdir"});
-    if (!body) return;
-    auto id = service_.start_export(body->value("address", ""), body->value("outdir", ""));
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
-  });
-  s.Post("/api/v1/mirror", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"address"});
-    if (!body) return;
-    auto id = service_.start_mirror(body->value("address", ""));
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
-  });
-  s.Post("/api/v1/unmirror",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"address"});
-           if (!body) return;
-           auto r = service_.unmirror(body->value("address", ""));
-           if (!r) return send_error(res, r.error(), 400);
-           send_json(res, 200, *r);
-         });
-  s.Post("/api/v1/follow", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"address", "handle"});
-    if (!body) return;
-    if (body->contains("media") && !(*body)["media"].is_boolean()) {
-      return send_error(res, 400, "\"media\" must be true or false");
-    }
-    auto id = service_.start_follow(body->value("address", ""), body->value("handle", ""),
-                                    body->value("media", false));
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
-  });
-  s.Post("/api/v1/post", [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-    auto body = parse_body(req, res, {"folder", "address", "key", "text", "delete", "reply_to"});
-    if (!body) return;
-    PostRequest r;
-    r.folder = body->value("folder", "");
-    r.address = body->value("address", "");
-    r.key_name = body->value("key", "");
-    r.text = body->value("text", "");
-    r.delete_id = body->value("delete", "");
-    r.reply_to = body->value("reply_to", "");
-    if (body->contains("attach")) {
-      const json& attach = (*body)["attach"];
-      if (!attach.is_array() ||
-          !std::all_of(attach.begin(), attach.end(), [](const json& a) { return a.is_string(); })) {
-        return send_error(res, 400, "\"attach\" must be a list of file paths");
-      }
-      r.attach = attach.get<std::vector<std::string>>();
-    }
-    // Only the file token names a folder, a key or files to attach: a
-    // dashboard session must not read the user's files into a public site.
-    if (caller(detail::bearer(req)) != Caller::kToken &&
-        (!r.folder.empty() || !r.key_name.empty() || !r.attach.empty())) {
-      return send_error(res, 403,
-                        "a dashboard session posts to a feed by its address, without "
-                        "attachments; use `hostless post DIR` for those");
-    }
-    auto id = service_.start_post(r);
-    if (!id) return send_error(res, id.error(), 400);
-    send_json(res, 202, json{{"job", *id}});
-  });
+  post("/api/v1/mirror", {"address"}, 202,
+       [this](const json& body) { return service_.start_mirror(body.value("address", "")); });
+  post("/api/v1/unmirror", {"address"}, 200,
+       [this](const json& body) { return service_.unmirror(body.value("address", "")); });
+  post("/api/v1/follow", {"address", "handle"}, 202,
+       [this](const json& body) -> Result<std::string> {
+         if (body.contains("media") && !body["media"].is_boolean()) {
+           return make_error("\"media\" must be true or false");
+         }
+         return service_.start_follow(body.value("address", ""), body.value("handle", ""),
+                                      body.value("media", false));
+       });
+  post("/api/v1/post", {"folder", "address", "key", "text", "delete", "reply_to"}, 202,
+       [this, strings](const json& body, const httplib::Request& req) -> Result<std::string> {
+         PostRequest r;
+         r.folder = body.value("folder", "");
+         r.address = body.value("address", "");
+         r.key_name = body.value("key", "");
+         r.text = body.value("text", "");
+         r.delete_id = body.value("delete", "");
+         r.reply_to = body.value("reply_to", "");
+         auto attach = strings(body, "attach", "\"attach\" must be a list of file paths");
+         if (!attach) return attach.error();
+         r.attach = *attach;
+         // Only the file token names a folder, a key or files to attach: a
+         // dashboard session must not read the user's files into a public site.
+         if (caller(detail::bearer(req)) != Caller::kToken &&
+             (!r.folder.empty() || !r.key_name.empty() || !r.attach.empty())) {
+           return make_error(
+               "a dashboard session posts to a feed by its address, without "
+               "attachments; use `hostless post DIR` for those",
+               ErrorKind::kRefused);
+         }
+         return service_.start_post(r);
+       });
   s.Get("/api/v1/names", [this](const httplib::Request&, httplib::Response& res) {
     auto r = service_.names();
     if (!r) return send_error(res, r.error(), 500);
     send_json(res, 200, *r);
   });
-  s.Post("/api/v1/names/set",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"name", "address"});
-           if (!body) return;
-           if (body->contains("force") && !(*body)["force"].is_boolean()) {
-             return send_error(res, 400, "\"force\" must be true or false");
-           }
-           auto r = service_.set_name(body->value("name", ""), body->value("address", ""),
-                                      body->value("force", false));
-           if (!r) return send_error(res, r.error(), 400);
-           send_json(res, 200, *r);
-         });
+  post("/api/v1/names/set", {"name", "address"}, 200, [this](const json& body) -> Result<json> {
+    if (body.contains("force") && !body["force"].is_boolean()) {
+      return make_error("\"force\" must be true or false");
+    }
+    return service_.set_name(body.value("name", ""), body.value("address", ""),
+                             body.value("force", false));
+  });
   s.Post("/api/v1/names/lookup",
          [this, parse_body](const httplib::Request& req, httplib::Response& res) {
            auto body = parse_body(req, res, {"name"});
@@ -160,49 +151,18 @@ void Gateway::install_api() {
            if (!r) return send_error(res, r.error(), 404);
            send_json(res, 200, json{{"name", *name}, {"address", *r}});
          });
-  s.Post("/api/v1/names/remove",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"name"});
-           if (!body) return;
-           auto r = service_.remove_name(body->value("name", ""));
-           if (!r) return send_error(res, r.error(), 400);
-           send_json(res, 200, *r);
-         });
-  s.Post("/api/v1/unfollow",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"feed"});
-           if (!body) return;
-           auto r = service_.unfollow(body->value("feed", ""));
-           if (!r) return send_error(res, r.error(), 400);
-           send_json(res, 200, *r);
-         });
-  for (const bool blocking : {true, false}) {
-    s.Post(blocking ? "/api/v1/block" : "/api/v1/unblock",
-           [this, parse_body, blocking](const httplib::Request& req, httplib::Response& res) {
-             auto body = parse_body(req, res, {"address"});
-             if (!body) return;
-             const std::string address = body->value("address", "");
-             auto r = blocking ? service_.block(address) : service_.unblock(address);
-             if (!r) return send_error(res, r.error(), 400);
-             send_json(res, 200, *r);
-           });
-  }
-  s.Post("/api/v1/subscribe",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"address"});
-           if (!body) return;
-           auto id = service_.start_subscribe(body->value("address", ""));
-           if (!id) return send_error(res, id.error(), 400);
-           send_json(res, 202, json{{"job", *id}});
-         });
-  s.Post("/api/v1/unsubscribe",
-         [this, parse_body](const httplib::Request& req, httplib::Response& res) {
-           auto body = parse_body(req, res, {"address"});
-           if (!body) return;
-           auto r = service_.unsubscribe(body->value("address", ""));
-           if (!r) return send_error(res, r.error(), 400);
-           send_json(res, 200, *r);
-         });
+  post("/api/v1/names/remove", {"name"}, 200,
+       [this](const json& body) { return service_.remove_name(body.value("name", "")); });
+  post("/api/v1/unfollow", {"feed"}, 200,
+       [this](const json& body) { return service_.unfollow(body.value("feed", "")); });
+  post("/api/v1/block", {"address"}, 200,
+       [this](const json& body) { return service_.block(body.value("address", "")); });
+  post("/api/v1/unblock", {"address"}, 200,
+       [this](const json& body) { return service_.unblock(body.value("address", "")); });
+  post("/api/v1/subscribe", {"address"}, 202,
+       [this](const json& body) { return service_.start_subscribe(body.value("address", "")); });
+  post("/api/v1/unsubscribe", {"address"}, 200,
+       [this](const json& body) { return service_.unsubscribe(body.value("address", "")); });
   s.Get("/api/v1/blocklists", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, service_.blocklists());
   });
