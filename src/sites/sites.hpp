@@ -237,9 +237,13 @@ class SiteManager final : public SiteService {
                         const lt::torrent_handle& h);
   // The site's pointer: the DHT's answer (the highest valid one that arrived
   // within `settle` of the first) unless the catalog holds a higher one.
+  // 500 ms is 5 round trips at 100 ms: the nodes of the lookup's last hops,
+  // which hold the newest item, have answered by then; what has not is most
+  // likely a node that never will (behind a NAT), whose silence the lookup
+  // would otherwise wait out (2 s before; publish's lookup settles alike).
   Result<SignedPointer> resolve_pointer(
       const SiteAddress& address, std::chrono::milliseconds timeout,
-      std::chrono::milliseconds settle = std::chrono::milliseconds(2000));
+      std::chrono::milliseconds settle = std::chrono::milliseconds(500));
   // The highest pointer of the site this node has seen, if any.
   std::optional<SignedPointer> known_pointer(const SiteAddress& address);
   // The version's torrent, added by its info-hash if this node lacks it; a
