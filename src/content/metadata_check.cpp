@@ -77,9 +77,9 @@ Result<std::string> joined_path(const lt::bdecode_node& list) {
     if (name.find('/') != std::string_view::npos) {
       return make_error("invalid file path " + shown(path) + ": a component contains a slash");
     }
-    if (path.size() > kMaxPathBytes) {
+    if (path.size() > kMaxSitePathBytes) {
       return make_error("invalid file path " + shown(path) + ": it is longer than " +
-                        std::to_string(kMaxPathBytes) + " bytes");
+                        std::to_string(kMaxSitePathBytes) + " bytes");
     }
   }
   return path;
@@ -139,10 +139,10 @@ Status v2_files(const lt::bdecode_node& tree, MetadataFiles& out) {
       if (key.find('/') != std::string_view::npos) {
         return make_error("invalid file path " + shown(path) + ": a component contains a slash");
       }
-      if (dir.depth + 1 > kMaxPathDepth || path.size() > kMaxPathBytes) {
+      if (dir.depth + 1 > kMaxPathDepth || path.size() > kMaxSitePathBytes) {
         return make_error("invalid file path " + shown(path) + ": it is more than " +
                           std::to_string(kMaxPathDepth) + " levels deep or longer than " +
-                          std::to_string(kMaxPathBytes) + " bytes");
+                          std::to_string(kMaxSitePathBytes) + " bytes");
       }
       todo.push_back({child, std::move(path), dir.depth + 1});
     }

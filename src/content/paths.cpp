@@ -86,8 +86,8 @@ std::optional<std::string> path_problem(std::string_view path) {
   if (path.find('\\') != std::string_view::npos) return "it contains a backslash";
   if (path.find('\0') != std::string_view::npos) return "it contains a NUL byte";
   if (!valid_utf8(path)) return "it is not valid UTF-8";
-  if (path.size() > kMaxPathBytes) {
-    return "it is longer than " + std::to_string(kMaxPathBytes) + " bytes";
+  if (path.size() > kMaxSitePathBytes) {
+    return "it is longer than " + std::to_string(kMaxSitePathBytes) + " bytes";
   }
   const auto parts = split_path(path);
   if (parts.size() > kMaxPathDepth) {

@@ -20,7 +20,7 @@ constexpr std::size_t kMaxSiteFiles = 100000;
 constexpr std::size_t kMaxPathDepth = 64;
 // Bytes of one file's path below the site's folder, and of one component
 // (libtorrent cuts longer components to 240 bytes when it loads a torrent).
-constexpr std::size_t kMaxPathBytes = 1024;
+constexpr std::size_t kMaxSitePathBytes = 1024;
 constexpr std::size_t kMaxComponentBytes = 240;
 
 // Why `path` (relative, '/'-separated) cannot name a file in a site, or

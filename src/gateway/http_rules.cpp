@@ -166,8 +166,8 @@ Result<SitePath> normalise_path(std::string_view target) {
   }
   if (raw.find('\\') != std::string::npos) return make_error("the path contains a backslash");
   if (!valid_utf8(raw)) return make_error("the path is not valid UTF-8");
-  if (raw.size() > kMaxPathBytes) {
-    return make_error("the path is longer than " + std::to_string(kMaxPathBytes) + " bytes");
+  if (raw.size() > kMaxRequestPathBytes) {
+    return make_error("the path is longer than " + std::to_string(kMaxRequestPathBytes) + " bytes");
   }
 
   std::vector<std::string_view> segments;

@@ -23,7 +23,7 @@ struct SitePath {
 
 // Limits on a decoded path; beyond them normalise_path fails rather than spend
 // work on a request no site file can match.
-inline constexpr std::size_t kMaxPathBytes = 4096;
+inline constexpr std::size_t kMaxRequestPathBytes = 4096;
 inline constexpr std::size_t kMaxPathSegments = 256;
 
 // target: the raw request target as sent, e.g. "/a/b%20c.html?x=1#f" (query and
@@ -33,7 +33,7 @@ inline constexpr std::size_t kMaxPathSegments = 256;
 // trailing_slash is set. Fails, with a short reason the server sends as a 400:
 // a target not starting with '/'; a bad escape ("%zz", "%4"); after decoding,
 // a control byte (< 0x20 or 0x7f, NUL included), a backslash, or invalid UTF-8
-// (overlong forms and surrogates included); more than kMaxPathBytes decoded
+// (overlong forms and surrogates included); more than kMaxRequestPathBytes decoded
 // bytes or more than kMaxPathSegments non-empty segments; a ".." above the root.
 // Decoding before splitting makes "%2e%2e" and "%2f" act as ".." and '/'.
 Result<SitePath> normalise_path(std::string_view target);

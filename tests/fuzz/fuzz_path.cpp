@@ -1,7 +1,7 @@
 // The path normaliser: normalise_path over untrusted request targets.
 // Properties of every accepted path: no leading or trailing '/', no empty,
 // "." or ".." segment, no control byte or backslash, valid UTF-8, at most
-// kMaxPathBytes bytes and kMaxPathSegments segments; the root always has
+// kMaxRequestPathBytes bytes and kMaxPathSegments segments; the root always has
 // trailing_slash. It is a fixed point: the path, percent-encoded again as the
 // gateway does in redirects, normalises to itself. A query or fragment never
 // changes the answer.
@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string& path = result->path;
   const std::string context = printable(target) + " -> " + printable(path);
 
-  FUZZ_CHECK(path.size() <= hostless::kMaxPathBytes, context);
+  FUZZ_CHECK(path.size() <= hostless::kMaxRequestPathBytes, context);
   FUZZ_CHECK(path.empty() || (path.front() != '/' && path.back() != '/'), context);
   FUZZ_CHECK(!path.empty() || result->trailing_slash,
              "the root without trailing_slash: " + context);

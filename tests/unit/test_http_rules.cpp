@@ -19,8 +19,8 @@ using hostless::HeadResult;
 using hostless::html_escape;
 using hostless::http_status;
 using hostless::kind_name;
-using hostless::kMaxPathBytes;
 using hostless::kMaxPathSegments;
+using hostless::kMaxRequestPathBytes;
 using hostless::mime_type;
 using hostless::normalise_path;
 using hostless::parse_kind;
@@ -75,7 +75,8 @@ const std::vector<GoodPath>& good_paths() {
       {"/a;b=c,d", "a;b=c,d", false},
       {"/%25zz", "%zz", false},
       {"/%252e%252e/x", "%2e%2e/x", false},
-      {"/" + std::string(kMaxPathBytes - 1, 'a'), std::string(kMaxPathBytes - 1, 'a'), false},
+      {"/" + std::string(kMaxRequestPathBytes - 1, 'a'), std::string(kMaxRequestPathBytes - 1, 'a'),
+       false},
       {repeat("/a", kMaxPathSegments), repeat("/a", kMaxPathSegments).substr(1), false},
   };
   return paths;
@@ -130,9 +131,9 @@ const std::vector<BadPath>& bad_paths() {
       {"/%80", "not valid UTF-8"},
       {"/caf%C3", "not valid UTF-8"},
       {"/caf%E9.html", "not valid UTF-8"},
-      {"/" + std::string(kMaxPathBytes, 'a'), "longer than 4096 bytes"},
+      {"/" + std::string(kMaxRequestPathBytes, 'a'), "longer than 4096 bytes"},
       {"/" + std::string(20 * 1024, 'a'), "longer than 4096 bytes"},
-      {"/" + repeat("%61", kMaxPathBytes), "longer than 4096 bytes"},
+      {"/" + repeat("%61", kMaxRequestPathBytes), "longer than 4096 bytes"},
       {repeat("/a", kMaxPathSegments + 1), "more than 256 segments"},
       {repeat("/a", 300), "more than 256 segments"},
       {repeat("/.", 300), "more than 256 segments"},
