@@ -189,12 +189,21 @@ std::future<Result<int>> Node::put_pointer(const SignedPointer& pointer,
   return future;
 }
 
-void Node::push_pointer(const InfoHash& ih, const SignedPointer& pointer) {
+void Node::push_pointer(const InfoHash& ih, const SignedPointer& pointer, std::string info) {
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->cancelled || impl_->stopping) return;
   }
-  impl_->push->push(ih, pointer);
+  if (info.empty()) {
+    // The new version's metadata, if this node has it, goes first.
+    if (auto h = find_torrent(pointer.value.ih); h.is_valid()) {
+      if (auto ti = h.torrent_file(); ti && ti->info_section().size() > 0) {
+        const auto section = ti->info_section();
+        info.assign(section.data(), static_cast<std::size_t>(section.size()));
+      }
+    }
+  }
+  impl_->push->push(ih, pointer, std::move(info));
 }
 
 void Node::keep_push_peers(const InfoHash& ih) {

@@ -118,8 +118,11 @@ class Node {
 
   // Pointer push (node/push.hpp, docs/microblog.md): sends `pointer` to the
   // peers of version `ih` that speak the extension and lack it, and to those
-  // that connect later. Does not block.
-  void push_pointer(const InfoHash& ih, const SignedPointer& pointer);
+  // that connect later, each preceded by the new version's info dictionary
+  // (`info`; when empty, this node's copy of it, if any). Asks libtorrent
+  // for that copy when `info` is empty (a short wait): never call it on
+  // libtorrent's thread.
+  void push_pointer(const InfoHash& ih, const SignedPointer& pointer, std::string info = {});
   // Keeps version `ih`'s connections to push peers open, also between two
   // whole copies and when idle, so pushes reach them. Does not block.
   void keep_push_peers(const InfoHash& ih);

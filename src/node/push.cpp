@@ -12,6 +12,7 @@
 #include <libtorrent/bdecode.hpp>
 #include <libtorrent/entry.hpp>
 #include <libtorrent/extensions.hpp>
+#include <libtorrent/hasher.hpp>
 #include <libtorrent/peer_connection_handle.hpp>
 #include <libtorrent/torrent_handle.hpp>
 
@@ -22,6 +23,9 @@ namespace {
 // Our id for the message in our handshake's "m" (BEP 10: any 1-255 unused by
 // our other extensions; libtorrent's own use 1-8).
 constexpr int kLocalId = 47;
+constexpr int kInfoLocalId = 48;
+// Info dictionaries kept per peer until the pointer naming them arrives.
+constexpr std::size_t kMaxPendingInfos = 2;
 // A peer may push this many items a second; the rest are dropped unread (each
 // costs a signature check).
 constexpr int kMaxPushesPerSecond = 10;
@@ -53,6 +57,7 @@ struct PushExtension::Hub {
     PublicKey key;
     std::int64_t seq = 0;
     std::string bytes;  // encode_item
+    std::string info;   // the version's info dictionary, or empty
   };
   // The newest pointer pushed over each version, for peers that connect later.
   std::map<InfoHash, Item> latest;
@@ -75,13 +80,18 @@ class PushPeer final : public lt::peer_plugin {
 
   lt::string_view type() const override { return PushExtension::kName; }
 
-  void add_handshake(lt::entry& h) override { h["m"][PushExtension::kName] = kLocalId; }
+  void add_handshake(lt::entry& h) override {
+    h["m"][PushExtension::kName] = kLocalId;
+    h["m"][PushExtension::kInfoName] = kInfoLocalId;
+  }
 
   bool on_extension_handshake(const lt::bdecode_node& h) override {
     if (h.type() != lt::bdecode_node::dict_t) return true;
     const lt::bdecode_node m = h.dict_find_dict("m");
     const std::int64_t id = m ? m.dict_find_int_value(PushExtension::kName, 0) : 0;
     remote_id_ = id > 0 && id < 256 ? static_cast<int>(id) : 0;
+    const std::int64_t info_id = m ? m.dict_find_int_value(PushExtension::kInfoName, 0) : 0;
+    remote_info_id_ = info_id > 0 && info_id < 256 ? static_cast<int>(info_id) : 0;
     const std::int64_t port = h.dict_find_int_value("p", 0);
     listen_port_ = port > 0 && port < 65536 ? static_cast<int>(port) : 0;
     if (auto it = hub_->latest.find(ih_); it != hub_->latest.end()) send(it->second);
@@ -89,6 +99,21 @@ class PushPeer final : public lt::peer_plugin {
   }
 
   bool on_extended(int length, int msg, lt::span<const char> body) override {
+    if (msg == kInfoLocalId) {
+      if (length < 0 || static_cast<std::size_t>(length) > PushExtension::kMaxInfoSize ||
+          body.size() < length) {
+        return true;
+      }
+      if (++received_this_second_ > kMaxPushesPerSecond) return true;
+      // Kept under the SHA-1 of its bytes, which a v1 or hybrid torrent's
+      // info-hash is: only a pointer naming that hash takes it.
+      const lt::sha1_hash h = lt::hasher(body).final();
+      InfoHash::Bytes b{};
+      std::memcpy(b.data(), h.data(), b.size());
+      if (infos_.size() >= kMaxPendingInfos) infos_.clear();
+      infos_[InfoHash(b)] = std::string(body.data(), static_cast<std::size_t>(body.size()));
+      return true;
+    }
     if (msg != kLocalId) return false;
     // Called again as each fragment arrives; act on the whole message only.
     if (length < 0 || static_cast<std::size_t>(length) > kMaxItemSize || body.size() < length) {
@@ -104,8 +129,12 @@ class PushPeer final : public lt::peer_plugin {
       return true;
     }
     hub_->note_known(p->key, p->seq);
-    PushedPointer out{*p, ih_, "", 0};
+    PushedPointer out{*p, ih_, "", 0, ""};
     std::tie(out.from_host, out.from_port) = endpoint();
+    if (auto info = infos_.find(p->value.ih); info != infos_.end()) {
+      out.info = std::move(info->second);
+      infos_.erase(info);
+    }
     if (hub_->deliver) hub_->deliver(std::move(out));
     return true;
   }
@@ -136,13 +165,10 @@ class PushPeer final : public lt::peer_plugin {
     auto& seen = seqs_[item.key];
     if (seen >= item.seq) return;
     seen = item.seq;
-    const auto size = static_cast<std::uint32_t>(2 + item.bytes.size());
     std::string msg;
-    msg.reserve(6 + item.bytes.size());
-    for (int shift = 24; shift >= 0; shift -= 8) msg += static_cast<char>((size >> shift) & 0xff);
-    msg += static_cast<char>(20);  // BEP 10's extended message
-    msg += static_cast<char>(remote_id_);
-    msg += item.bytes;
+    // The metadata first, so that it is there when the pointer arrives.
+    if (remote_info_id_ != 0 && !item.info.empty()) append_message(msg, remote_info_id_, item.info);
+    append_message(msg, remote_id_, item.bytes);
     // libtorrent 2.0's send_buffer starts a write only when the bytes do not
     // fit in the free space of the last queued buffer; when they fit they
     // wait for the next message (seen: pushes arriving 5 s late). That free
@@ -157,10 +183,21 @@ class PushPeer final : public lt::peer_plugin {
   lt::peer_connection_handle pc_;
   InfoHash ih_;
   std::shared_ptr<PushExtension::Hub> hub_;
-  int remote_id_ = 0;  // the peer's id for the message; 0: it does not speak it
+  // A BEP 10 extended message: length, 20, the peer's id for it, body.
+  static void append_message(std::string& msg, int id, const std::string& body) {
+    const auto size = static_cast<std::uint32_t>(2 + body.size());
+    for (int shift = 24; shift >= 0; shift -= 8) msg += static_cast<char>((size >> shift) & 0xff);
+    msg += static_cast<char>(20);
+    msg += static_cast<char>(id);
+    msg += body;
+  }
+
+  int remote_id_ = 0;       // the peer's id for the message; 0: it does not speak it
+  int remote_info_id_ = 0;  // the same for kInfoName
   int listen_port_ = 0;
   int received_this_second_ = 0;
   std::map<PublicKey, std::int64_t> seqs_;  // highest seq this peer has, by key
+  std::map<InfoHash, std::string> infos_;   // info dictionaries it sent, by SHA-1
 };
 
 namespace {
@@ -203,9 +240,10 @@ void PushExtension::attach(lt::session& session) {
   });
 }
 
-void PushExtension::push(const InfoHash& ih, const SignedPointer& pointer) {
+void PushExtension::push(const InfoHash& ih, const SignedPointer& pointer, std::string info) {
   if (!session_) return;
-  Hub::Item item{pointer.key, pointer.seq, encode_item(pointer)};
+  if (info.size() > kMaxInfoSize) info.clear();
+  Hub::Item item{pointer.key, pointer.seq, encode_item(pointer), std::move(info)};
   boost::asio::post(session_->get_context(), [hub = hub_, ih, item = std::move(item)] {
     hub->note_known(item.key, item.seq);
     auto& latest = hub->latest[ih];

@@ -20,12 +20,15 @@ namespace hostless {
 
 // A pointer a peer pushed, already checked like a DHT answer (decode_item):
 // the version it arrived over, and where to reach the sender (its listen
-// port when it said one).
+// port when it said one). `info`: the new version's info dictionary (its
+// metadata), when the sender sent it just before: its SHA-1 is the
+// pointer's info-hash (checked), so no peer need be asked for it.
 struct PushedPointer {
   SignedPointer pointer;
   InfoHash via;
   std::string from_host;
   int from_port = 0;
+  std::string info;
 };
 
 class PushExtension {
@@ -41,7 +44,9 @@ class PushExtension {
   // Sends `pointer` to every peer of version `ih` that speaks the extension
   // and has not sent or been sent this seq or a higher one; remembered, so a
   // peer that connects later gets it after its handshake. Does not block.
-  void push(const InfoHash& ih, const SignedPointer& pointer);
+  // `info`: the new version's info dictionary (bencoded), sent first to
+  // peers that speak kInfoName, or empty.
+  void push(const InfoHash& ih, const SignedPointer& pointer, std::string info);
   // Keeps this version's connections to peers that speak the extension open
   // also when both ends hold all of it (libtorrent closes those as
   // redundant) and when idle: pushes travel over them. Does not block.
@@ -53,6 +58,12 @@ class PushExtension {
 
   // The extension's name in the BEP 10 handshake's "m" dictionary.
   static constexpr const char* kName = "hostless_pointer";
+  // The second one: the info dictionary of the version a pointer that
+  // follows names (docs/microblog.md, "Push").
+  static constexpr const char* kInfoName = "hostless_info";
+  // Larger info dictionaries are not sent (a feed's is about 2 KB): the
+  // receiver asks peers for them (BEP 9) as before.
+  static constexpr std::size_t kMaxInfoSize = 32 * 1024;
 
   struct Hub;  // the plugins' shared state (push.cpp)
 

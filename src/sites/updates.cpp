@@ -27,7 +27,8 @@ void SiteManager::accept_push(const PushedPointer& pushed) {
   if (std::getenv("HOSTLESS_DEBUG_PUSH")) {
     LogLine(LogLevel::kDebug) << "[push] " << std::time(nullptr) << " got seq "
                               << pushed.pointer.seq << " from " << pushed.from_host << ":"
-                              << pushed.from_port;
+                              << pushed.from_port << ", metadata " << pushed.info.size()
+                              << " bytes";
   }
   if (stopping_) return;
   const SignedPointer& ptr = pushed.pointer;
@@ -57,7 +58,8 @@ void SiteManager::accept_push(const PushedPointer& pushed) {
   // seen moves nothing.
   auto highest = catalog_.observe_pointer(ptr);
   if (!highest || highest->seq > ptr.seq || ptr.seq <= r.seq) return done();
-  if (r.info_hash) node_.push_pointer(*r.info_hash, ptr);  // passed on, once per peer
+  // Passed on, once per peer, with the metadata it came with.
+  if (r.info_hash) node_.push_pointer(*r.info_hash, ptr, pushed.info);
   // A visited site takes it at its next visit's refresh (the catalog holds it).
   if (!kept) return;
   if (size_capped(r.role) && !follow_rate_allows(address)) return done();
@@ -67,6 +69,17 @@ void SiteManager::accept_push(const PushedPointer& pushed) {
   // the version, so followers swarm instead of all waiting on the author.
   if (auto h = add_version(address, ptr.value.ih)) {
     if (r.role == SiteRole::kFollowed) node_.keep_push_peers(ptr.value.ih);
+    // Metadata that came with the push (its SHA-1 is the info-hash, and
+    // libtorrent checks that again): no peer need be asked for it. It is
+    // checked as any metadata is, once the fetch has it (accept_metadata).
+    if (!pushed.info.empty()) {
+      try {
+        h->set_metadata(lt::span<char const>(pushed.info.data(),
+                                             static_cast<std::ptrdiff_t>(pushed.info.size())));
+      } catch (const lt::system_error&) {
+        // Removed meanwhile: the fetch below says so.
+      }
+    }
     auto peers =
         r.info_hash ? node_.push_peers(*r.info_hash) : std::vector<std::pair<std::string, int>>{};
     peers.insert(peers.begin(), {pushed.from_host, pushed.from_port});

@@ -8,6 +8,7 @@ import http.client
 import subprocess
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -262,7 +263,9 @@ def test_feed_push():
     """Three nodes follow node 1's feed with the default --mirror-interval
     (300 s): each new post reaches all of them within seconds, which only the
     pointer push can do (docs/microblog.md), twice in a row (the connections
-    of the new version are kept for the next push)."""
+    of the new version are kept for the next push), each with the new
+    version's metadata (hostless_info)."""
+    os.environ["HOSTLESS_DEBUG_PUSH"] = "1"  # the daemons log each push they get
     with Cluster(BIN, 4) as c:
         author, followers = c[1], [c[2], c[3], c[4]]
         folder, address = new_feed(c, author, "first")
@@ -289,6 +292,10 @@ def test_feed_push():
             for f in followers:
                 status, body = fetch(f, address, "/feed.json")
                 assert status == 200 and text.encode() in body, (status, body[:200])
+                pushes = re.findall(r"\[push\] \d+ got seq %d from \S+, metadata (\d+) bytes" % seq,
+                                    f.read_log())
+                assert pushes and max(int(m) for m in pushes) > 0, \
+                    "node %d got seq %d without its metadata: %s" % (f.index, seq, pushes)
 
 
 def test_feed_timeline():
