@@ -332,7 +332,7 @@ class SiteManager final : public SiteService {
   // file for writing, even a whole one): writable again (0644).
   void unseal_file(const InfoHash& ih, const std::string& path_in_version);
   std::filesystem::path torrent_path(const InfoHash& ih) const;
-  // Version `ih`'s v1 twin (sites/twins.cpp): made once, kept beside its
+  // Version `ih`'s v1 twin (sites/torrents.cpp): made once, kept beside its
   // .torrent, seeded (upload only) from the version's files until the
   // version is freed.
   std::filesystem::path twin_path(const InfoHash& ih) const;
