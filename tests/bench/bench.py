@@ -113,13 +113,9 @@ def publish(node, folder):
 GATEWAY_MAX_REQUESTS = 1000
 
 
-def median(values):
-    return sorted(values)[len(values) // 2]
-
-
 def spread(values):
     """(max - min) / median, the visible noise of a few runs."""
-    return (max(values) - min(values)) / median(values)
+    return (max(values) - min(values)) / percentile(values, 50)
 
 
 def bench_gateway():
@@ -156,7 +152,7 @@ def bench_gateway():
                 n1_runs.append(wrk(ng1 + "small.bin", 16, seconds)[0])
                 auto_runs.append(wrk(ng_auto + "small.bin", 16, seconds)[0])
             auto_workers = nginx_auto.worker_count()
-            h_small, n1_small, auto_small = median(h_runs), median(n1_runs), median(auto_runs)
+            h_small, n1_small, auto_small = (percentile(r, 50) for r in (h_runs, n1_runs, auto_runs))
             _, h_large = wrk(base + "large.bin", 4, seconds, host)
             _, n_large = wrk(ng1 + "large.bin", 4, seconds)
             # 64 idle keep-alive connections, each after one request.
