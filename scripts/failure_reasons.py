@@ -38,8 +38,11 @@ def main():
         t = json.loads(line)
         if t["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
             continue
-        print("WHY %s: %s (%s):" % (label, t["name"], t["result"]))
-        for l in reason(t.get("stdout") or ""):
+        print("WHY %s: %s (%s, exit %s):" % (label, t["name"], t["result"], t.get("returncode")))
+        # meson keeps a test's stderr apart (where Python's tracebacks go):
+        # the reason is read from both, stdout first.
+        output = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
+        for l in reason(output):
             print("  " + l[:300])
 
 
