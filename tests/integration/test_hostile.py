@@ -188,11 +188,16 @@ def test_forged_names():
 
         def lookups(it, rounds, timeout="1"):
             """The visitor looks the name up `rounds` times (resolve, and a
-            gateway visit that may refresh it); returns what resolve said."""
+            gateway visit that may refresh it), and more until the test's
+            node has served the item at least once (a lookup under ASan may
+            end before its query reaches the node); returns what resolve
+            said each time."""
             dht.serve(key.public, it)
             served = dht.served_count(key.public)
             said = []
-            for _ in range(rounds):
+            deadline = time.monotonic() + 90
+            while len(said) < rounds or (dht.served_count(key.public) == served
+                                         and time.monotonic() < deadline):
                 p = visitor.run("resolve", addr, "--json", "--timeout", timeout, check=False)
                 said.append(p)
                 fetch(visitor, addr, "/", timeout=60)
