@@ -152,7 +152,8 @@ struct ItemPoller::State {
 
   // Sends the next queries: a walk asks the closest nodes not asked yet (at
   // most kWalkParallel at a time) until the kClosest closest that answer have
-  // all been asked; a direct poll asks all its nodes at once.
+  // all been asked; a direct poll asks the closest remembered nodes until
+  // kAskDirect have answered (the next one for each that fails).
   // A slow query counts as failed for what to ask next and when to end.
   void step(std::uint64_t id, Poll& p) {
     if (p.walking && !p.seeded) return;
@@ -161,10 +162,13 @@ struct ItemPoller::State {
       return c.asked == Candidate::Asked::kWaiting && now - c.asked_at >= kSlowQuery;
     };
     int waiting = 0;
+    int answered = 0;
     for (const auto& [d, c] : p.candidates) {
       if (c.asked == Candidate::Asked::kWaiting && !slow(c)) ++waiting;
+      if (c.asked == Candidate::Asked::kAnswered) ++answered;
     }
-    const int parallel = p.walking ? kWalkParallel : kClosest;
+    if (!p.walking && answered >= ItemPoller::kAskDirect) return finish(id);
+    const int parallel = p.walking ? kWalkParallel : ItemPoller::kAskDirect - answered;
     int considered = 0;
     for (auto& [d, c] : p.candidates) {
       if (c.asked == Candidate::Asked::kFailed || slow(c)) continue;
@@ -248,6 +252,11 @@ struct ItemPoller::State {
     int closest = 0;
     int current = 0;
     for (const auto& [d, c] : p.candidates) {
+      // Remembered nodes a direct poll did not need stay remembered.
+      const bool spare = !p.walking && c.asked == Candidate::Asked::kNo;
+      if (spare && holding.size() < static_cast<std::size_t>(kClosest)) {
+        holding.emplace_back(d, c.ep);
+      }
       if (c.asked != Candidate::Asked::kAnswered) continue;
       if (c.current) ++p.result.copies;
       if (closest < kClosest) {
@@ -303,10 +312,7 @@ std::future<PointerPoll> ItemPoller::poll(const PublicKey& key, std::int64_t seq
     s.start_walk(id, p);
     return future;
   }
-  for (const auto& [d, ep] : known->second) {
-    if (p.candidates.size() >= static_cast<std::size_t>(kAskDirect)) break;
-    p.candidates.try_emplace(d, State::Candidate{ep});
-  }
+  for (const auto& [d, ep] : known->second) p.candidates.try_emplace(d, State::Candidate{ep});
   s.step(id, p);
   return future;
 }

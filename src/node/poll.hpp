@@ -48,17 +48,19 @@ class ItemPoller {
   ItemPoller(const ItemPoller&) = delete;
   ItemPoller& operator=(const ItemPoller&) = delete;
 
-  // Starts a poll of `key`'s item, sending `seq`: of the nodes that held it
-  // at the last poll, the kAskDirect closest; with `walk`, none known, or
-  // most of those silent, a walk. The future resolves when the nodes asked
-  // have answered or at `timeout` with what came. It never fails: a poll
-  // nothing answered (no DHT yet) has answered == 0. Does not block.
+  // Starts a poll of `key`'s item, sending `seq`: the nodes that held it at
+  // the last poll, closest first, until kAskDirect have answered; with
+  // `walk`, none known, or most of those asked silent, a walk. The future
+  // resolves when the nodes asked have answered or at `timeout` with what
+  // came. It never fails: a poll nothing answered (no DHT yet) has
+  // answered == 0. Does not block.
   std::future<PointerPoll> poll(const PublicKey& key, std::int64_t seq,
                                 std::chrono::milliseconds timeout, bool walk);
   // One node holding the newest seq is enough to learn of it, and the
-  // publisher put it on the 8 closest: 4 of those make a missed version
-  // unlikely at half the bytes of asking all 8.
-  static constexpr int kAskDirect = 4;
+  // publisher put it on the 8 closest: 2 of those (the next asked for each
+  // that fails) make a missed version unlikely at a quarter of the bytes of
+  // asking all 8; the hourly walk asks all of them, and push comes first.
+  static constexpr int kAskDirect = 2;
   // Takes the alerts it needs (direct responses, live nodes, DHT stats);
   // true when `a` was one only it needs. Called on the node thread.
   bool on_alert(const lt::alert* a);

@@ -194,7 +194,7 @@ void SiteManager::poll_mirror(const SiteAddress& address) {
   const SiteRecord r = **record;
   if (!is_kept(r.role)) return;
   // Nodes that hold the name are asked directly with the seq known here
-  // (node/poll.hpp): 4 short answers when nothing changed, instead of a full
+  // (node/poll.hpp): 2 short answers when nothing changed, instead of a full
   // lookup's dozens of whole items; a walk once an hour counts the copies.
   const std::int64_t known = r.pointer ? std::max(r.seq, r.pointer->seq) : r.seq;
   bool walk = false;
@@ -234,7 +234,8 @@ void SiteManager::poll_mirror(const SiteAddress& address) {
   if (poll.closest >= kEnoughCopies / 2 && poll.current * 2 < poll.closest && r.pointer &&
       !poll.newer) {
     // Most of the closest nodes lack the current seq (they joined since, or
-    // dropped it): put it again now, not at the next republish round.
+    // dropped it): put it again now, not at the next republish round. (A
+    // walk's count; a direct poll asks too few nodes to tell.)
     std::lock_guard lock(retry_mutex_);
     auto& q = unannounced_[address.key()];
     if (q.seq <= r.pointer->seq) q = *r.pointer;
