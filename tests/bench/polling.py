@@ -140,6 +140,11 @@ def run_polling(binary, delayer, quick, log=print):
         if direct is not None and walks:
             walk = (polls["bytes"] + later["bytes"] - direct * (polls["direct"] +
                                                                 later["direct"])) / walks
+        elif direct is not None and settled["polls"]["walked"]:
+            # No walk in the windows (one an hour): the first polls' walks,
+            # from the counts since the follower started.
+            sp = settled["polls"]
+            walk = (sp["bytes"] - direct * sp["direct"]) / sp["walked"]
         out.update({
             "window_s": round(seconds, 1), "looker_bytes": [busy, idle], "polls": polls,
             "polls_idle_window": later, "lookups": lookups,
