@@ -39,15 +39,30 @@ class Tab:
             time.sleep(0.2)
         raise AssertionError("timed out waiting for: " + expression)
 
-    def click(self, selector):
-        """A real mouse click at the centre of the element, once it is shown."""
-        box = self.wait("(() => { const e = document.querySelector(%s);"
-                        " if (!e || e.offsetParent === null) return null;"
-                        " e.scrollIntoView({block: 'center'});"
-                        " const r = e.getBoundingClientRect();"
-                        " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
-                        % json.dumps(selector))
-        self.mouse_click(box[0], box[1])
+    def click(self, selector, attempts=5):
+        """A real mouse click at the centre of the element, once it is shown.
+        A page can move the element between the measure and the click (a
+        table re-laid out by a refresh): a click the page saw land on
+        another element is made again, up to `attempts` times."""
+        for _ in range(attempts):
+            box = self.wait("(() => { const e = document.querySelector(%s);"
+                            " if (!e || e.offsetParent === null) return null;"
+                            " e.scrollIntoView({block: 'center'});"
+                            " window.__clickLanded = null;"
+                            " window.addEventListener('click', (ev) => {"
+                            "   window.__clickLanded = e.contains(ev.target); },"
+                            "   {capture: true, once: true});"
+                            " const r = e.getBoundingClientRect();"
+                            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+                            % json.dumps(selector))
+            self.mouse_click(box[0], box[1])
+            try:
+                landed = self.eval("window.__clickLanded")
+            except RuntimeError:  # the click navigated: it landed
+                return
+            if landed is not False:  # on the element, or the page changed
+                return
+        raise AssertionError("clicks on %s kept landing elsewhere" % selector)
 
     def stop_browser(self):
         """Ends the browser (it ends its own child processes, also when it is
