@@ -138,7 +138,7 @@ Status SiteManager::start() {
     if (const auto at = republish_again_at_.load(); at != 0 && now_unix() >= at) republish_all();
     retry_failed_puts();
   });
-  node_.every(options_.mirror_interval, [this] { follow_mirrors(); });
+  node_.every(poll_tick(options_.mirror_interval), [this] { follow_mirrors(); });
   node_.every(kSeekFastEvery, [this] {
     if (!seeking_.exchange(true)) {
       start_thread([this] {

@@ -33,6 +33,13 @@ namespace hostless {
 std::chrono::milliseconds poll_interval(std::chrono::milliseconds since_change,
                                         std::chrono::milliseconds base);
 
+// How often due polls are started: a thirtieth of `base` (--mirror-interval),
+// 1 to 10 s. Each kept site is polled when its own time comes, so 500 follows
+// at the default 5 min are about 17 polls every 10 s, not 500 at once (a
+// burst that libtorrent's DHT upload cap, 8 KB/s by default, and other
+// nodes' per-IP query limit, 5/s, would drop).
+std::chrono::milliseconds poll_tick(std::chrono::milliseconds base);
+
 // Seconds since the Unix epoch: the catalog's times.
 std::int64_t now_unix();
 
@@ -271,7 +278,9 @@ class SiteManager final : public SiteService {
   // (a get or a visit): a visited site moves to it, never backwards.
   void record_visit(const SiteAddress& address, const SignedPointer& pointer);
   void republish_all();
-  // Mirrors: start a poll of every mirrored site that is due (node thread).
+  // Kept sites: start a poll of each that is due (node thread, every
+  // poll_tick). One with no plan yet (after a start) is given a time spread
+  // over the next interval.
   void follow_mirrors();
   // At start: goes on with every mirror fetch a stop or crash cut short.
   void resume_mirrors();
@@ -434,6 +443,8 @@ class SiteManager final : public SiteService {
   std::set<InfoHash> starting_;  // versions in start_version (guarded by reuse_mutex_)
   std::mutex mirrors_mutex_;
   std::set<std::string> polling_;  // addresses with a poll running
+  // At most this many polls run at once; the others wait for the next tick.
+  static constexpr std::size_t kPollsAtOnce = 32;
   // Kept sites' polls (guarded by mirrors_mutex_), by address: when the next
   // is due, when the name last moved, when a poll last walked the DHT (at
   // least every kWalkEvery republish intervals, to count the name's copies), and when

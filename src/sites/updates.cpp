@@ -2,6 +2,7 @@
 // the DHT at a pace set by how recently the name moved.
 #include "sites/sites.hpp"
 
+#include <random>
 #include <thread>
 
 #include "util/log.hpp"
@@ -126,6 +127,10 @@ std::chrono::milliseconds poll_interval(std::chrono::milliseconds since_change,
   return std::clamp(since_change / 8, base, base * 12);
 }
 
+std::chrono::milliseconds poll_tick(std::chrono::milliseconds base) {
+  return std::clamp(base / 30, std::chrono::milliseconds(1000), std::chrono::milliseconds(10000));
+}
+
 void SiteManager::note_change(const SiteAddress& address) {
   std::lock_guard lock(mirrors_mutex_);
   PollPlan& plan = poll_plans_[address.str()];
@@ -137,17 +142,20 @@ void SiteManager::follow_mirrors() {
   auto sites = catalog_.sites();
   if (!sites) return;
   const auto now = Clock::now();
+  const std::chrono::milliseconds interval = options_.mirror_interval;
+  std::random_device rd;
+  std::uniform_int_distribution<std::int64_t> spread(0,
+                                                     std::max<std::int64_t>(interval.count(), 1));
   std::set<std::string> kept;
   for (const auto& s : *sites) {
     if (!is_kept(s.role)) continue;
     kept.insert(s.address.str());
     {
       std::lock_guard lock(mirrors_mutex_);
-      // Not due yet (half an interval of slack: this runs once per interval).
-      if (auto p = poll_plans_.find(s.address.str());
-          p != poll_plans_.end() && now + options_.mirror_interval / 2 < p->second.due) {
-        continue;
-      }
+      auto [p, fresh] = poll_plans_.try_emplace(s.address.str());
+      if (fresh) p->second.due = now + std::chrono::milliseconds(spread(rd));
+      if (now < p->second.due) continue;                       // not due yet
+      if (polling_.size() >= kPollsAtOnce) continue;           // due: at a later tick
       if (!polling_.insert(s.address.str()).second) continue;  // still running
     }
     SiteAddress a = s.address;

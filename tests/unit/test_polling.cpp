@@ -21,3 +21,11 @@ TEST_CASE("a quiet name is polled at an eighth of its quiet time, up to 12 inter
   // Tests poll every second: after three quiet hours, every 12 s.
   CHECK(poll_interval(3h, 1000ms) == 12s);
 }
+
+TEST_CASE("due polls are started every thirtieth of the interval, 1 to 10 s", "[polling]") {
+  using hostless::poll_tick;
+  CHECK(poll_tick(300'000ms) == 10s);
+  CHECK(poll_tick(60'000ms) == 2s);
+  CHECK(poll_tick(1000ms) == 1s);
+  CHECK(poll_tick(24h) == 10s);
+}
