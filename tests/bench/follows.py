@@ -52,6 +52,8 @@ def run_follows(binary, delayer, quick, log=print):
         wait_for(lambda: follower.call("GET", "status", timeout=30)[1]["dht_nodes"] >= 8, 90, 0.5)
         say("%d daemons up" % n)
 
+        errors = []  # the first failed publishes' output
+
         def publish_share(a):
             """Author `a` (0-based) publishes feeds a, a + authors, ..."""
             node = nodes[3 + a]
@@ -69,8 +71,6 @@ def run_follows(binary, delayer, quick, log=print):
                         errors.append("author %d, feed %d: %s"
                                       % (a, k, (r.stderr or r.stdout)[-300:]))
             return got
-
-        errors = []
 
         with ThreadPoolExecutor(authors) as ex:
             addresses = [a for share in ex.map(publish_share, range(authors)) for a in share]

@@ -135,16 +135,14 @@ def run_polling(binary, delayer, quick, log=print):
         plain = later if later["walked"] == 0 and later["direct"] else polls
         direct = plain["bytes"] / plain["direct"] if plain["direct"] and not plain["walked"] \
             else None
-        walks = polls["walked"] + later["walked"]
+        # A walk's bytes from the windows' walks; with none there (walks come
+        # once an hour), from the first polls' (the counts since the start).
+        basis = [polls, later] if polls["walked"] + later["walked"] else [settled["polls"]]
+        walks = sum(b["walked"] for b in basis)
         walk = None
         if direct is not None and walks:
-            walk = (polls["bytes"] + later["bytes"] - direct * (polls["direct"] +
-                                                                later["direct"])) / walks
-        elif direct is not None and settled["polls"]["walked"]:
-            # No walk in the windows (one an hour): the first polls' walks,
-            # from the counts since the follower started.
-            sp = settled["polls"]
-            walk = (sp["bytes"] - direct * sp["direct"]) / sp["walked"]
+            walk = (sum(b["bytes"] for b in basis) - direct * sum(b["direct"] for b in basis)) \
+                / walks
         out.update({
             "window_s": round(seconds, 1), "looker_bytes": [busy, idle], "polls": polls,
             "polls_idle_window": later, "lookups": lookups,
