@@ -68,6 +68,9 @@ struct NodeStats {
   // peers), and bytes received twice (end game, piece deadlines).
   std::int64_t total_failed = 0;
   std::int64_t total_redundant = 0;
+  // Piece requests this node, seeding, turned down so that it sends pieces
+  // nobody has first (node/fresh_pieces.hpp).
+  std::int64_t requests_declined = 0;
   // DHT traffic since start (libtorrent's dht.dht_bytes_in / _out): lookups,
   // puts, polls, answers to others and routing-table upkeep.
   std::int64_t dht_bytes_in = 0;

@@ -16,6 +16,8 @@
 #include <libtorrent/peer_connection_handle.hpp>
 #include <libtorrent/torrent_handle.hpp>
 
+#include "node/detail/wire.hpp"
+
 namespace hostless {
 
 namespace {
@@ -29,8 +31,6 @@ constexpr std::size_t kMaxPendingInfos = 2;
 // A peer may push this many items a second; the rest are dropped unread (each
 // costs a signature check).
 constexpr int kMaxPushesPerSecond = 10;
-// Keep-alives (4 zero bytes each) sent after each push; see PushPeer::send.
-constexpr std::size_t kFlushPadding = 128;
 // Highest seq known per key (Hub::known, PushPeer::seqs_) is forgotten past
 // this many keys: a peer can sign items under keys of its own making.
 constexpr std::size_t kMaxKnownKeys = 10000;
@@ -169,13 +169,7 @@ class PushPeer final : public lt::peer_plugin {
     // The metadata first, so that it is there when the pointer arrives.
     if (remote_info_id_ != 0 && !item.info.empty()) append_message(msg, remote_info_id_, item.info);
     append_message(msg, remote_id_, item.bytes);
-    // libtorrent 2.0's send_buffer starts a write only when the bytes do not
-    // fit in the free space of the last queued buffer; when they fit they
-    // wait for the next message (seen: pushes arriving 5 s late). That free
-    // space is under 150 bytes (buffers are allocated to size, 128 at
-    // least), so 128 bytes of keep-alives after the message always overflow
-    // it and start the write.
-    msg.append(kFlushPadding, '\0');
+    wire::append_flush_padding(msg);  // or it may wait for the next message
     pc_.send_buffer(msg.data(), static_cast<int>(msg.size()));
   }
 
@@ -185,8 +179,7 @@ class PushPeer final : public lt::peer_plugin {
   std::shared_ptr<PushExtension::Hub> hub_;
   // A BEP 10 extended message: length, 20, the peer's id for it, body.
   static void append_message(std::string& msg, int id, const std::string& body) {
-    const auto size = static_cast<std::uint32_t>(2 + body.size());
-    for (int shift = 24; shift >= 0; shift -= 8) msg += static_cast<char>((size >> shift) & 0xff);
+    wire::append_u32(msg, static_cast<std::uint32_t>(2 + body.size()));
     msg += static_cast<char>(20);
     msg += static_cast<char>(id);
     msg += body;

@@ -1,6 +1,7 @@
 // Starting and stopping the node: the libtorrent session's settings, its
 // extensions and peer policy, saved DHT state and resume data.
 #include "node/detail/impl.hpp"
+#include "node/fresh_pieces.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -259,6 +260,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     impl->session->add_extension([](const lt::torrent_handle&, lt::client_data_t) {
       return std::make_shared<PeerPolicy>();
     });
+    impl->session->add_extension(
+        [declined = impl->requests_declined](const lt::torrent_handle&, lt::client_data_t) {
+          return fresh_pieces_plugin(declined);
+        });
     // Pushed pointers go from libtorrent's thread to the node thread's tasks.
     Impl* raw = impl.get();
     impl->push = std::make_unique<PushExtension>([raw](PushedPointer p) {

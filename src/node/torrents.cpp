@@ -155,6 +155,7 @@ NodeStats Node::stats() const {
   s.total_upload = impl_->sent;
   s.total_failed = impl_->received_failed;
   s.total_redundant = impl_->received_twice;
+  s.requests_declined = impl_->requests_declined->load();
   s.dht_bytes_in = impl_->dht_in;
   s.dht_bytes_out = impl_->dht_out;
   return s;

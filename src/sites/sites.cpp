@@ -343,6 +343,7 @@ json SiteManager::status() {
               {"uploaded", s.total_upload},
               {"failed_bytes", s.total_failed},
               {"redundant_bytes", s.total_redundant},
+              {"requests_declined", s.requests_declined},
               {"dht_bytes_in", s.dht_bytes_in},
               {"dht_bytes_out", s.dht_bytes_out},
               {"polls",

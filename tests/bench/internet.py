@@ -55,6 +55,9 @@ class Run:
         self.trials = int(os.environ.get("HOSTLESS_INTERNET_TRIALS", 3 if quick else 30))
         self.mirrors = 3 if quick else 10
         self.swarm_counts = [1, 4] if quick else [1, 4, 16]
+        # HOSTLESS_INTERNET_SWARM=4,16,16: other swarm sizes, or repeats (A/B runs).
+        if os.environ.get("HOSTLESS_INTERNET_SWARM"):
+            self.swarm_counts = [int(c) for c in os.environ["HOSTLESS_INTERNET_SWARM"].split(",")]
         self.swarm_size = (1 if quick else 4) * MIB
         self.fresh_first = self.n - 2 * self.trials + 1
         self.nodes = {}
@@ -300,6 +303,8 @@ def swarm(run, net, count, folder_root):
     """`count` visitors `hostless get` a one-file site from SWARM_PUB at once."""
     size = run.swarm_size
     folder = os.path.join(folder_root, "swarm%d" % count)
+    while os.path.exists(folder):  # a repeated size gets a site of its own
+        folder += "+"
     make_site(folder, {"data.bin": os.urandom(size)})
     _, res, _ = run.publish(SWARM_PUB, folder)
     address = res["address"]
@@ -472,6 +477,8 @@ def run_internet(binary, delayer, quick, log=print):
         k = 2 if quick else 5
         sites = []
         for pub, tag in ((PUB, "public"), (PUB_UPNP, "NAT + miniupnpd"), (PUB_NAT, "plain NAT")):
+            if not run.parts & {"visible", "nat"}:
+                break
             folder = os.path.join(work, "ptv%d" % pub)
             a, rows = publish_to_visible(run, net, pub, folder, tag, k)
             if "visible" in run.parts:

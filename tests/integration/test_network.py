@@ -936,6 +936,32 @@ def test_big_visited_site_updates_on_demand():
         assert fetch(visitor, addr, "/big.bin")[2] == big
 
 
+def test_swarm_sends_fresh_pieces():
+    """Four visitors `get` a site at once from a publisher with a capped
+    upload: each gets it whole and right, and the publisher turns requests
+    down (BEP 6 reject and suggest, node/fresh_pieces.cpp) so that the
+    visitors pass pieces on instead of all asking it for the same ones."""
+    size = 4 << 20
+    with Cluster(BIN, 5, extra_for={1: ["--upload-limit", "1024"]}) as c:
+        publisher = c[1]
+        site = make_site(os.path.join(c.dir, "site"), {"data.bin": os.urandom(size)})
+        addr = publisher.json("publish", site)["address"]
+        up0 = publisher.json("status")["uploaded"]
+        procs = {i: subprocess.Popen(c[i].cli_argv(["get", addr, os.path.join(c.dir, "out%d" % i)]),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     stdin=subprocess.DEVNULL) for i in range(2, 6)}
+        for i, p in procs.items():
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, (i, out, err)
+            assert same_tree(site, os.path.join(c.dir, "out%d" % i)), i
+        st = publisher.json("status")
+        sent = (st["uploaded"] - up0) / size
+        print("publisher uploaded %.2f F, turned %d requests down" % (sent, st["requests_declined"]))
+        assert st["requests_declined"] > 0, st
+        # Four copies from the publisher alone would be 4 F.
+        assert sent < 3, sent
+
+
 def test_get_resumes():
     """`get` into the folder an interrupted get of the same site left keeps
     what is there and right, replaces what is not, fetches the rest; any other

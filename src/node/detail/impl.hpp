@@ -148,6 +148,9 @@ struct Node::Impl {
   // counters: a torrent's own counters start again whenever it is paused
   // and resumed (as when a disk or hybrid-hash error is cleared).
   std::atomic<std::int64_t> received{0}, sent{0}, received_failed{0}, received_twice{0};
+  // Written by the fresh-pieces plugins on libtorrent's network thread.
+  std::shared_ptr<std::atomic<std::int64_t>> requests_declined =
+      std::make_shared<std::atomic<std::int64_t>>(0);
   std::atomic<std::int64_t> dht_in{0}, dht_out{0};
   bool debug_log = std::getenv("HOSTLESS_DEBUG_DHT") != nullptr;
   std::atomic<int> listen_port{0};
