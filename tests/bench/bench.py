@@ -1025,11 +1025,10 @@ def internet_result(o):
         tables.append("| %s | %s | %s | %s |" % (
             r["case"], "yes" if r["works"] else "**no**", fmt(r["s"]),
             ("`%s`" % json.dumps(reach, sort_keys=True)) if reach else r.get("error", "")))
-    notes += ["update reach: a mirror learns of a new version only by polling every "
-              "`--mirror-interval` (nothing pushes the signed item to a site's peers yet), so "
-              "the poll period dominates: a mirror waits for the rest of its period (0-300 s, "
-              "150 s on average with the default) plus one name lookup and the changed files' "
-              "transfer; mirrors started together poll in step, so all 10 arrive within ~4 s"]
+    notes += ["update reach: a mirror learns of a new version from the signed pointer pushed "
+              "over its connections to the site's peers (docs/microblog.md, \"Push\"), or "
+              "else by its poll every `--mirror-interval`, whose period then dominates (0-300 s, "
+              "150 s on average with the default), plus the changed files' transfer"]
     notes += o.get("findings", [])
     if o.get("ab"):
         tables += [""] + internet_ab_table(o["ab"])
