@@ -1,6 +1,6 @@
 #include "node/fresh_pieces.hpp"
 
-#include <cstring>
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -81,11 +81,19 @@ void FreshPieces::gone(Peer peer) {
     if (s.seed) --seeds_;
     peers_.erase(it);
   }
-  for (Peer& to : sending_) {
-    if (to == peer) to = kNobody;
-  }
+  not_sending(peer);
   if (peers_.empty()) seed_left_ = false;  // the swarm is over
   recount();
+}
+
+void FreshPieces::not_sending(Peer peer, int piece) {
+  const int first = piece < 0 ? 0 : piece;
+  const int end = piece < 0 ? pieces() : std::min(piece + 1, pieces());
+  for (int p = first; p < end; ++p) {
+    if (sending_[static_cast<std::size_t>(p)] == peer) {
+      update(p, [&](std::size_t i) { sending_[i] = kNobody; });
+    }
+  }
 }
 
 int FreshPieces::next_fresh() {
@@ -153,6 +161,12 @@ class FreshPeer final : public lt::peer_plugin {
     return false;
   }
   void on_disconnect(const lt::error_code&) override { forget(); }
+  void sent_choke() override {
+    if (shared_->pieces) shared_->pieces->not_sending(id_);
+  }
+  void sent_reject_request(const lt::peer_request& r) override {
+    if (shared_->pieces) shared_->pieces->not_sending(id_, static_cast<int>(r.piece));
+  }
 
   bool on_request(const lt::peer_request& r) override {
     if (!fast_ || !shared_->seeding) return false;

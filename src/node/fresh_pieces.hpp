@@ -51,6 +51,9 @@ class FreshPieces {
   // redundant (seed to seed) and goes on serving the others, so until the
   // last peer leaves no piece counts as fresh again.
   void gone(Peer peer);
+  // The seed will not send the peer `piece` (or anything, -1) after all: it
+  // rejected the request itself, or choked the peer, which drops its queue.
+  void not_sending(Peer peer, int piece = -1);
 
   struct Decision {
     bool serve = true;

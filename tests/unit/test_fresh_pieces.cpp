@@ -59,6 +59,19 @@ TEST_CASE("a have ends the sending, and a gone peer's pieces are fresh again", "
   CHECK(f.request(kA, 1).serve);
 }
 
+TEST_CASE("a piece the seed will not send after all is fresh again", "[fresh_pieces]") {
+  FreshPieces f(3);
+  CHECK(f.request(kA, 0).serve);
+  CHECK(f.request(kA, 1).serve);
+  f.not_sending(kA, 0);  // libtorrent rejected it (a choked peer's request)
+  CHECK(f.fresh() == 2);
+  CHECK(f.request(kB, 0).serve);
+  f.not_sending(kA);  // A was choked: its queue is gone
+  CHECK(f.request(kC, 1).serve);
+  f.not_sending(kA, 9);  // out of range: nothing
+  CHECK(f.fresh() == 1);
+}
+
 TEST_CASE("while a seed is connected, or one left while others remain, nothing is fresh",
           "[fresh_pieces]") {
   FreshPieces f(2);
