@@ -28,6 +28,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from harness import Api, Cluster, Node, wait_for  # noqa: E402
 from nginx import Nginx  # noqa: E402
+from stats import percentile  # noqa: E402
 
 BIN = None
 BUILD = None
@@ -393,11 +394,6 @@ def timed_get(port, host, path, headers=None):
         return t_first, time.monotonic() - t0, r.status, body
     finally:
         conn.close()
-
-
-def percentile(values, p):
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
 
 
 def bench_visit():
@@ -856,15 +852,15 @@ def bench_feed():
     d = o["delays_s"]
     rows = [
         row("post in followers' copies: delivered", len(d), o["tries"], 1.0, "followers x posts"),
-        row("post in followers' copies, median", feed.percentile(d, 50), 2.0, 1.0, "s",
+        row("post in followers' copies, median", percentile(d, 50), 2.0, 1.0, "s",
             higher_is_better=False, note="baseline: the target (2 s)"),
-        row("post in followers' copies, p90", feed.percentile(d, 90), None, None, "s",
+        row("post in followers' copies, p90", percentile(d, 90), None, None, "s",
             higher_is_better=False),
-        row("post in followers' copies, median", feed.percentile(o["delays_rtt"], 50), None, None,
+        row("post in followers' copies, median", percentile(o["delays_rtt"], 50), None, None,
             "RTTs", higher_is_better=False),
         row("author offline: new follower holds the feed", o["late_follow_s"], 2.0, 1.0, "s",
             higher_is_better=False, note="baseline: the target (2 s)"),
-        row("follow (author online), median", feed.percentile(o["follow_s"], 50), None, None, "s",
+        row("follow (author online), median", percentile(o["follow_s"], 50), None, None, "s",
             higher_is_better=False),
     ]
     notes = ["%d followers (%d behind a plain NAT), %d posts, default settings (no --lan); "

@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import netsim  # noqa: E402
 from harness import Api, wait_for  # noqa: E402
-from internet import percentile  # noqa: E402
+from stats import percentile  # noqa: E402
 
 BOOT, AUTHOR = 1, 2
 WAIT = 60  # seconds a follower is given to hold a post (a poll would take 300)

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import netsim  # noqa: E402
 from harness import Api, make_site, wait_for  # noqa: E402
 from polling import dht_bytes, proc_usage, start_network  # noqa: E402
+from stats import percentile  # noqa: E402
 
 FOLLOWER = 2  # slot 1 bootstraps the DHT (polling.start_network)
 INTERVAL = 300  # the default --mirror-interval
@@ -93,8 +94,8 @@ def run_follows(binary, delayer, quick, log=print):
         times = sorted(t for rc, t in results if rc == 0)
         out["follow_failed"] = failed
         out["follow_s"] = {"all": round(time.monotonic() - t_follow, 1),
-                           "median": round(times[len(times) // 2], 2) if times else None,
-                           "p90": round(times[int(len(times) * 0.9)], 2) if times else None}
+                           "median": round(percentile(times, 50), 2) if times else None,
+                           "p90": round(percentile(times, 90), 2) if times else None}
         out["publish_s"] = round(took_publish, 1)
         say("follows took %s s in all (8 at a time), each: median %s s, p90 %s s" % (
             out["follow_s"]["all"], out["follow_s"]["median"], out["follow_s"]["p90"]))

@@ -29,18 +29,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import netsim  # noqa: E402
 from harness import Api, make_site, wait_for  # noqa: E402
+from stats import percentile  # noqa: E402
 
 MIB = 1 << 20
 BOOT, PUB, PUB_UPNP, PUB_NAT, VIS_NAT, VIS_NAT2, SWARM_PUB, UPD_PUB = range(1, 9)
 UP_BPS = 2e6  # the home line netsim gives every node: 20 Mbit/s down, 2 up
 DOWN_BPS = 20e6
-
-
-def percentile(values, p):
-    v = sorted(values)
-    if not v:
-        return None
-    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
 
 
 class Run:
